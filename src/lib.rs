@@ -1,0 +1,25 @@
+//! Sophia secrets: secret management for services on Kubernetes, the Pulumi way.
+//!
+//! The crate is one library with a module per concern and thin binaries on top:
+//!
+//! | module | what it holds | entry point |
+//! |---|---|---|
+//! | [`esc`] | offline evaluator of Pulumi ESC's open environment language | [`esc::open_environment`] |
+//! | [`config`] | `Pulumi.yaml` / `Pulumi.<stack>.yaml`, passphrase secrets, ESC projection | [`config::StackConfig::load`] |
+//! | [`fingerprint`] | the keyed, deterministic secret-content fingerprint | [`fingerprint::fingerprint`] |
+//! | [`k8s`] | typed Kubernetes objects a stack declares | [`k8s::desired_objects`] |
+//! | [`provider`] | the `pulumi-resource-sophia` gRPC service | [`provider::serve`] |
+//! | [`program`] | the Pulumi program (behind the gestalt adapter) | [`program::run`] |
+//! | [`cli`] | the `sophia` command-line tool | [`cli::main`] |
+//!
+//! Values that may be secret travel as [`value::Value`]; secret strings held in memory as [`secret::SecretString`].
+
+pub mod cli;
+pub mod config;
+pub mod esc;
+pub mod fingerprint;
+pub mod k8s;
+pub mod program;
+pub mod provider;
+pub mod secret;
+pub mod value;

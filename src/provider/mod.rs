@@ -1,0 +1,1 @@
+//! The `pulumi-resource-sophia` gRPC provider (`pulumirpc.ResourceProvider`). (Skeleton: issue #4.)
