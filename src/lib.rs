@@ -20,6 +20,7 @@ pub mod esc;
 pub mod fingerprint;
 pub mod k8s;
 pub mod program;
+pub mod proto;
 pub mod provider;
 pub mod secret;
 pub mod value;
