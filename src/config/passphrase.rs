@@ -15,7 +15,6 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use rand::RngCore;
-use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::secret::SecretString;
@@ -70,7 +69,8 @@ impl std::fmt::Debug for Crypter {
 /// PBKDF2-HMAC-SHA256 with Pulumi's parameters: the whole cost of opening a passphrase stack.
 pub fn derive_key(passphrase: &SecretString, salt: &[u8]) -> Zeroizing<[u8; 32]> {
     let mut key = Zeroizing::new([0u8; 32]);
-    pbkdf2::pbkdf2_hmac::<Sha256>(passphrase.expose().as_bytes(), salt, ITERATIONS, key.as_mut());
+    let iterations = std::num::NonZeroU32::new(ITERATIONS).expect("non-zero");
+    ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations, salt, passphrase.expose().as_bytes(), key.as_mut());
     key
 }
 
