@@ -14,20 +14,20 @@ use std::path::PathBuf;
 use sophia::config::passphrase::Crypter;
 use sophia::secret::SecretString;
 
-/// (key, placeholder, secret?) for each stack.
-fn entries(stack: &str) -> Vec<(&'static str, String, bool)> {
-    let db = if stack == "production" { "db.production.internal" } else { "db.dev.internal" };
+/// (key, placeholder, comment) for each stack: everything else comes from the stack's ESC environment.
+fn entries(stack: &str) -> Vec<(&'static str, String, &'static str)> {
     vec![
-        ("anthropic-key", format!("sk-ant-example-{stack}-placeholder"), true),
-        ("database-url", format!("postgres://sophia:example-{stack}-password@{db}:5432/sophia"), true),
-        // The fingerprint key: 32 bytes of example text here; a real stack uses `openssl rand -hex 32`.
-        ("hashKey", format!("example-{stack}-hash-key-0123456789abcdef"), true),
-        ("log-level", if stack == "production" { "info".to_owned() } else { "debug".to_owned() }, false),
-        ("namespace", format!("sophia-{stack}"), false),
-        ("openai-key", format!("sk-example-{stack}-openai-placeholder"), true),
-        ("perplexity-key", format!("pplx-example-{stack}-placeholder"), true),
-        ("redis-url", format!("redis://:example-{stack}-password@redis.{stack}.internal:6379/0"), true),
-        ("serpapi-key", format!("serpapi-example-{stack}-placeholder"), true),
+        (
+            "hashKey",
+            // 37 bytes of example text; a real stack uses e.g. `openssl rand -hex 32`.
+            format!("example-{stack}-hash-key-0123456789abcdef"),
+            "The per-stack fingerprint key (>= 16 bytes), generated once when the stack is created.",
+        ),
+        (
+            "openai-key",
+            format!("sk-example-{stack}-rotated-openai-placeholder"),
+            "Rotated with `pulumi config set --secret openai-key ...`: the stack's value wins over ESC's.",
+        ),
     ]
 }
 
@@ -48,12 +48,11 @@ fn main() -> anyhow::Result<()> {
              \x20 sophia-secrets:environments:\n\
              \x20   - sophia/{stack}\n"
         );
-        for (key, value, secret) in entries(stack) {
-            if secret {
-                out.push_str(&format!("  sophia-secrets:{key}:\n    secure: {}\n", crypter.encrypt(&value)));
-            } else {
-                out.push_str(&format!("  sophia-secrets:{key}: {value}\n"));
-            }
+        for (key, value, comment) in entries(stack) {
+            out.push_str(&format!(
+                "  # {comment}\n  sophia-secrets:{key}:\n    secure: {}\n",
+                crypter.encrypt(&value)
+            ));
         }
         let path = root.join(format!("Pulumi.{stack}.yaml"));
         std::fs::write(&path, out)?;

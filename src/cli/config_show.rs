@@ -33,15 +33,26 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let config = StackConfig::load(&args.cwd, &args.stack)
         .with_context(|| format!("loading the configuration of stack `{}`", args.stack))?;
-    let reveal = if args.show_secrets { Reveal::Revealed } else { Reveal::Redacted };
-    let out = if args.json { json(&config, reveal)? } else { table(&config, reveal) };
+    let reveal = if args.show_secrets {
+        Reveal::Revealed
+    } else {
+        Reveal::Redacted
+    };
+    let out = if args.json {
+        json(&config, reveal)?
+    } else {
+        table(&config, reveal)
+    };
     print!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 
 fn json(config: &StackConfig, reveal: Reveal) -> anyhow::Result<String> {
-    let object: serde_json::Map<String, serde_json::Value> =
-        config.values.iter().map(|(k, v)| (k.clone(), v.to_json(reveal))).collect();
+    let object: serde_json::Map<String, serde_json::Value> = config
+        .values
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_json(reveal)))
+        .collect();
     let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(object))?;
     text.push('\n');
     Ok(text)
@@ -49,8 +60,17 @@ fn json(config: &StackConfig, reveal: Reveal) -> anyhow::Result<String> {
 
 /// `KEY  VALUE` columns; strings bare, everything else (objects, lists) as compact JSON, as `pulumi config` does.
 fn table(config: &StackConfig, reveal: Reveal) -> String {
-    let rows: Vec<(&str, String)> = config.values.iter().map(|(k, v)| (k.as_str(), cell(v, reveal))).collect();
-    let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0).max("KEY".len());
+    let rows: Vec<(&str, String)> = config
+        .values
+        .iter()
+        .map(|(k, v)| (k.as_str(), cell(v, reveal)))
+        .collect();
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("KEY".len());
     let mut out = String::new();
     let _ = writeln!(out, "{:width$}  VALUE", "KEY");
     for (key, value) in rows {

@@ -34,6 +34,17 @@
 //! [`StackConfig::load`] honours both (the config key first, then `environment:`), so the same file keeps working
 //! with `sophia config show` after the move; [`StackConfig::from_engine`] honours only the config key, since on
 //! Pulumi Cloud the engine has already merged `environment:` into `PULUMI_CONFIG`.
+//!
+//! # Limits (known, deliberate)
+//!
+//! - Inside `pulumi up` on a local backend, the engine checks `Pulumi.yaml`'s required keys (project namespace, no
+//!   default) *before* the program runs, without the local ESC layer: a key that only ESC supplies must not be
+//!   declared as required there (give it a default, or leave it undeclared).
+//! - On Pulumi Cloud, keys the engine merged from `environment:` look like the stack's own to
+//!   [`StackConfig::from_engine`], so a local declaration of the same environments adds nothing but harms nothing.
+//! - The passphrase is only checked when the stack holds a `secure:` value (nothing to decrypt, nothing to derive).
+//! - Top-level floats print as Rust does (`1e21`), not Go's `%v` (`1e+21`); Pulumi's path-style project keys
+//!   (`Pulumi.yaml` keys containing `.`) are taken literally.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -71,12 +82,16 @@ pub struct StackConfig {
 /// whitespace-trimmed contents of the file named by a non-empty `PULUMI_CONFIG_PASSPHRASE_FILE`, else `None`.
 pub fn passphrase_from_env() -> Result<Option<SecretString>, Error> {
     if let Some(phrase) = std::env::var_os("PULUMI_CONFIG_PASSPHRASE") {
-        return phrase.into_string().map(|p| Some(SecretString::new(p))).map_err(|_| Error::PassphraseNotUtf8);
+        return phrase
+            .into_string()
+            .map(|p| Some(SecretString::new(p)))
+            .map_err(|_| Error::PassphraseNotUtf8);
     }
     match std::env::var_os("PULUMI_CONFIG_PASSPHRASE_FILE") {
         Some(file) if !file.is_empty() => {
             let path = PathBuf::from(file);
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::PassphraseFile { path, source })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| Error::PassphraseFile { path, source })?;
             let phrase = SecretString::new(text.trim());
             drop(SecretString::new(text)); // zeroize the untrimmed copy
             Ok(Some(phrase))
@@ -112,8 +127,14 @@ impl StackConfig {
                 names.push(name.clone());
             }
         }
-        let environments = evaluate_environments(project_dir, &project.name, &file, &stack_values, &names)?;
-        finish(&project, stack, &file.path, merge_layers(&project, &environments, stack_values))
+        let environments =
+            evaluate_environments(project_dir, &project.name, &file, &stack_values, &names)?;
+        finish(
+            &project,
+            stack,
+            &file.path,
+            merge_layers(&project, &environments, stack_values),
+        )
     }
 
     /// Builds the configuration inside a Pulumi program run: `config_json` is `PULUMI_CONFIG` (a JSON map from
@@ -141,12 +162,18 @@ impl StackConfig {
             Err(e) => return Err(e),
         };
         let engine: BTreeMap<String, serde_json::Value> = serde_json::from_str(config_json)
-            .map_err(|_| Error::Engine { variable: "PULUMI_CONFIG", expected: "a JSON object" })?;
-        let secret_keys: BTreeSet<String> = match secret_keys_json.map(str::trim).filter(|s| !s.is_empty()) {
-            Some(json) => serde_json::from_str(json)
-                .map_err(|_| Error::Engine { variable: "PULUMI_CONFIG_SECRET_KEYS", expected: "a JSON list of keys" })?,
-            None => BTreeSet::new(),
-        };
+            .map_err(|_| Error::Engine {
+                variable: "PULUMI_CONFIG",
+                expected: "a JSON object",
+            })?;
+        let secret_keys: BTreeSet<String> =
+            match secret_keys_json.map(str::trim).filter(|s| !s.is_empty()) {
+                Some(json) => serde_json::from_str(json).map_err(|_| Error::Engine {
+                    variable: "PULUMI_CONFIG_SECRET_KEYS",
+                    expected: "a JSON list of keys",
+                })?,
+                None => BTreeSet::new(),
+            };
         let stack_raw = file.as_ref().map(|f| &f.config);
 
         let mut stack_values = BTreeMap::new();
@@ -155,9 +182,15 @@ impl StackConfig {
             if raw.is_none() && decls.config.get(&key).is_some_and(|d| d.fill.is_some()) {
                 continue; // a Pulumi.yaml default the engine filled in; refilled below ESC
             }
-            let value = engine_value(&json, raw, decls.config.get(&key).and_then(|d| d.fill.as_ref()));
+            let value = engine_value(
+                &json,
+                raw,
+                decls.config.get(&key).and_then(|d| d.fill.as_ref()),
+            );
             let value = if secret_keys.contains(&key) {
-                raw.and_then(|r| r.mark_secrets(&value)).filter(Value::contains_secret).unwrap_or_else(|| Value::secret(value))
+                raw.and_then(|r| r.mark_secrets(&value))
+                    .filter(Value::contains_secret)
+                    .unwrap_or_else(|| Value::secret(value))
             } else {
                 value
             };
@@ -175,8 +208,14 @@ impl StackConfig {
         };
         let file = file.unwrap_or(empty);
         let names = declared_environments(project, &stack_values, &file)?;
-        let environments = evaluate_environments(project_dir, project, &file, &stack_values, &names)?;
-        finish(&decls, stack, &stack_path, merge_layers(&decls, &environments, stack_values))
+        let environments =
+            evaluate_environments(project_dir, project, &file, &stack_values, &names)?;
+        finish(
+            &decls,
+            stack,
+            &stack_path,
+            merge_layers(&decls, &environments, stack_values),
+        )
     }
 
     /// The value at `key`: a full key (`ns:name`) or a bare name in the project's namespace.
@@ -191,7 +230,11 @@ impl StackConfig {
 
 /// One engine value in stack-config form: JSON text becomes a tree when the stack file or the declaration says the
 /// key holds a list or object (or, with neither to ask, when the text is a JSON list or object).
-fn engine_value(json: &serde_json::Value, raw: Option<&stack_file::Raw>, fill: Option<&Value>) -> Value {
+fn engine_value(
+    json: &serde_json::Value,
+    raw: Option<&stack_file::Raw>,
+    fill: Option<&Value>,
+) -> Value {
     let serde_json::Value::String(text) = json else {
         return Value::from_json(json);
     };
@@ -210,7 +253,10 @@ fn engine_value(json: &serde_json::Value, raw: Option<&stack_file::Raw>, fill: O
 }
 
 /// Checks the provider and derives the stack key: only when there is something to decrypt, and only once.
-fn open_secrets(file: &StackFile, passphrase: Option<&SecretString>) -> Result<Option<Crypter>, Error> {
+fn open_secrets(
+    file: &StackFile,
+    passphrase: Option<&SecretString>,
+) -> Result<Option<Crypter>, Error> {
     if !file.has_secrets() {
         return Ok(None);
     }
@@ -219,20 +265,32 @@ fn open_secrets(file: &StackFile, passphrase: Option<&SecretString>) -> Result<O
         SecretsProvider::PassphraseWithoutSalt => {
             return Err(Error::MalformedSalt {
                 stack_file: file.path.clone(),
-                source: CryptError::MalformedState { reason: "missing, but the stack holds secure values" },
+                source: CryptError::MalformedState {
+                    reason: "missing, but the stack holds secure values",
+                },
             });
         }
         SecretsProvider::Offline(provider) => {
-            return Err(Error::OfflineSecretsProvider { stack_file: file.path.clone(), provider });
+            return Err(Error::OfflineSecretsProvider {
+                stack_file: file.path.clone(),
+                provider,
+            });
         }
     };
     // Malformed values are reported before asking for (or spending a second on) the passphrase.
     file.check_ciphertexts()?;
-    let passphrase = passphrase.ok_or_else(|| Error::NoPassphrase { stack_file: file.path.clone() })?;
+    let passphrase = passphrase.ok_or_else(|| Error::NoPassphrase {
+        stack_file: file.path.clone(),
+    })?;
     match Crypter::from_state(passphrase, &state) {
         Ok(crypter) => Ok(Some(crypter)),
-        Err(CryptError::IncorrectPassphrase) => Err(Error::IncorrectPassphrase { stack_file: file.path.clone() }),
-        Err(source) => Err(Error::MalformedSalt { stack_file: file.path.clone(), source }),
+        Err(CryptError::IncorrectPassphrase) => Err(Error::IncorrectPassphrase {
+            stack_file: file.path.clone(),
+        }),
+        Err(source) => Err(Error::MalformedSalt {
+            stack_file: file.path.clone(),
+            source,
+        }),
     }
 }
 
@@ -252,7 +310,10 @@ fn declared_environments(
     match stack_values.get(&key).map(|v| v.unwrap_secret().0) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::String(name)) => Ok(vec![name.clone()]),
-        Some(Value::Array(items)) => items.iter().map(|i| i.as_str().map(str::to_owned).ok_or_else(bad)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned).ok_or_else(bad))
+            .collect(),
         Some(_) => Err(bad()),
     }
 }
@@ -269,15 +330,18 @@ fn evaluate_environments(
     let local_key = format!("{project}:{ENVIRONMENTS_KEY}");
     let mut out = Vec::new();
     for name in names {
-        let declared_by = if stack_values.contains_key(&local_key) && !file.environment.contains(name) {
-            local_key.clone()
-        } else {
-            "environment".to_owned()
-        };
+        let declared_by =
+            if stack_values.contains_key(&local_key) && !file.environment.contains(name) {
+                local_key.clone()
+            } else {
+                "environment".to_owned()
+            };
         let expected = dir.join(format!("{name}.yaml"));
         // Names are `<project>/<env>`: plain path segments only, so a name cannot point outside `environments/`.
         let well_formed = name.split('/').count() == 2
-            && name.split('/').all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\\'));
+            && name
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\\'));
         if !well_formed || !expected.is_file() {
             return Err(Error::UnknownEnvironment {
                 stack_file: file.path.clone(),
@@ -286,13 +350,27 @@ fn evaluate_environments(
                 declared_by,
             });
         }
-        let evaluated = crate::esc::open_environment(&dir, name)
-            .map_err(|source| Error::EnvironmentLoad { name: name.clone(), source })?;
+        let evaluated =
+            crate::esc::open_environment(&dir, name).map_err(|source| Error::EnvironmentLoad {
+                name: name.clone(),
+                source,
+            })?;
         if evaluated.has_errors() {
-            let diagnostics = evaluated.diagnostics.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n");
-            return Err(Error::Environment { name: name.clone(), diagnostics });
+            let diagnostics = evaluated
+                .diagnostics
+                .iter()
+                .map(|d| format!("  {d}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(Error::Environment {
+                name: name.clone(),
+                diagnostics,
+            });
         }
-        let pulumi_config = evaluated.value.as_object().and_then(|root| root.get("pulumiConfig"));
+        let pulumi_config = evaluated
+            .value
+            .as_object()
+            .and_then(|root| root.get("pulumiConfig"));
         out.push(match pulumi_config {
             Some(pc) => project_environment(project, pc).map_err(|message| Error::Environment {
                 name: name.clone(),
@@ -307,7 +385,10 @@ fn evaluate_environments(
 /// Projects an environment's `pulumiConfig` into config keys (pulumi/pulumi `toConfigMap`): keys without `:` take
 /// the project namespace; top-level scalars become their text (as all top-level config is), unknowns `[unknown]`;
 /// secretness carries through.
-pub fn project_environment(project: &str, pulumi_config: &Value) -> Result<BTreeMap<String, Value>, String> {
+pub fn project_environment(
+    project: &str,
+    pulumi_config: &Value,
+) -> Result<BTreeMap<String, Value>, String> {
     let (inner, all_secret) = pulumi_config.unwrap_secret();
     let Value::Object(map) = inner else {
         return Ok(BTreeMap::new()); // Pulumi ignores a non-object pulumiConfig
@@ -380,11 +461,16 @@ fn finish(
         .map(|(key, _)| key.clone())
         .collect();
     if !missing.is_empty() {
-        return Err(Error::Missing { stack: stack.to_owned(), keys: missing });
+        return Err(Error::Missing {
+            stack: stack.to_owned(),
+            keys: missing,
+        });
     }
     for (key, decl) in &project.config {
         // Pulumi checks secretness and type only for explicitly typed declarations.
-        let (Some(value), Some(_)) = (values.get(key), &decl.ty) else { continue };
+        let (Some(value), Some(_)) = (values.get(key), &decl.ty) else {
+            continue;
+        };
         if decl.secret && !value.contains_secret() {
             return Err(Error::Declaration {
                 path: stack_file.to_path_buf(),
@@ -406,7 +492,11 @@ fn finish(
             });
         }
     }
-    Ok(StackConfig { project: project.name.clone(), stack: stack.to_owned(), values })
+    Ok(StackConfig {
+        project: project.name.clone(),
+        stack: stack.to_owned(),
+        values,
+    })
 }
 
 #[cfg(test)]

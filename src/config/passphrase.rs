@@ -70,7 +70,13 @@ impl std::fmt::Debug for Crypter {
 pub fn derive_key(passphrase: &SecretString, salt: &[u8]) -> Zeroizing<[u8; 32]> {
     let mut key = Zeroizing::new([0u8; 32]);
     let iterations = std::num::NonZeroU32::new(ITERATIONS).expect("non-zero");
-    ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations, salt, passphrase.expose().as_bytes(), key.as_mut());
+    ring::pbkdf2::derive(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations,
+        salt,
+        passphrase.expose().as_bytes(),
+        key.as_mut(),
+    );
     key
 }
 
@@ -78,19 +84,31 @@ pub fn derive_key(passphrase: &SecretString, salt: &[u8]) -> Zeroizing<[u8; 32]>
 /// any passphrase is needed). Returns the nonce and the ciphertext with its tag.
 pub fn parse_ciphertext(value: &str) -> Result<([u8; NONCE_BYTES], Vec<u8>), CryptError> {
     let mut parts = value.split(':');
-    let (Some(version), Some(nonce), Some(body), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(version), Some(nonce), Some(body), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(CryptError::Malformed { reason: "expected v1:<nonce>:<ciphertext>" });
+        return Err(CryptError::Malformed {
+            reason: "expected v1:<nonce>:<ciphertext>",
+        });
     };
     if version != "v1" {
-        return Err(CryptError::Malformed { reason: "unknown version (expected v1)" });
+        return Err(CryptError::Malformed {
+            reason: "unknown version (expected v1)",
+        });
     }
-    let nonce = B64.decode(nonce).map_err(|_| CryptError::Malformed { reason: "nonce is not base64" })?;
-    let nonce: [u8; NONCE_BYTES] =
-        nonce.try_into().map_err(|_| CryptError::Malformed { reason: "nonce is not 12 bytes" })?;
-    let body = B64.decode(body).map_err(|_| CryptError::Malformed { reason: "ciphertext is not base64" })?;
+    let nonce = B64.decode(nonce).map_err(|_| CryptError::Malformed {
+        reason: "nonce is not base64",
+    })?;
+    let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| CryptError::Malformed {
+        reason: "nonce is not 12 bytes",
+    })?;
+    let body = B64.decode(body).map_err(|_| CryptError::Malformed {
+        reason: "ciphertext is not base64",
+    })?;
     if body.len() < TAG_BYTES {
-        return Err(CryptError::Malformed { reason: "ciphertext is shorter than its 16-byte tag" });
+        return Err(CryptError::Malformed {
+            reason: "ciphertext is shorter than its 16-byte tag",
+        });
     }
     Ok((nonce, body))
 }
@@ -98,13 +116,20 @@ pub fn parse_ciphertext(value: &str) -> Result<([u8; NONCE_BYTES], Vec<u8>), Cry
 /// Splits `encryptionsalt` into the salt and the check value.
 pub fn parse_state(state: &str) -> Result<(Vec<u8>, &str), CryptError> {
     let mut parts = state.splitn(3, ':');
-    let (Some(version), Some(salt), Some(check)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(CryptError::MalformedState { reason: "expected v1:<salt>:<check value>" });
+    let (Some(version), Some(salt), Some(check)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(CryptError::MalformedState {
+            reason: "expected v1:<salt>:<check value>",
+        });
     };
     if version != "v1" {
-        return Err(CryptError::MalformedState { reason: "unknown version (expected v1)" });
+        return Err(CryptError::MalformedState {
+            reason: "unknown version (expected v1)",
+        });
     }
-    let salt = B64.decode(salt).map_err(|_| CryptError::MalformedState { reason: "salt is not base64" })?;
+    let salt = B64.decode(salt).map_err(|_| CryptError::MalformedState {
+        reason: "salt is not base64",
+    })?;
     Ok((salt, check))
 }
 
@@ -120,7 +145,9 @@ impl Crypter {
         let (salt, check) = parse_state(state)?;
         // A malformed check value cannot tell a right passphrase from a wrong one; report it as such rather than
         // blaming the passphrase.
-        parse_ciphertext(check).map_err(|_| CryptError::MalformedState { reason: "check value is malformed" })?;
+        parse_ciphertext(check).map_err(|_| CryptError::MalformedState {
+            reason: "check value is malformed",
+        })?;
         let crypter = Crypter::from_key(derive_key(passphrase, &salt));
         match crypter.decrypt(check) {
             Ok(text) if text.expose() == SALT_CHECK => Ok(crypter),
@@ -157,8 +184,11 @@ impl Crypter {
     pub fn decrypt(&self, value: &str) -> Result<SecretString, CryptError> {
         let (nonce, body) = parse_ciphertext(value)?;
         let cipher = Aes256Gcm::new_from_slice(self.key.as_ref()).expect("key is 32 bytes");
-        let plain =
-            Zeroizing::new(cipher.decrypt(Nonce::from_slice(&nonce), body.as_slice()).map_err(|_| CryptError::WrongKey)?);
+        let plain = Zeroizing::new(
+            cipher
+                .decrypt(Nonce::from_slice(&nonce), body.as_slice())
+                .map_err(|_| CryptError::WrongKey)?,
+        );
         let text = std::str::from_utf8(&plain).map_err(|_| CryptError::NotUtf8)?;
         Ok(SecretString::new(text))
     }
@@ -177,7 +207,8 @@ mod tests {
     }
 
     fn vectors_file() -> String {
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/pulumi-vectors/passphrase.txt");
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/pulumi-vectors/passphrase.txt");
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
     }
 
@@ -195,7 +226,11 @@ mod tests {
                 let (ct, pt) = v.split_once(" -> ").expect("value -> plaintext");
                 (ct.to_owned(), pt.to_owned())
             });
-            out.push(Vector { passphrase: fields[0].to_owned(), state: fields[1].to_owned(), value });
+            out.push(Vector {
+                passphrase: fields[0].to_owned(),
+                state: fields[1].to_owned(),
+                value,
+            });
         }
         out
     }
@@ -208,7 +243,11 @@ mod tests {
                 let l = l.strip_prefix('#')?.trim();
                 let (pass, rest) = l.split_once(", salt hex ")?;
                 let (salt, key) = rest.split_once(" -> key hex ")?;
-                Some((pass.to_owned(), hex::decode(salt).unwrap(), hex::decode(key).unwrap()))
+                Some((
+                    pass.to_owned(),
+                    hex::decode(salt).unwrap(),
+                    hex::decode(key).unwrap(),
+                ))
             })
             .collect()
     }
@@ -216,7 +255,11 @@ mod tests {
     #[test]
     fn every_pulumi_vector_opens_and_decrypts() {
         let vectors = vectors();
-        assert!(vectors.len() >= 5, "expected the vector lines, found {}", vectors.len());
+        assert!(
+            vectors.len() >= 5,
+            "expected the vector lines, found {}",
+            vectors.len()
+        );
         for v in &vectors {
             let pass = SecretString::new(v.passphrase.clone());
             let crypter = Crypter::from_state(&pass, &v.state)
@@ -232,18 +275,45 @@ mod tests {
         let kdf = kdf_vectors();
         assert_eq!(kdf.len(), 2);
         for (pass, salt, key) in kdf {
-            assert_eq!(derive_key(&SecretString::new(pass), &salt).as_slice(), key.as_slice());
+            assert_eq!(
+                derive_key(&SecretString::new(pass), &salt).as_slice(),
+                key.as_slice()
+            );
         }
     }
 
     #[test]
     fn deterministic_nonce_vector_matches_pulumi() {
         let text = vectors_file();
-        let line = text.lines().find(|l| l.contains("Deterministic encryption")).unwrap();
-        let expected = text.lines().skip_while(|l| *l != line).nth(1).unwrap().trim_start_matches('#').trim();
-        let nonce_hex = line.split("nonce ").nth(1).unwrap().split(',').next().unwrap();
-        let plaintext = line.split("plaintext \"").nth(1).unwrap().split('"').next().unwrap();
-        let (pass, salt, key) = kdf_vectors().into_iter().find(|(p, ..)| p == "password").unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("Deterministic encryption"))
+            .unwrap();
+        let expected = text
+            .lines()
+            .skip_while(|l| *l != line)
+            .nth(1)
+            .unwrap()
+            .trim_start_matches('#')
+            .trim();
+        let nonce_hex = line
+            .split("nonce ")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap();
+        let plaintext = line
+            .split("plaintext \"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let (pass, salt, key) = kdf_vectors()
+            .into_iter()
+            .find(|(p, ..)| p == "password")
+            .unwrap();
         let derived = derive_key(&SecretString::new(pass), &salt);
         assert_eq!(derived.as_slice(), key.as_slice());
         let crypter = Crypter::from_key(derived);
@@ -255,7 +325,8 @@ mod tests {
     #[test]
     fn wrong_passphrase_is_rejected_by_the_salt_check() {
         let v = &vectors()[0];
-        let err = Crypter::from_state(&SecretString::new("not-the-passphrase"), &v.state).unwrap_err();
+        let err =
+            Crypter::from_state(&SecretString::new("not-the-passphrase"), &v.state).unwrap_err();
         assert_eq!(err, CryptError::IncorrectPassphrase);
     }
 
@@ -282,12 +353,22 @@ mod tests {
     fn malformed_values_are_classified_without_a_key() {
         for (value, reason) in [
             ("garbage", "expected v1:<nonce>:<ciphertext>"),
-            ("v2:AAECAwQFBgcICQoL:AAAAAAAAAAAAAAAAAAAAAA==", "unknown version (expected v1)"),
+            (
+                "v2:AAECAwQFBgcICQoL:AAAAAAAAAAAAAAAAAAAAAA==",
+                "unknown version (expected v1)",
+            ),
             ("v1:!!!:AAAA", "nonce is not base64"),
             ("v1:AAAA:AAAAAAAAAAAAAAAAAAAAAA==", "nonce is not 12 bytes"),
-            ("v1:AAECAwQFBgcICQoL:AAAA", "ciphertext is shorter than its 16-byte tag"),
+            (
+                "v1:AAECAwQFBgcICQoL:AAAA",
+                "ciphertext is shorter than its 16-byte tag",
+            ),
         ] {
-            assert_eq!(parse_ciphertext(value).unwrap_err(), CryptError::Malformed { reason }, "{value}");
+            assert_eq!(
+                parse_ciphertext(value).unwrap_err(),
+                CryptError::Malformed { reason },
+                "{value}"
+            );
         }
     }
 

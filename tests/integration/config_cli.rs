@@ -12,7 +12,8 @@ use super::util;
 const PASS: &str = "cli-test-passphrase";
 const SECRETS: [&str; 3] = ["tok-3f9a", "pw-77c1", "inner-5d2e"];
 
-const PROJECT: &str = "name: demo\nconfig:\n  namespace: sophia\n  replicas:\n    type: integer\n    default: 2\n";
+const PROJECT: &str =
+    "name: demo\nconfig:\n  namespace: sophia\n  replicas:\n    type: integer\n    default: 2\n";
 
 /// A project in a temporary directory; `SECURE(x)` in stack bodies is encrypted under `passphrase`.
 fn project(stacks: &[(&str, &str, &str)]) -> tempfile::TempDir {
@@ -25,7 +26,10 @@ fn project(stacks: &[(&str, &str, &str)]) -> tempfile::TempDir {
         while let Some(start) = rest.find("SECURE(") {
             let end = start + rest[start..].find(')').unwrap();
             text.push_str(&rest[..start]);
-            text.push_str(&format!("{{secure: \"{}\"}}", crypter.encrypt(&rest[start + 7..end])));
+            text.push_str(&format!(
+                "{{secure: \"{}\"}}",
+                crypter.encrypt(&rest[start + 7..end])
+            ));
             rest = &rest[end + 1..];
         }
         text.push_str(rest);
@@ -39,8 +43,13 @@ const DEV: &str = "config:\n  demo:token: SECURE(tok-3f9a)\n  demo:db:\n    host
 
 fn sophia(dir: &Path, args: &[&str], passphrase: Option<&str>) -> Output {
     let mut cmd = Command::new(util::bin("sophia"));
-    cmd.arg("config").arg("show").arg("--cwd").arg(dir).args(args);
-    cmd.env_remove("PULUMI_CONFIG_PASSPHRASE").env_remove("PULUMI_CONFIG_PASSPHRASE_FILE");
+    cmd.arg("config")
+        .arg("show")
+        .arg("--cwd")
+        .arg(dir)
+        .args(args);
+    cmd.env_remove("PULUMI_CONFIG_PASSPHRASE")
+        .env_remove("PULUMI_CONFIG_PASSPHRASE_FILE");
     if let Some(p) = passphrase {
         cmd.env("PULUMI_CONFIG_PASSPHRASE", p);
     }
@@ -82,7 +91,11 @@ fn json_output_is_sorted_full_keys_with_secrets_redacted() {
             "demo:token": "[secret]",
         })
     );
-    let keys: Vec<&str> = stdout.lines().filter(|l| l.starts_with("  \"")).map(|l| l.split('"').nth(1).unwrap()).collect();
+    let keys: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("  \""))
+        .map(|l| l.split('"').nth(1).unwrap())
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
@@ -91,7 +104,11 @@ fn json_output_is_sorted_full_keys_with_secrets_redacted() {
 #[test]
 fn show_secrets_reveals_and_text_is_a_table() {
     let dir = project(&[("dev", PASS, DEV)]);
-    let out = sophia(dir.path(), &["--stack", "dev", "--json", "--show-secrets"], Some(PASS));
+    let out = sophia(
+        dir.path(),
+        &["--stack", "dev", "--json", "--show-secrets"],
+        Some(PASS),
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["demo:token"], "tok-3f9a");
     assert_eq!(json["demo:db"]["list"][1]["x"], "inner-5d2e");
@@ -100,11 +117,19 @@ fn show_secrets_reveals_and_text_is_a_table() {
     assert!(out.status.success());
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["KEY", "VALUE"]);
-    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["aws:region", "us-west-2"]);
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["KEY", "VALUE"]
+    );
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        ["aws:region", "us-west-2"]
+    );
     assert!(stdout.contains("demo:token      [secret]\n"), "{stdout}");
     assert!(
-        stdout.contains(r#"{"host":"db.internal","list":[1,{"x":"[secret]"}],"password":"[secret]"}"#),
+        stdout.contains(
+            r#"{"host":"db.internal","list":[1,{"x":"[secret]"}],"password":"[secret]"}"#
+        ),
         "{stdout}"
     );
     for secret in SECRETS {
@@ -114,18 +139,31 @@ fn show_secrets_reveals_and_text_is_a_table() {
 
 #[test]
 fn passphrase_file_is_trimmed_and_an_empty_variable_still_wins() {
-    let dir = project(&[("dev", PASS, DEV), ("empty", "", "config:\n  demo:k: SECURE(v)\n")]);
+    let dir = project(&[
+        ("dev", PASS, DEV),
+        ("empty", "", "config:\n  demo:k: SECURE(v)\n"),
+    ]);
     let file = dir.path().join("passphrase.txt");
     std::fs::write(&file, format!("  {PASS}\n\n")).unwrap();
     let mut cmd = Command::new(util::bin("sophia"));
-    cmd.args(["config", "show", "--stack", "dev", "--json", "--cwd"]).arg(dir.path());
-    cmd.env_remove("PULUMI_CONFIG_PASSPHRASE").env("PULUMI_CONFIG_PASSPHRASE_FILE", &file);
+    cmd.args(["config", "show", "--stack", "dev", "--json", "--cwd"])
+        .arg(dir.path());
+    cmd.env_remove("PULUMI_CONFIG_PASSPHRASE")
+        .env("PULUMI_CONFIG_PASSPHRASE_FILE", &file);
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
 
     // PULUMI_CONFIG_PASSPHRASE="" is a passphrase (the empty one) and takes precedence over the file.
     let out = Command::new(util::bin("sophia"))
-        .args(["config", "show", "--stack", "empty", "--json", "--show-secrets", "--cwd"])
+        .args([
+            "config",
+            "show",
+            "--stack",
+            "empty",
+            "--json",
+            "--show-secrets",
+            "--cwd",
+        ])
         .arg(dir.path())
         .env("PULUMI_CONFIG_PASSPHRASE", "")
         .env("PULUMI_CONFIG_PASSPHRASE_FILE", &file)
@@ -140,13 +178,22 @@ fn passphrase_file_is_trimmed_and_an_empty_variable_still_wins() {
 fn wrong_passphrase_fails_naming_the_stack_file() {
     let dir = project(&[("dev", PASS, DEV)]);
     let out = sophia(dir.path(), &["--stack", "dev"], Some("not-it"));
-    assert_fails(&out, &format!("incorrect passphrase for {}", dir.path().join("Pulumi.dev.yaml").display()));
+    assert_fails(
+        &out,
+        &format!(
+            "incorrect passphrase for {}",
+            dir.path().join("Pulumi.dev.yaml").display()
+        ),
+    );
 }
 
 #[test]
 fn no_passphrase_names_both_variables() {
     let dir = project(&[("dev", PASS, DEV)]);
-    assert_fails(&sophia(dir.path(), &["--stack", "dev"], None), "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE");
+    assert_fails(
+        &sophia(dir.path(), &["--stack", "dev"], None),
+        "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE",
+    );
 }
 
 #[test]
@@ -158,21 +205,54 @@ fn kms_and_service_secrets_say_they_cannot_be_decrypted_offline() {
          demo:k:\n    secure: AAABAJ1x\n",
     )
     .unwrap();
-    std::fs::write(dir.path().join("Pulumi.cloud.yaml"), "config:\n  demo:k:\n    secure: AAABAJ1x\n").unwrap();
-    assert_fails(&sophia(dir.path(), &["--stack", "kms"], Some(PASS)), "`gcpkms` secrets provider, which cannot be decrypted offline");
-    assert_fails(&sophia(dir.path(), &["--stack", "cloud"], Some(PASS)), "`service` secrets provider, which cannot be decrypted offline");
+    std::fs::write(
+        dir.path().join("Pulumi.cloud.yaml"),
+        "config:\n  demo:k:\n    secure: AAABAJ1x\n",
+    )
+    .unwrap();
+    assert_fails(
+        &sophia(dir.path(), &["--stack", "kms"], Some(PASS)),
+        "`gcpkms` secrets provider, which cannot be decrypted offline",
+    );
+    assert_fails(
+        &sophia(dir.path(), &["--stack", "cloud"], Some(PASS)),
+        "`service` secrets provider, which cannot be decrypted offline",
+    );
 }
 
 #[test]
 fn malformed_secure_value_names_the_key() {
-    let dir = project(&[("dev", PASS, "config:\n  demo:db:\n    password:\n      secure: v1:short\n")]);
-    assert_fails(&sophia(dir.path(), &["--stack", "dev"], Some(PASS)), "malformed secure value for `demo:db.password`");
+    let dir = project(&[(
+        "dev",
+        PASS,
+        "config:\n  demo:db:\n    password:\n      secure: v1:short\n",
+    )]);
+    assert_fails(
+        &sophia(dir.path(), &["--stack", "dev"], Some(PASS)),
+        "malformed secure value for `demo:db.password`",
+    );
 }
 
 #[test]
 fn missing_stack_file_duplicate_key_and_unknown_environment() {
-    let dir = project(&[("dup", PASS, "config:\n  demo:a: 1\n  demo:a: 2\n"), ("env", PASS, "config:\n  demo:environments: [demo/missing]\n")]);
-    assert_fails(&sophia(dir.path(), &["--stack", "nope"], None), "Pulumi.nope.yaml not found");
-    assert_fails(&sophia(dir.path(), &["--stack", "dup"], None), "Pulumi.dup.yaml:4:3: duplicate key `demo:a` (first set on line 3)");
-    assert_fails(&sophia(dir.path(), &["--stack", "env"], None), "unknown ESC environment `demo/missing`");
+    let dir = project(&[
+        ("dup", PASS, "config:\n  demo:a: 1\n  demo:a: 2\n"),
+        (
+            "env",
+            PASS,
+            "config:\n  demo:environments: [demo/missing]\n",
+        ),
+    ]);
+    assert_fails(
+        &sophia(dir.path(), &["--stack", "nope"], None),
+        "Pulumi.nope.yaml not found",
+    );
+    assert_fails(
+        &sophia(dir.path(), &["--stack", "dup"], None),
+        "Pulumi.dup.yaml:4:3: duplicate key `demo:a` (first set on line 3)",
+    );
+    assert_fails(
+        &sophia(dir.path(), &["--stack", "env"], None),
+        "unknown ESC environment `demo/missing`",
+    );
 }
