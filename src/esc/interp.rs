@@ -259,15 +259,15 @@ impl AccessParser<'_> {
         match parse_go_int(text) {
             Some(n) => {
                 if self.accessors.is_empty() {
-                    self.error(start, "the first accessor must be a property name or key subscript, not a numeric subscript");
+                    self.error(
+                        start,
+                        "the first accessor must be a property name or key subscript, not a numeric subscript",
+                    );
                 }
                 Accessor::Index(n)
             }
             None => {
-                self.error(
-                    start + 1,
-                    "numeric subscript must be a positive base-10 integer",
-                );
+                self.error(start + 1, "numeric subscript must be a positive base-10 integer");
                 Accessor::Key(text.to_owned())
             }
         }

@@ -62,11 +62,7 @@ impl fmt::Display for Diagnostic {
 }
 
 impl Diagnostic {
-    fn from_diag(
-        d: &Diag,
-        display_file: &dyn Fn(&str) -> String,
-        fallback_file: &str,
-    ) -> Diagnostic {
+    fn from_diag(d: &Diag, display_file: &dyn Fn(&str) -> String, fallback_file: &str) -> Diagnostic {
         let (file, line, column, positioned) = match (&d.range, &d.file_hint) {
             (Some(r), _) => (
                 display_file(&r.file),
@@ -215,14 +211,10 @@ impl EscValue {
             EscRepr::Bool(b) => serde_json::Value::Bool(*b),
             EscRepr::Number(n) => number_json(n),
             EscRepr::String(s) => serde_json::Value::String(s.to_string()),
-            EscRepr::Array(items) => {
-                serde_json::Value::Array(items.iter().map(|i| i.to_json(redact)).collect())
+            EscRepr::Array(items) => serde_json::Value::Array(items.iter().map(|i| i.to_json(redact)).collect()),
+            EscRepr::Object(m) => {
+                serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json(redact))).collect())
             }
-            EscRepr::Object(m) => serde_json::Value::Object(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.to_json(redact)))
-                    .collect(),
-            ),
         }
     }
 
@@ -286,9 +278,7 @@ impl EscValue {
             },
             EscRepr::String(s) => Value::String(s.to_string()),
             EscRepr::Array(items) => Value::Array(items.iter().map(EscValue::to_value).collect()),
-            EscRepr::Object(m) => {
-                Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect())
-            }
+            EscRepr::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()),
         };
         if self.secret { Value::secret(v) } else { v }
     }
@@ -328,12 +318,7 @@ pub trait Rotator {
     /// Input, state and output schemas.
     fn schema(&self) -> (SchemaRef, SchemaRef, SchemaRef);
     /// Opens the rotator with evaluated inputs and state.
-    fn open(
-        &self,
-        inputs: &EscValue,
-        state: &EscValue,
-        context: &EscValue,
-    ) -> Result<EscValue, String>;
+    fn open(&self, inputs: &EscValue, state: &EscValue, context: &EscValue) -> Result<EscValue, String>;
 }
 
 /// Finds providers and rotators by name.
@@ -388,9 +373,7 @@ impl DirLoader {
     /// The file environment `name` is read from, or `None` when the name is not a safe relative name.
     pub fn path_of(&self, name: &str) -> Option<PathBuf> {
         let segments: Vec<&str> = name.split('/').collect();
-        let safe = |s: &str| {
-            !s.is_empty() && s != "." && s != ".." && !s.contains('\\') && !s.contains('\0')
-        };
+        let safe = |s: &str| !s.is_empty() && s != "." && s != ".." && !s.contains('\\') && !s.contains('\0');
         if segments.len() > 2 || !segments.iter().all(|s| safe(s)) {
             return None;
         }
@@ -453,11 +436,7 @@ pub fn load_yaml(name: &str, bytes: &[u8]) -> (Option<ast::EnvironmentDecl>, Vec
     let src = match std::str::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => {
-            let line = bytes[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count() as u32
-                + 1;
+            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u32 + 1;
             let d = Diag {
                 severity: Severity::Error,
                 summary: "yaml: invalid leading UTF-8 octet".into(),
@@ -514,9 +493,9 @@ pub fn open_environment(environments_dir: &Path, name: &str) -> Result<Evaluated
     let loader = DirLoader {
         dir: environments_dir.to_path_buf(),
     };
-    let path = loader.path_of(name).ok_or_else(|| LoadError::InvalidName {
-        name: name.to_owned(),
-    })?;
+    let path = loader
+        .path_of(name)
+        .ok_or_else(|| LoadError::InvalidName { name: name.to_owned() })?;
     let bytes = std::fs::read(&path).map_err(|source| LoadError::Read {
         name: name.to_owned(),
         path: path.clone(),
@@ -560,8 +539,7 @@ pub fn decode_ciphertext(text: &str) -> Result<Vec<u8>, String> {
     let bin = base64::engine::general_purpose::STANDARD
         .decode(text)
         .map_err(|e| match e {
-            base64::DecodeError::InvalidByte(at, _)
-            | base64::DecodeError::InvalidLastSymbol(at, _) => {
+            base64::DecodeError::InvalidByte(at, _) | base64::DecodeError::InvalidLastSymbol(at, _) => {
                 format!("illegal base64 data at input byte {at}")
             }
             base64::DecodeError::InvalidLength(at) => {
@@ -650,9 +628,7 @@ fn write_go_string(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -775,9 +751,7 @@ impl JsonParser<'_> {
                 Some(&c) if c == w => self.i += 1,
                 None => return Err("unexpected EOF".into()),
                 Some(_) => {
-                    return Err(
-                        self.invalid(&format!("in literal {word} (expecting {})", go_char(w)))
-                    );
+                    return Err(self.invalid(&format!("in literal {word} (expecting {})", go_char(w))));
                 }
             }
         }
@@ -848,23 +822,16 @@ impl JsonParser<'_> {
                         b't' => out.push(b'\t'),
                         b'u' => {
                             let cp = self.hex4()?;
-                            let ch = if (0xD800..0xDC00).contains(&cp)
-                                && self.b.get(self.i..self.i + 2) == Some(b"\\u")
+                            let ch = if (0xD800..0xDC00).contains(&cp) && self.b.get(self.i..self.i + 2) == Some(b"\\u")
                             {
                                 self.i += 2;
                                 let lo = self.hex4()?;
-                                char::from_u32(
-                                    0x10000
-                                        + ((cp - 0xD800) << 10)
-                                        + (lo.wrapping_sub(0xDC00) & 0x3FF),
-                                )
+                                char::from_u32(0x10000 + ((cp - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF))
                             } else {
                                 char::from_u32(cp)
                             };
                             let mut buf = [0u8; 4];
-                            out.extend_from_slice(
-                                ch.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes(),
-                            );
+                            out.extend_from_slice(ch.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes());
                         }
                         _ => {
                             self.i -= 1;
@@ -916,31 +883,64 @@ mod tests {
         let enc = encode_ciphertext(b"hello");
         assert_eq!(decode_ciphertext(&enc).unwrap(), b"hello");
         assert_eq!(decode_ciphertext("").unwrap_err(), "EOF");
-        assert!(
-            decode_ciphertext("!!!")
-                .unwrap_err()
-                .starts_with("illegal base64 data")
-        );
+        assert!(decode_ciphertext("!!!").unwrap_err().starts_with("illegal base64 data"));
     }
 
     #[test]
     fn json_keeps_number_text_and_go_errors() {
-        let v =
-            parse_json_number_preserving("{\"a\": 1.50, \"b\": [true, null]} trailing").unwrap();
+        let v = parse_json_number_preserving("{\"a\": 1.50, \"b\": [true, null]} trailing").unwrap();
         assert_eq!(v.get("a").unwrap().repr, EscRepr::Number(Rc::from("1.50")));
         assert_eq!(
             parse_json_number_preserving("x").unwrap_err(),
             "invalid character 'x' looking for beginning of value"
         );
-        assert_eq!(
-            parse_json_number_preserving("[1,").unwrap_err(),
-            "unexpected EOF"
-        );
+        assert_eq!(parse_json_number_preserving("[1,").unwrap_err(), "unexpected EOF");
     }
 
     #[test]
     fn go_json_sorts_and_escapes() {
         let v = serde_json::json!({"b": "<&>", "a": 1});
         assert_eq!(go_json(&v), "{\"a\":1,\"b\":\"\\u003c\\u0026\\u003e\"}");
+    }
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    /// Library callers run on ordinary threads (2 MiB for test threads): the depth limits must hold there.
+    #[test]
+    fn deep_reference_chains_and_nesting_fit_a_small_stack() {
+        let mut chain = String::from("values:\n");
+        let n = 5_000;
+        for i in 0..n {
+            chain.push_str(&format!("  v{i}: ${{v{}}}\n", i + 1));
+        }
+        chain.push_str(&format!("  v{n}: end\n"));
+        let mut nested = String::from("values:\n  a: ");
+        nested.push_str(&"[".repeat(super::syntax::MAX_DEPTH - 3));
+        nested.push_str(&"]".repeat(super::syntax::MAX_DEPTH - 3));
+        nested.push_str("\n  b: ${a}\n  c: {fn::toJSON: ${a}}\n");
+        for doc in [chain, nested] {
+            let handle = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || {
+                    let opts = EvalOptions {
+                        environments: &DirLoader {
+                            dir: PathBuf::from("/nonexistent"),
+                        },
+                        providers: &CloudOnly,
+                        decrypter: &CloudOnly,
+                        exec_context: EscValue::object(BTreeMap::new()),
+                        validating: false,
+                        show_secrets: false,
+                    };
+                    evaluate("p/e", doc.as_bytes(), &opts).eval_diags.len()
+                })
+                .unwrap();
+            // The chain stops at the depth limit with a diagnostic; the nesting evaluates cleanly.
+            let diags = handle.join().expect("no stack overflow");
+            assert!(diags <= 5_000);
+        }
     }
 }
