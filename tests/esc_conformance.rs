@@ -20,7 +20,8 @@ use serde_json::{Value as J, json};
 use sophia::esc::schema::{Schema, SchemaRef};
 use sophia::esc::syntax::{Diag, Severity};
 use sophia::esc::{
-    Decrypter, EnvironmentLoader, EscRepr, EscValue, EvalOptions, Provider, ProviderLoader, Rotator, check, evaluate,
+    Decrypter, EnvironmentLoader, EscRepr, EscValue, EvalOptions, Provider, ProviderLoader,
+    Rotator, check, evaluate,
 };
 
 struct CaseLoader {
@@ -71,7 +72,12 @@ impl Rotator for Rot {
     fn schema(&self) -> (SchemaRef, SchemaRef, SchemaRef) {
         self.schemas.clone()
     }
-    fn open(&self, inputs: &EscValue, state: &EscValue, _context: &EscValue) -> Result<EscValue, String> {
+    fn open(
+        &self,
+        inputs: &EscValue,
+        state: &EscValue,
+        _context: &EscValue,
+    ) -> Result<EscValue, String> {
         if self.echo {
             if let (Some(next), current) = (inputs.get("next"), state.get("current")) {
                 if !next.unknown && Some(&next.repr) != current.map(|c| &c.repr) {
@@ -222,10 +228,13 @@ fn our_diags(diags: &[Diag]) -> Vec<DiagKey> {
         .iter()
         .map(|d| {
             let sev = if d.severity == Severity::Error { 1 } else { 2 };
-            let at = d
-                .range
-                .as_ref()
-                .map(|r| (r.file.to_string(), r.start.line as u64, r.start.column as u64));
+            let at = d.range.as_ref().map(|r| {
+                (
+                    r.file.to_string(),
+                    r.start.line as u64,
+                    r.start.column as u64,
+                )
+            });
             (sev, d.summary.clone(), at, d.path.clone())
         })
         .collect();
@@ -249,7 +258,12 @@ fn expected_diags(expected: &J, key: &str) -> Vec<DiagKey> {
                         )
                     });
                     let summary = d["Summary"].as_str().unwrap_or_default().to_owned();
-                    (sev, summary, at, d["Path"].as_str().unwrap_or_default().to_owned())
+                    (
+                        sev,
+                        summary,
+                        at,
+                        d["Path"].as_str().unwrap_or_default().to_owned(),
+                    )
                 })
                 .collect()
         })
@@ -270,7 +284,9 @@ fn compare_diags(what: &str, ours: Vec<DiagKey>, expected: Vec<DiagKey>) -> Resu
 /// First difference between two JSON values (numbers compared by value), as a path.
 fn json_diff(path: &str, ours: &J, expected: &J) -> Option<String> {
     match (ours, expected) {
-        (J::Number(a), J::Number(b)) => (a.as_f64() != b.as_f64()).then(|| format!("{path}: {a} != {b}")),
+        (J::Number(a), J::Number(b)) => {
+            (a.as_f64() != b.as_f64()).then(|| format!("{path}: {a} != {b}"))
+        }
         (J::Array(a), J::Array(b)) => {
             if a.len() != b.len() {
                 return Some(format!("{path}: {} items != {}", a.len(), b.len()));
@@ -303,10 +319,16 @@ fn compare_json(what: &str, ours: Option<J>, expected: Option<&J>) -> Result<(),
 }
 
 fn run_case(dir: &Path) -> Result<(), String> {
-    let case = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+    let case = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
     let env = std::fs::read(dir.join("env.yaml")).map_err(|e| format!("reading env.yaml: {e}"))?;
-    let expected: J = serde_json::from_slice(&std::fs::read(dir.join("expected.json")).map_err(|e| e.to_string())?)
-        .map_err(|e| format!("expected.json: {e}"))?;
+    let expected: J = serde_json::from_slice(
+        &std::fs::read(dir.join("expected.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("expected.json: {e}"))?;
     let overrides: J = std::fs::read(dir.join("overrides.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -316,7 +338,10 @@ fn run_case(dir: &Path) -> Result<(), String> {
         .and_then(J::as_str)
         .unwrap_or(&case)
         .to_owned();
-    let show_secrets = overrides.get("showSecrets").and_then(J::as_bool).unwrap_or(false);
+    let show_secrets = overrides
+        .get("showSecrets")
+        .and_then(J::as_bool)
+        .unwrap_or(false);
 
     let loader = CaseLoader {
         dir: dir.to_path_buf(),
@@ -326,7 +351,10 @@ fn run_case(dir: &Path) -> Result<(), String> {
         "pulumi".to_owned(),
         EscValue::object(BTreeMap::from([(
             "user".to_owned(),
-            EscValue::object(BTreeMap::from([("id".to_owned(), EscValue::string("USER_123"))])),
+            EscValue::object(BTreeMap::from([(
+                "id".to_owned(),
+                EscValue::string("USER_123"),
+            )])),
         )])),
     )]));
     let opts = EvalOptions {
@@ -365,13 +393,22 @@ fn run_case(dir: &Path) -> Result<(), String> {
         Some(v) => (Some(v.to_json(true)), Some(v.to_json(false))),
         None => (None, None),
     };
-    compare_json("evalJsonRedacted", redacted, expected.get("evalJsonRedacted"))?;
-    compare_json("evalJSONRevealed", revealed, expected.get("evalJSONRevealed"))?;
+    compare_json(
+        "evalJsonRedacted",
+        redacted,
+        expected.get("evalJsonRedacted"),
+    )?;
+    compare_json(
+        "evalJSONRevealed",
+        revealed,
+        expected.get("evalJSONRevealed"),
+    )?;
     Ok(())
 }
 
 fn known_failures(root: &Path) -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(root.join("tests/esc-known-failures.txt")).unwrap_or_default();
+    let text =
+        std::fs::read_to_string(root.join("tests/esc-known-failures.txt")).unwrap_or_default();
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -403,7 +440,10 @@ fn main() -> ExitCode {
     let known = known_failures(&root);
     let mut dirs = case_dirs(&suite);
     if !suite.is_dir() {
-        eprintln!("esc conformance: suite directory {} not found", suite.display());
+        eprintln!(
+            "esc conformance: suite directory {} not found",
+            suite.display()
+        );
         return ExitCode::FAILURE;
     }
     // Our own cases run too, unless a suite was named explicitly.
@@ -413,12 +453,17 @@ fn main() -> ExitCode {
 
     let (mut passed, mut failed, mut unexpected) = (0, 0, Vec::new());
     for dir in dirs {
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
         if name == "bench" {
             continue;
         }
         // A panic is a failure of the case, never of the runner.
-        let result = std::panic::catch_unwind(|| run_case(&dir)).unwrap_or_else(|_| Err("panicked".into()));
+        let result =
+            std::panic::catch_unwind(|| run_case(&dir)).unwrap_or_else(|_| Err("panicked".into()));
         match result {
             Ok(()) => {
                 passed += 1;

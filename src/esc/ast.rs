@@ -203,7 +203,9 @@ pub fn parse_environment(root: &Node) -> (EnvironmentDecl, Vec<Diag>) {
             _ => {
                 let fields = ["'description'", "'imports'", "'values'"];
                 let list = sort_by_edit_distance(k, &fields).join(", ");
-                let msg = format!("Field '{k}' does not exist on Object 'environment'. Existing fields are: {list}");
+                let msg = format!(
+                    "Field '{k}' does not exist on Object 'environment'. Existing fields are: {list}"
+                );
                 diags.push(Diag::node_error(key, msg).warning());
             }
         }
@@ -253,7 +255,10 @@ fn parse_imports(node: &Node, env: &mut EnvironmentDecl, diags: &mut Vec<Diag>) 
                 }
                 env.imports.push(Import { name, merge });
             }
-            _ => diags.push(Diag::node_error(item, "import must be a string or an object")),
+            _ => diags.push(Diag::node_error(
+                item,
+                "import must be a string or an object",
+            )),
         }
     }
 }
@@ -268,7 +273,10 @@ fn parse_values(node: &Node, env: &mut EnvironmentDecl, diags: &mut Vec<Diag>) {
         if k.starts_with("fn::") {
             diags.push(Diag::node_error(
                 key,
-                format!("builtin function call {} not allowed at the top level", go_quote(k)),
+                format!(
+                    "builtin function call {} not allowed at the top level",
+                    go_quote(k)
+                ),
             ));
         }
         let (x, d) = parse_expr(value);
@@ -298,7 +306,9 @@ fn parse_into(node: &Node, diags: &mut Vec<Diag>) -> Expr {
         NodeKind::Bool(b) => ExprKind::Bool(*b),
         NodeKind::Number(n) => ExprKind::Number(n.clone()),
         NodeKind::String(s, _) => return parse_string(node, s, diags),
-        NodeKind::Array(items) => ExprKind::Array(items.iter().map(|i| parse_into(i, diags)).collect()),
+        NodeKind::Array(items) => {
+            ExprKind::Array(items.iter().map(|i| parse_into(i, diags)).collect())
+        }
         NodeKind::Object(entries) => {
             if let Some(x) = try_parse_builtin(node, entries, diags) {
                 return x;
@@ -307,7 +317,10 @@ fn parse_into(node: &Node, diags: &mut Vec<Diag>) -> Expr {
             for (k, v) in entries {
                 let kx = parse_into(k, diags);
                 let key = match kx.kind {
-                    ExprKind::String(s) => Some(StrLit { value: s, syn: kx.syn }),
+                    ExprKind::String(s) => Some(StrLit {
+                        value: s,
+                        syn: kx.syn,
+                    }),
                     _ => {
                         diags.push(Diag::node_error(k, "object keys must be strings"));
                         None
@@ -334,8 +347,12 @@ fn parse_string(node: &Node, s: &Rc<str>, diags: &mut Vec<Diag>) -> Expr {
     diags.extend(d);
     let kind = match parts.len() {
         0 => ExprKind::String(s.clone()),
-        1 if parts[0].access.is_none() => ExprKind::String(Rc::from(std::mem::take(&mut parts[0].text))),
-        1 if parts[0].text.is_empty() => ExprKind::Symbol(parts.pop().and_then(|p| p.access).unwrap_or_default()),
+        1 if parts[0].access.is_none() => {
+            ExprKind::String(Rc::from(std::mem::take(&mut parts[0].text)))
+        }
+        1 if parts[0].text.is_empty() => {
+            ExprKind::Symbol(parts.pop().and_then(|p| p.access).unwrap_or_default())
+        }
         _ => ExprKind::Interpolate(parts),
     };
     Expr { syn, kind }
@@ -396,7 +413,9 @@ fn try_parse_builtin(node: &Node, entries: &[(Node, Node)], diags: &mut Vec<Diag
                     a.zip(b)
                 }
                 _ => {
-                    diags.push(args_syn.error(format!("the argument to fn::{kind} must be a two-valued list")));
+                    diags.push(args_syn.error(format!(
+                        "the argument to fn::{kind} must be a two-valued list"
+                    )));
                     None
                 }
             };
@@ -408,7 +427,10 @@ fn try_parse_builtin(node: &Node, entries: &[(Node, Node)], diags: &mut Vec<Diag
         }
         "concat" => {
             if !matches!(args.kind, ExprKind::Array(_)) {
-                diags.push(args.syn.error("the argument to fn::concat must be an array of arrays"));
+                diags.push(
+                    args.syn
+                        .error("the argument to fn::concat must be an array of arrays"),
+                );
             }
             Call::Concat(args)
         }
@@ -461,10 +483,9 @@ fn try_parse_builtin(node: &Node, entries: &[(Node, Node)], diags: &mut Vec<Diag
 /// `fn::open`'s `{provider, inputs}`.
 fn named_args(args: &Expr, _which: &str, diags: &mut Vec<Diag>) -> (Option<StrLit>, Option<Expr>) {
     let ExprKind::Object(entries) = &args.kind else {
-        diags.push(
-            args.syn
-                .error("the argument to fn::open must be an object containing 'provider' and 'inputs'"),
-        );
+        diags.push(args.syn.error(
+            "the argument to fn::open must be an object containing 'provider' and 'inputs'",
+        ));
         return (None, None);
     };
     let (mut provider, mut inputs) = (None, None);
@@ -628,7 +649,9 @@ pub fn go_quote(s: &str) -> String {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -640,7 +663,10 @@ pub fn go_quote(s: &str) -> String {
 /// underscores ignored).
 pub fn sort_by_edit_distance<'a>(x: &str, candidates: &[&'a str]) -> Vec<&'a str> {
     let fx = fold(x);
-    let mut v: Vec<(usize, &str)> = candidates.iter().map(|c| (levenshtein(&fx, &fold(c)), *c)).collect();
+    let mut v: Vec<(usize, &str)> = candidates
+        .iter()
+        .map(|c| (levenshtein(&fx, &fold(c)), *c))
+        .collect();
     v.sort_by_key(|(d, _)| *d);
     v.into_iter().map(|(_, c)| c).collect()
 }
@@ -665,7 +691,10 @@ pub fn nearest<'a>(x: &str, candidates: impl Iterator<Item = &'a str>) -> Option
 }
 
 fn fold(s: &str) -> String {
-    s.chars().filter(|&c| c != '_').flat_map(char::to_lowercase).collect()
+    s.chars()
+        .filter(|&c| c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {

@@ -267,7 +267,10 @@ impl AccessParser<'_> {
                 Accessor::Index(n)
             }
             None => {
-                self.error(start + 1, "numeric subscript must be a positive base-10 integer");
+                self.error(
+                    start + 1,
+                    "numeric subscript must be a positive base-10 integer",
+                );
                 Accessor::Key(text.to_owned())
             }
         }
