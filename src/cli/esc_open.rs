@@ -69,10 +69,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     // A closed pipe (`| head`) is not an error worth reporting.
-    if let Err(e) = lock.write_all(out.as_bytes()).and_then(|()| lock.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e).context("writing output");
-        }
+    if let Err(e) = lock.write_all(out.as_bytes()).and_then(|()| lock.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e).context("writing output");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -600,8 +600,8 @@ fn synthetic_range(syn: &Syn) -> Range {
 }
 
 fn parse_secret(args: Expr, diags: &mut Vec<Diag>) -> Call {
-    if let ExprKind::Object(entries) = &args.kind {
-        if let [
+    if let ExprKind::Object(entries) = &args.kind
+        && let [
             (
                 Some(k),
                 Expr {
@@ -610,14 +610,12 @@ fn parse_secret(args: Expr, diags: &mut Vec<Diag>) -> Call {
                 },
             ),
         ] = entries.as_slice()
-        {
-            if &*k.value == "ciphertext" {
-                return Call::SecretCipher(StrLit {
-                    value: s.clone(),
-                    syn: syn.clone(),
-                });
-            }
-        }
+        && &*k.value == "ciphertext"
+    {
+        return Call::SecretCipher(StrLit {
+            value: s.clone(),
+            syn: syn.clone(),
+        });
     }
     match args.kind {
         ExprKind::String(s) => Call::SecretPlain(StrLit {
@@ -676,10 +674,8 @@ pub fn sort_by_edit_distance<'a>(x: &str, candidates: &[&'a str]) -> Vec<&'a str
 pub fn nearest<'a>(x: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let fx = fold(x);
     let mut best = None;
+    // Up to 50% typos (ESC: `(len(x) + 1) / 2`).
     let mut best_d = fx.len().div_ceil(2);
-    if fx.len() % 2 == 0 {
-        best_d = (fx.len() + 1) / 2;
-    }
     for c in candidates {
         let d = levenshtein(&fx, &fold(c));
         if d < best_d {

@@ -616,17 +616,17 @@ impl Evaluator<'_> {
         }
 
         // A final base value cannot be overridden.
-        if let Some(base) = self.xs[x].base {
-            if self.vs[base].is_final {
-                let syn = self.xs[x].syn.clone();
-                let d = match syn {
-                    Some(s) => s.error("cannot override final value").warning(),
-                    None => Diag::error(None, "cannot override final value", "").warning(),
-                };
-                self.diags.push(d);
-                self.xs[x].schema = self.vs[base].schema.clone();
-                return base;
-            }
+        if let Some(base) = self.xs[x].base
+            && self.vs[base].is_final
+        {
+            let syn = self.xs[x].syn.clone();
+            let d = match syn {
+                Some(s) => s.error("cannot override final value").warning(),
+                None => Diag::error(None, "cannot override final value", "").warning(),
+            };
+            self.diags.push(d);
+            self.xs[x].schema = self.vs[base].schema.clone();
+            return base;
         }
 
         let repr = self.xs[x].repr.clone();
@@ -1035,8 +1035,9 @@ impl Evaluator<'_> {
             return true;
         }
         let (va, vb) = (&self.vs[a], &self.vs[b]);
-        if va.unknown && vb.unknown {
-            if let (
+        if va.unknown
+            && vb.unknown
+            && let (
                 XRepr::Access {
                     receiver: ra,
                     name: na,
@@ -1046,9 +1047,8 @@ impl Evaluator<'_> {
                     name: nb,
                 },
             ) = (&self.xs[va.def].repr, &self.xs[vb.def].repr)
-            {
-                return na == nb && self.is_same(*ra, *rb);
-            }
+        {
+            return na == nb && self.is_same(*ra, *rb);
         }
         false
     }

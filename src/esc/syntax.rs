@@ -609,12 +609,11 @@ pub fn resolve_plain(text: &str) -> Option<NodeKind> {
     if let Some(n) = go_parse_int(&plain) {
         return Some(NodeKind::Number(Rc::from(n)));
     }
-    if is_yaml_float(&plain) {
-        if let Ok(f) = plain.parse::<f64>() {
-            if f.is_finite() {
-                return Some(NodeKind::Number(Rc::from(format_go_float(f))));
-            }
-        }
+    if is_yaml_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+        && f.is_finite()
+    {
+        return Some(NodeKind::Number(Rc::from(format_go_float(f))));
     }
     None
 }
@@ -721,7 +720,7 @@ pub fn format_go_float(f: f64) -> String {
         out.push('-');
     }
     // Go: with the shortest precision, %e is used when exp < -4 || exp >= 6.
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         out.push_str(&digits[..1]);
         if digits.len() > 1 {
             out.push('.');

@@ -24,14 +24,14 @@ struct Loc {
 
 impl Loc {
     fn index(&self, e: &Evaluator, i: usize) -> Loc {
-        if let XRepr::Array(elements) = &e.xs[self.x].repr {
-            if let Some(el) = elements.get(i) {
-                return Loc {
-                    x: *el,
-                    path: format!("[{i}]"),
-                    prefix: false,
-                };
-            }
+        if let XRepr::Array(elements) = &e.xs[self.x].repr
+            && let Some(el) = elements.get(i)
+        {
+            return Loc {
+                x: *el,
+                path: format!("[{i}]"),
+                prefix: false,
+            };
         }
         Loc {
             x: self.x,
@@ -41,14 +41,14 @@ impl Loc {
     }
 
     fn property(&self, e: &Evaluator, k: &str) -> Loc {
-        if let XRepr::Object(props) = &e.xs[self.x].repr {
-            if let Some(p) = props.get(k) {
-                return Loc {
-                    x: *p,
-                    path: join_key("", k),
-                    prefix: false,
-                };
-            }
+        if let XRepr::Object(props) = &e.xs[self.x].repr
+            && let Some(p) = props.get(k)
+        {
+            return Loc {
+                x: *p,
+                path: join_key("", k),
+                prefix: false,
+            };
         }
         Loc {
             x: self.x,
@@ -232,61 +232,61 @@ impl Validator {
                 ok = self.errorf(e, loc, format!("expected a multiple of {text}"));
             }
         }
-        if let Some((text, m)) = &accept.minimum {
-            if n < *m {
-                ok = self.errorf(
-                    e,
-                    loc,
-                    format!("expected a number greater than or equal to {text}"),
-                );
-            }
+        if let Some((text, m)) = &accept.minimum
+            && n < *m
+        {
+            ok = self.errorf(
+                e,
+                loc,
+                format!("expected a number greater than or equal to {text}"),
+            );
         }
-        if let Some((text, m)) = &accept.exclusive_minimum {
-            if n <= *m {
-                ok = self.errorf(e, loc, format!("expected a number greater than {text}"));
-            }
+        if let Some((text, m)) = &accept.exclusive_minimum
+            && n <= *m
+        {
+            ok = self.errorf(e, loc, format!("expected a number greater than {text}"));
         }
-        if let Some((text, m)) = &accept.maximum {
-            if n > *m {
-                // ESC's message lacks the space; kept so diagnostics match.
-                ok = self.errorf(
-                    e,
-                    loc,
-                    format!("expected a number less than or equal to{text}"),
-                );
-            }
+        if let Some((text, m)) = &accept.maximum
+            && n > *m
+        {
+            // ESC's message lacks the space; kept so diagnostics match.
+            ok = self.errorf(
+                e,
+                loc,
+                format!("expected a number less than or equal to{text}"),
+            );
         }
-        if let Some((text, m)) = &accept.exclusive_maximum {
-            if n >= *m {
-                ok = self.errorf(e, loc, format!("expected a number less than {text}"));
-            }
+        if let Some((text, m)) = &accept.exclusive_maximum
+            && n >= *m
+        {
+            ok = self.errorf(e, loc, format!("expected a number less than {text}"));
         }
         ok
     }
 
     fn validate_string(&mut self, e: &Evaluator, s: &str, accept: &Schema, loc: &Loc) -> bool {
         let mut ok = true;
-        if let Some(m) = accept.min_length {
-            if (s.len() as u64) < m {
-                ok = self.errorf(e, loc, format!("expected a string of at least length {m}"));
-            }
+        if let Some(m) = accept.min_length
+            && (s.len() as u64) < m
+        {
+            ok = self.errorf(e, loc, format!("expected a string of at least length {m}"));
         }
-        if let Some(m) = accept.max_length {
-            if (s.len() as u64) > m {
-                ok = self.errorf(e, loc, format!("expected a string of at most length {m}"));
-            }
+        if let Some(m) = accept.max_length
+            && (s.len() as u64) > m
+        {
+            ok = self.errorf(e, loc, format!("expected a string of at most length {m}"));
         }
-        if let Some((text, re)) = &accept.pattern {
-            if !re.is_match(s) {
-                ok = self.errorf(
-                    e,
-                    loc,
-                    format!(
-                        "string must match the pattern {}",
-                        super::ast::go_quote(text)
-                    ),
-                );
-            }
+        if let Some((text, re)) = &accept.pattern
+            && !re.is_match(s)
+        {
+            ok = self.errorf(
+                e,
+                loc,
+                format!(
+                    "string must match the pattern {}",
+                    super::ast::go_quote(text)
+                ),
+            );
         }
         ok
     }
@@ -299,15 +299,15 @@ impl Validator {
         loc: &Loc,
     ) -> bool {
         let mut ok = true;
-        if let Some(m) = accept.min_items {
-            if (items.len() as u64) < m {
-                ok = self.errorf(e, loc, format!("expected an array with at least {m} items"));
-            }
+        if let Some(m) = accept.min_items
+            && (items.len() as u64) < m
+        {
+            ok = self.errorf(e, loc, format!("expected an array with at least {m} items"));
         }
-        if let Some(m) = accept.max_items {
-            if (items.len() as u64) > m {
-                ok = self.errorf(e, loc, format!("expected an array with at most {m} items"));
-            }
+        if let Some(m) = accept.max_items
+            && (items.len() as u64) > m
+        {
+            ok = self.errorf(e, loc, format!("expected an array with at most {m} items"));
         }
         for (i, item) in items.iter().enumerate() {
             let s = accept
@@ -332,23 +332,23 @@ impl Validator {
     ) -> bool {
         let keys = e.keys(v);
         let mut ok = true;
-        if let Some(m) = accept.min_properties {
-            if (keys.len() as u64) < m {
-                ok = self.errorf(
-                    e,
-                    loc,
-                    format!("expected an object with at least {m} properties"),
-                );
-            }
+        if let Some(m) = accept.min_properties
+            && (keys.len() as u64) < m
+        {
+            ok = self.errorf(
+                e,
+                loc,
+                format!("expected an object with at least {m} properties"),
+            );
         }
-        if let Some(m) = accept.max_properties {
-            if (keys.len() as u64) > m {
-                ok = self.errorf(
-                    e,
-                    loc,
-                    format!("expected an object with at most {m} properties"),
-                );
-            }
+        if let Some(m) = accept.max_properties
+            && (keys.len() as u64) > m
+        {
+            ok = self.errorf(
+                e,
+                loc,
+                format!("expected an object with at most {m} properties"),
+            );
         }
         for k in keys.iter() {
             let Some(kv) = e.property(Some(v), None, k) else {
@@ -507,10 +507,10 @@ impl Validator {
                 all_ok &= self.validate_schema_type(e, &x_items, s, &l);
             }
         }
-        if let Some(items) = &x.items {
-            if !items.never {
-                all_ok &= self.validate_schema_type(e, items, &accept_items, loc);
-            }
+        if let Some(items) = &x.items
+            && !items.never
+        {
+            all_ok &= self.validate_schema_type(e, items, &accept_items, loc);
         }
         all_ok
     }
