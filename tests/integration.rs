@@ -2,5 +2,6 @@
 
 mod integration {
     pub mod config_cli;
+    pub mod esc_cli;
     pub mod util;
 }
