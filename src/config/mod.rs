@@ -312,10 +312,8 @@ fn declared_environments(
     file: &StackFile,
 ) -> Result<Vec<String>, Error> {
     let key = format!("{project}:{ENVIRONMENTS_KEY}");
-    let bad = || Error::Invalid {
+    let bad = || Error::Declaration {
         path: file.path.clone(),
-        line: 0,
-        column: 0,
         message: format!("`{key}` must be a list of ESC environment names (`[sophia/dev]`)"),
     };
     match stack_values.get(&key).map(|v| v.unwrap_secret().0) {
