@@ -181,6 +181,9 @@ impl EngineEnv {
     }
 }
 
+/// Resource name and inputs of one resource.
+pub type NamedInputs = (String, BTreeMap<String, Value>);
+
 /// Everything the program registers, decided from plain data.
 #[derive(Debug)]
 pub struct Plan {
@@ -189,7 +192,7 @@ pub struct Plan {
     /// Inputs of the `sophia` provider resource.
     pub sophia_provider: BTreeMap<String, Value>,
     /// Pulumi Cloud mode: `(resource name, inputs)` per environment file.
-    pub environments: Vec<(String, BTreeMap<String, Value>)>,
+    pub environments: Vec<NamedInputs>,
     /// The Kubernetes objects, per service.
     pub objects: StackObjects,
 }
@@ -249,7 +252,7 @@ pub fn plan(
 fn environment_resources(
     root: &Path,
     organization: &str,
-) -> Result<Vec<(String, BTreeMap<String, Value>)>, ProgramError> {
+) -> Result<Vec<NamedInputs>, ProgramError> {
     let dir = root.join("environments");
     let read_dir = |path: &Path| {
         std::fs::read_dir(path).map_err(|source| ProgramError::Environment {
