@@ -151,18 +151,17 @@ pub fn decode_struct(s: Option<&prost_types::Struct>) -> Result<BTreeMap<String,
     Ok(out)
 }
 
-/// Appends `["key"]` (or `.key` / `key` for plain names) to a property path, Pulumi's property-path syntax.
+/// Appends a key to a property path in Pulumi's property-path syntax: a plain top-level name as is, anything else
+/// (map keys such as environment variable names) as `["key"]`.
 pub fn push_key(path: &mut String, key: &str) {
-    let plain = !key.is_empty()
+    let plain = path.is_empty()
+        && !key.is_empty()
         && key
             .chars()
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if plain {
-        if !path.is_empty() {
-            path.push('.');
-        }
         path.push_str(key);
     } else {
         path.push_str("[\"");
