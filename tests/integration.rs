@@ -1,5 +1,6 @@
 //! One integration test binary (ripgrep's layout): a module per area under `tests/integration/`.
 
 mod integration {
+    pub mod provider;
     pub mod util;
 }

@@ -426,12 +426,17 @@ impl ResourceProvider for SophiaProvider {
                 Ok(news) => news,
                 // A malformed value is the user's input problem: a CheckFailure on its property, not a crash.
                 Err(e) => {
+                    let message = e.to_string();
+                    let reason = message
+                        .strip_prefix(&format!("{}: ", e.path()))
+                        .unwrap_or(&message)
+                        .to_owned();
                     let failure = pulumirpc::CheckFailure {
                         property: e.path().to_owned(),
-                        reason: e.to_string(),
+                        reason,
                     };
                     return Ok(pulumirpc::CheckResponse {
-                        inputs: request.news,
+                        inputs: None,
                         failures: vec![failure],
                     });
                 }
@@ -441,8 +446,9 @@ impl ResourceProvider for SophiaProvider {
                     inputs: Some(wire::encode_struct(&inputs)),
                     failures: vec![],
                 },
+                // The engine ignores inputs when there are failures; not echoing them keeps plaintext off the wire.
                 Err(failures) => pulumirpc::CheckResponse {
-                    inputs: request.news,
+                    inputs: None,
                     failures: failures
                         .into_iter()
                         .map(|f| pulumirpc::CheckFailure {
