@@ -3,5 +3,6 @@
 mod integration {
     pub mod config_cli;
     pub mod esc_cli;
+    pub mod provider;
     pub mod util;
 }
