@@ -90,6 +90,10 @@ pub struct Run {
     pub stderr: String,
     /// What the double saw.
     pub recording: Recording,
+    /// Wall time from spawning the program to its exit.
+    pub wall: std::time::Duration,
+    /// The program's peak resident memory (`VmHWM` from `/proc`, sampled every 5 ms until exit), in KiB.
+    pub peak_rss_kib: u64,
 }
 
 impl Run {
@@ -610,7 +614,8 @@ async fn run_async(project: &Project, options: Options) -> Run {
 
     let config = serde_json::to_string(&project.config).unwrap();
     let secret_keys = serde_json::to_string(&project.secret_keys).unwrap();
-    let output = tokio::process::Command::new(super::util::bin("sophia-program"))
+    let started = std::time::Instant::now();
+    let child = tokio::process::Command::new(super::util::bin("sophia-program"))
         .current_dir(&project.dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -628,9 +633,32 @@ async fn run_async(project: &Project, options: Options) -> Run {
             if options.preview { "true" } else { "false" },
         )
         .env("PULUMI_PARALLEL", "4")
-        .output()
-        .await
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sampler = child.id().map(|pid| {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            // VmHWM only grows, so the last sample before exit is the peak.
+            while let Ok(status) = tokio::fs::read_to_string(format!("/proc/{pid}/status")).await {
+                let hwm = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+                if let Some(kib) = hwm {
+                    peak.fetch_max(kib, std::sync::atomic::Ordering::Relaxed);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+    });
+    let output = child.wait_with_output().await.unwrap();
+    let wall = started.elapsed();
+    if let Some(sampler) = sampler {
+        sampler.abort();
+    }
     let _ = stop_tx.send(true);
     let _ = tokio::join!(m, e);
     let mut state = double.0.lock().await;
@@ -642,6 +670,8 @@ async fn run_async(project: &Project, options: Options) -> Run {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         recording: std::mem::take(&mut state.recording),
+        wall,
+        peak_rss_kib: peak.load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 

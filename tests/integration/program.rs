@@ -528,3 +528,62 @@ fn what_sophia_render_prints_is_what_the_program_registers() {
         assert_eq!(unwrap_secrets(&registered.object), doc, "{name}");
     }
 }
+
+/// The 1,000-service measurement of BENCHMARKS.md ("Program and render"). Ignored by default (it is a measurement,
+/// not a check); run it in release mode:
+/// `cargo test --release --test integration -- --ignored --nocapture thousand_services`.
+#[test]
+#[ignore = "measurement; see BENCHMARKS.md"]
+fn thousand_services_against_the_engine_double() {
+    use std::fmt::Write as _;
+    let mut catalog = String::from("services:\n");
+    let keys = [
+        "openai-key",
+        "database-url",
+        "serpapi-key",
+        "perplexity-key",
+        "redis-url",
+        "log-level",
+    ];
+    for i in 0..1000 {
+        writeln!(
+            catalog,
+            "  svc-{i:04}:\n    image: example/svc-{i:04}:1\n    port: 8080\n    env:"
+        )
+        .unwrap();
+        for (j, key) in keys
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| (i + j) % 2 == 0 || *j == 0)
+        {
+            writeln!(catalog, "      VAR_{j}: {key}").unwrap();
+        }
+    }
+    let dir = engine_double::project_dir(&catalog);
+    engine_double::write_stack_file(dir.path(), "dev", &base_config());
+    let secret_keys = base_config().keys().cloned().collect();
+    let project = Project {
+        dir: dir.path().to_owned(),
+        stack: "dev".into(),
+        config: base_config(),
+        secret_keys,
+    };
+    for options in [
+        Options {
+            preview: true,
+            ..Options::default()
+        },
+        Options::default(),
+    ] {
+        let run = engine_double::run(&project, options);
+        run.assert_ok();
+        assert_eq!(run.recording.registrations.len(), 3 + 3 * 1000);
+        println!(
+            "1000 services, preview={}: {} registrations, wall {:.2?}, program peak RSS {} MiB",
+            options.preview,
+            run.recording.registrations.len(),
+            run.wall,
+            run.peak_rss_kib / 1024
+        );
+    }
+}
