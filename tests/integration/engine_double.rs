@@ -77,6 +77,22 @@ pub struct Recording {
     pub provider_calls: Vec<String>,
     /// Other monitor/engine calls (`SupportsFeature <id>`, `Log`, ...).
     pub other_calls: Vec<String>,
+    /// What the double answered per custom resource: (type, inputs, outputs), as a state export holds them.
+    pub states: Vec<(String, serde_json::Value, serde_json::Value)>,
+}
+
+impl Recording {
+    /// This run as a `pulumi stack export` document (only `type`, `urn`, `inputs`, `outputs` per resource).
+    pub fn state_export(&self, project: &str, stack: &str) -> serde_json::Value {
+        let resources: Vec<serde_json::Value> = self
+            .states
+            .iter()
+            .map(|(type_, inputs, outputs)| {
+                serde_json::json!({"type": type_, "urn": format!("urn:pulumi:{stack}::{project}::{type_}"), "inputs": inputs, "outputs": outputs})
+            })
+            .collect();
+        serde_json::json!({"version": 3, "deployment": {"resources": resources}})
+    }
 }
 
 /// Result of running the program against the double.
@@ -459,11 +475,20 @@ impl pulumirpc::resource_monitor_server::ResourceMonitor for Double {
                 } else {
                     format!("provider-{}", req.name)
                 };
-                (id, object)
+                (id, object.clone())
             }
-            "sophia:index:SecretHash" => self.secret_hash(&urn, &req.name, object).await?,
-            _ => (stable_id(&req.name), object),
+            "sophia:index:SecretHash" => self.secret_hash(&urn, &req.name, object.clone()).await?,
+            _ => (stable_id(&req.name), object.clone()),
         };
+        if req.custom {
+            let mut state = self.0.lock().await;
+            let entry = (
+                req.r#type.clone(),
+                struct_json(&object),
+                struct_json(&outputs),
+            );
+            state.recording.states.push(entry);
+        }
         Ok(Response::new(pulumirpc::RegisterResourceResponse {
             urn,
             id,

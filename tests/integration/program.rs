@@ -587,3 +587,41 @@ fn thousand_services_against_the_engine_double() {
         );
     }
 }
+
+#[test]
+fn impact_against_the_last_deployed_state_names_the_rotated_key_for_its_two_services() {
+    use sophia::k8s::impact::{Change, Impact, Snapshot};
+    let deployed = update(base_config());
+    let export = deployed.recording.state_export("sophia-secrets", "dev");
+    let before = Snapshot::from_state_export(&export).unwrap();
+    // Render the rotated stack in process with the library (what `sophia impact state.json --stack dev` does).
+    let mut config = base_config();
+    config.insert("sophia-secrets:openai-key".into(), PLAINTEXTS[6].into());
+    let f = fixture(config);
+    let out = std::process::Command::new(super::util::bin("sophia"))
+        .args(["render", "--stack", "dev", "--cwd"])
+        .arg(&f.project.dir)
+        .env_clear()
+        .envs(engine_double::PROVENANCE_ENV)
+        .output()
+        .unwrap();
+    let rendered = f.project.dir.join("rendered.yaml");
+    std::fs::write(&rendered, &out.stdout).unwrap();
+    let impact = Impact::between(&before, &Snapshot::from_path(&rendered).unwrap());
+    let affected: Vec<_> = impact.affected().collect();
+    assert_eq!(
+        affected
+            .iter()
+            .map(|s| s.service.as_str())
+            .collect::<Vec<_>>(),
+        ["mcp/alpha", "mcp/bravo"]
+    );
+    for s in affected {
+        assert_eq!(
+            (s.change, s.secrets_changed, s.template_changed),
+            (Change::Rolls, true, false)
+        );
+        assert_eq!(s.changed, ["OPENAI_API_KEY"]);
+        assert!(s.added.is_empty() && s.removed.is_empty());
+    }
+}
