@@ -5,7 +5,7 @@
 //!
 //! `SOPHIA_BENCH_LATENCY=1 cargo bench --bench provider` instead runs the latency harness whose figures go in
 //! `BENCHMARKS.md`: exec → port printed for the built binary (and for Pulumi's Python dynamic provider,
-//! `python -m pulumi.dynamic`, when `.venv` exists), Diff and Create p50/p99 over 10,000 sequential loopback calls,
+//! `python -u -m pulumi.dynamic`, as Pulumi's `pulumi-resource-pulumi-python` runs it, when `.venv` exists), Diff and Create p50/p99 over 10,000 sequential loopback calls,
 //! and throughput with 1,000 calls in flight.
 
 use std::io::BufRead;
@@ -226,9 +226,9 @@ fn latency_harness() {
     let python = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
     if std::path::Path::new(python).exists() {
         startup(
-            "startup/python -m pulumi.dynamic (exec to port)",
+            "startup/python -u -m pulumi.dynamic (exec to port)",
             python,
-            &["-m", "pulumi.dynamic", "127.0.0.1:1"],
+            &["-u", "-m", "pulumi.dynamic", "127.0.0.1:1"],
             20,
         );
     }
