@@ -61,6 +61,7 @@ enum Config {
 pub struct SophiaProvider {
     config: RwLock<Config>,
     engine_address: RwLock<Option<String>>,
+    engine: std::sync::OnceLock<pulumirpc::engine_client::EngineClient<tonic::transport::Channel>>,
     verbosity: u8,
 }
 
@@ -120,6 +121,34 @@ impl SophiaProvider {
             };
             eprintln!("sophia: {rpc}: {outcome} in {:?}", started.elapsed());
         }
+    }
+
+    /// Sends a user-facing warning through the engine's `Engine.Log`, in the background, if an engine address is
+    /// known. Best effort: an unreachable engine only costs a failed background call. Never pass a value in `message`.
+    fn warn(&self, urn: &str, message: String) {
+        let Some(address) = self.engine_address() else {
+            return;
+        };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let client = self.engine.get_or_init(|| {
+            let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+                .unwrap_or_else(|_| tonic::transport::Endpoint::from_static("http://127.0.0.1:1"))
+                .connect_timeout(std::time::Duration::from_secs(2));
+            pulumirpc::engine_client::EngineClient::new(endpoint.connect_lazy())
+        });
+        let mut client = client.clone();
+        let request = pulumirpc::LogRequest {
+            severity: pulumirpc::LogSeverity::Warning as i32,
+            message,
+            urn: urn.to_owned(),
+            ..Default::default()
+        };
+        handle.spawn(async move {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(5), client.log(request)).await;
+        });
     }
 }
 
@@ -441,6 +470,17 @@ impl ResourceProvider for SophiaProvider {
                     });
                 }
             };
+            let plain = |d: &Value| d.as_object().is_some_and(|m| m.values().any(|v| !v.is_secret()));
+            if news.get("data").is_some_and(|d| !d.is_secret() && plain(d)) {
+                // The schema marks `data` secret and we return it marked, so state is encrypted either way; the
+                // warning tells the author their program handled the values as plain outputs.
+                self.warn(
+                    &request.urn,
+                    "SecretHash input `data` was not marked secret; sophia marks it secret in state, but wrap it \
+                     in a secret (pulumi.secret / Output.secret) so the program treats the values as secrets too"
+                        .to_owned(),
+                );
+            }
             Ok::<_, Error>(match secret_hash::check(news) {
                 Ok(inputs) => pulumirpc::CheckResponse {
                     inputs: Some(wire::encode_struct(&inputs)),
