@@ -10,8 +10,10 @@ scripts/setup-python.sh
 # Rust side: unit tests, the ESC conformance runner (`esc_conformance`), the integration binary, doctests.
 # Building the binaries first lets the Python tests find them under target/debug.
 cargo build --bins --locked
-cargo test --locked --all-targets -- --test-threads=2 2>&1
+cargo test --locked --lib --bins --tests -- --test-threads=2
 cargo test --locked --doc
+# Benchmarks compile and run once each in test mode (criterion), so they cannot rot.
+cargo test --locked --benches
 
 # The Python tests launch target/debug/pulumi-resource-sophia the way Pulumi's engine does.
 if compgen -G "tests/python/test_*.py" > /dev/null; then
