@@ -714,12 +714,13 @@ pub async fn serve_on(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Nodelay on every accepted socket: with Nagle's algorithm a response split over several writes waits for the
+    // client's delayed ACK (~40 ms). `Server::tcp_nodelay` only applies to listeners tonic binds itself.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         // The engine (and our tests) may run 1,000 operations at once over one connection; hyper's default cap
         // of 200 streams would queue the rest.
         .max_concurrent_streams(Some(4096))
-        .tcp_nodelay(true)
         .add_service(provider.server())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

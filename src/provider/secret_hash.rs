@@ -459,9 +459,16 @@ mod tests {
 
     #[test]
     fn debug_output_never_shows_values() {
-        let inputs = Inputs::parse(&props(&[("A", Value::string("hunter2-plaintext"))], Some("s"))).unwrap();
+        let inputs = Inputs::parse(&props(
+            &[("A", Value::string("hunter2-plaintext"))],
+            Some("s"),
+        ))
+        .unwrap();
         assert!(!format!("{inputs:?}").contains("hunter2"));
-        let decoded = wire::decode_struct(Some(&wire::encode_struct(&props(&[("A", Value::string("hunter2"))], None))));
+        let decoded = wire::decode_struct(Some(&wire::encode_struct(&props(
+            &[("A", Value::string("hunter2"))],
+            None,
+        ))));
         assert!(!format!("{decoded:?}").contains("hunter2"));
     }
 
