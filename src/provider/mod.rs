@@ -481,7 +481,11 @@ impl ResourceProvider for SophiaProvider {
                         .to_owned(),
                 );
             }
-            Ok::<_, Error>(match secret_hash::check(news) {
+            let key = match self.config() {
+                Config::Ready(key) => Some(key),
+                _ => None,
+            };
+            Ok::<_, Error>(match secret_hash::check(news, key.as_ref()) {
                 Ok(inputs) => pulumirpc::CheckResponse {
                     inputs: Some(wire::encode_struct(&inputs)),
                     failures: vec![],

@@ -191,6 +191,8 @@ def test_check_good_inputs_come_back_secret(configured):
     assert not resp.failures
     echoed = from_struct(resp.inputs)
     assert echoed["data"] == secret(DATA) and echoed["scope"] == "sophia/api"
+    # The derived per-key fingerprints join the inputs, so the engine's diff display can compare them key by key.
+    assert echoed["keyHashes"] == reference_fingerprint(HASH_KEY, "sophia/api", DATA)[1]
     resp = check(configured, to_struct({"data": secret({"A": rpc.UNKNOWN})}))
     assert not resp.failures
 
