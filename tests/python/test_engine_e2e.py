@@ -17,7 +17,13 @@ import pytest
 
 from conftest import BIN
 
-SECRETS = ["sk-PLAINTEXT-first", "sk-PLAINTEXT-rotated", "postgres://PLAINTEXT@db", "e2e-hash-key-0123456789abcdef"]
+SECRETS = [
+    "sk-PLAINTEXT-first",
+    "sk-PLAINTEXT-rotated",
+    "postgres://PLAINTEXT@db",
+    "e2e-hash-key-0123456789abcdef",
+    "e2e-rotated-hash-key-0123456789",
+]
 
 
 def find_pulumi():
@@ -112,6 +118,14 @@ def test_up_noop_rotate_preview_diff(tmp_path):
     assert "- keyHashes" not in preview and "replace" not in preview
     update = pulumi("up", "--yes", "--skip-preview")
     assert "1 updated" in update
+
+    # A new hashKey changes every fingerprint: an in-place update listing every key, never a replacement.
+    pulumi("config", "set", "--secret", "sophia:hashKey", "e2e-rotated-hash-key-0123456789")
+    preview = pulumi("preview", "--diff")
+    resource = preview[preview.index("sophia:index:SecretHash") : preview.index("--outputs:--")]
+    assert "~ OPENAI_API_KEY" in resource and "~ DATABASE_URL" in resource, preview
+    assert "replace" not in preview
+    assert "1 updated" in pulumi("up", "--yes", "--skip-preview")
 
     export = pulumi("stack", "export")
     for text in outputs + [export]:
