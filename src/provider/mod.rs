@@ -15,6 +15,11 @@
 //! thin adapter [`SophiaProvider`]. Use [`run`] from a binary, or [`SophiaProvider::server`] to serve in-process.
 //!
 //! Logging never includes property values: with `-v=N` (N ≥ 7) each RPC's name, outcome and duration go to stderr.
+//! User-facing warnings (today one: `data` arrived without the secret mark) go to the engine's `Engine.Log` at the
+//! address from the command line or `Handshake`, in the background; an unreachable engine costs nothing but that call.
+//!
+//! Verified against the real engine (`tests/python/test_engine_e2e.py`): create, no-op update, one-key rotation whose
+//! `pulumi preview --diff` names only that key, and `hashKey` rotation updating in place.
 
 pub mod error;
 pub mod schema;
