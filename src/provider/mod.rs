@@ -6,13 +6,13 @@
 //! `pulumi_gestalt_proto` because it is the current protocol (with `Handshake` and today's request fields) taken from
 //! a registry artifact, and it is the same protocol the Python tests' client (`provider_pb2_grpc`) speaks.
 //!
-//! Launch contract (what Pulumi's engine expects, see [`LaunchArgs`] and [`run`]): bind `127.0.0.1:0`, print the port
+//! Launch contract (what Pulumi's engine expects, see [`LaunchArgs`] and [`serve`]): bind `127.0.0.1:0`, print the port
 //! on the first stdout line and flush before anything slow, accept `--logtostderr`, `-v=N`, `--tracing X` and unknown
 //! flags, take the engine address as the last argument, stop gracefully on SIGTERM/SIGINT.
 //!
 //! Layout: [`wire`] (Struct ⇄ [`crate::value::Value`], secrets and unknowns), [`secret_hash`] (the resource, no
 //! gRPC), [`schema`] (`GetSchema`), [`error`] (user errors vs bugs, one mapping to `tonic::Status`); this file is the
-//! thin adapter [`SophiaProvider`]. Use [`run`] from a binary, or [`SophiaProvider::server`] to serve in-process.
+//! thin adapter [`SophiaProvider`]. Use [`serve`] from a binary, or [`SophiaProvider::server`] to serve in-process.
 //!
 //! Logging never includes property values: with `-v=N` (N ≥ 7) each RPC's name, outcome and duration go to stderr.
 //! User-facing warnings (today one: `data` arrived without the secret mark) go to the engine's `Engine.Log` at the
@@ -737,7 +737,7 @@ pub async fn serve_on(
 }
 
 /// The launch contract, for `main`: bind, print the port, serve until SIGTERM/SIGINT.
-pub fn run(args: LaunchArgs) -> Result<(), ServeError> {
+pub fn serve(args: LaunchArgs) -> Result<(), ServeError> {
     // Bind and announce before building the runtime, so the engine learns the port as early as possible.
     let addr = "127.0.0.1:0";
     let listener = std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind {
