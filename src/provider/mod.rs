@@ -730,10 +730,31 @@ pub async fn serve_on(
         // The engine (and our tests) may run 1,000 operations at once over one connection; hyper's default cap
         // of 200 streams would queue the rest.
         .max_concurrent_streams(Some(4096))
+        .layer(tower::util::MapResponseLayer::new(relabel_decode_errors))
         .add_service(provider.server())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(ServeError::Transport)
+}
+
+/// tonic answers a request body that is not valid protobuf with `INTERNAL` ("failed to decode Protobuf message"),
+/// before any handler runs. Pulumi's engine reads `INTERNAL` from Create/Update as "the resource's state is unknown";
+/// a request it cannot decode is the caller's error, so it becomes `INVALID_ARGUMENT`, message unchanged.
+fn relabel_decode_errors(
+    mut response: tonic::codegen::http::Response<tonic::body::Body>,
+) -> tonic::codegen::http::Response<tonic::body::Body> {
+    let headers = response.headers();
+    let decode_error = headers.get("grpc-status").is_some_and(|s| s == "13")
+        && headers.get("grpc-message").is_some_and(|m| {
+            let m = m.as_bytes();
+            m.starts_with(b"failed to decode Protobuf message")
+                || m.starts_with(b"failed%20to%20decode%20Protobuf")
+        });
+    if decode_error {
+        let code = tonic::codegen::http::HeaderValue::from_static("3");
+        response.headers_mut().insert("grpc-status", code);
+    }
+    response
 }
 
 /// The launch contract, for `main`: bind, print the port, serve until SIGTERM/SIGINT.

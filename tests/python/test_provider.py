@@ -407,3 +407,17 @@ def test_plain_data_warns_through_engine_log_without_values():
     finally:
         p.stop()
         server.stop(None)
+
+
+@pytest.mark.parametrize("method", ["Check", "Create", "Diff", "Configure"])
+def test_undecodable_request_is_invalid_argument_and_the_provider_keeps_serving(configured, method):
+    raw = configured.channel.unary_unary(
+        f"/pulumirpc.ResourceProvider/{method}", request_serializer=lambda b: b, response_deserializer=lambda b: b
+    )
+    for payload in (b"\xff\xff\xff\xff", b"\x12\x05\x0a\x03abc\xff"):
+        with pytest.raises(grpc.RpcError) as err:
+            raw(payload, timeout=10)
+        # INTERNAL would tell the engine the resource's state is unknown; this is the caller's error.
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+        assert "decode" in err.value.details()
+    assert configured.call("GetPluginInfo").version
