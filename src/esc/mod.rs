@@ -27,11 +27,7 @@ pub struct Diagnostic {
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let severity = if self.is_error { "error" } else { "warning" };
-        write!(
-            f,
-            "{}:{}:{}: {severity}: {}",
-            self.file, self.line, self.column, self.summary
-        )
+        write!(f, "{}:{}:{}: {severity}: {}", self.file, self.line, self.column, self.summary)
     }
 }
 
