@@ -191,6 +191,8 @@ def test_check_good_inputs_come_back_secret(configured):
     assert not resp.failures
     echoed = from_struct(resp.inputs)
     assert echoed["data"] == secret(DATA) and echoed["scope"] == "sophia/api"
+    # The derived per-key fingerprints join the inputs, so the engine's diff display can compare them key by key.
+    assert echoed["keyHashes"] == reference_fingerprint(HASH_KEY, "sophia/api", DATA)[1]
     resp = check(configured, to_struct({"data": secret({"A": rpc.UNKNOWN})}))
     assert not resp.failures
 
@@ -405,3 +407,17 @@ def test_plain_data_warns_through_engine_log_without_values():
     finally:
         p.stop()
         server.stop(None)
+
+
+@pytest.mark.parametrize("method", ["Check", "Create", "Diff", "Configure"])
+def test_undecodable_request_is_invalid_argument_and_the_provider_keeps_serving(configured, method):
+    raw = configured.channel.unary_unary(
+        f"/pulumirpc.ResourceProvider/{method}", request_serializer=lambda b: b, response_deserializer=lambda b: b
+    )
+    for payload in (b"\xff\xff\xff\xff", b"\x12\x05\x0a\x03abc\xff"):
+        with pytest.raises(grpc.RpcError) as err:
+            raw(payload, timeout=10)
+        # INTERNAL would tell the engine the resource's state is unknown; this is the caller's error.
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+        assert "decode" in err.value.details()
+    assert configured.call("GetPluginInfo").version
