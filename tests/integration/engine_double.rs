@@ -592,7 +592,9 @@ impl pulumirpc::engine_server::Engine for Double {
 /// The binary to run: `$var` if set (the measurement runs release binaries from a debug test build), else the one
 /// cargo built for this test.
 fn binary(var: &str, name: &str) -> PathBuf {
-    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| super::util::bin(name))
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| super::util::bin(name))
 }
 
 /// Environment the program gets besides the engine's variables (fixed, so runs are comparable).
