@@ -152,6 +152,23 @@ fn main() {
         );
         return;
     }
+    // `cargo test --all-targets -- --test-threads=2` runs benches too, with arguments criterion rejects: there, only
+    // check that the generated stack builds and renders, then return.
+    if !std::env::args().any(|a| a == "--bench") {
+        let catalog = Catalog::parse(Path::new("services.yaml"), &catalog_text(10)).unwrap();
+        let config = config();
+        let objects = k8s::desired_objects(
+            &catalog,
+            &config,
+            &k8s::hash_key(&config).unwrap(),
+            &Provenance::default(),
+        );
+        assert_eq!(
+            render::documents(&objects.unwrap(), Reveal::Redacted).len(),
+            20
+        );
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -262,7 +262,7 @@ pub fn plain_strings(v: &serde_json::Value, out: &mut Vec<String>) {
 impl Double {
     async fn launch_provider(&self, inputs: &prost_types::Struct) -> Result<(), Status> {
         let mut state = self.0.lock().await;
-        let bin = super::util::bin("pulumi-resource-sophia");
+        let bin = binary("SOPHIA_PROVIDER_BIN", "pulumi-resource-sophia");
         let mut child = tokio::process::Command::new(bin)
             .arg(&state.engine_addr)
             .stdout(Stdio::piped())
@@ -589,6 +589,14 @@ impl pulumirpc::engine_server::Engine for Double {
     }
 }
 
+/// The binary to run: `$var` if set (the measurement runs release binaries from a debug test build), else the one
+/// cargo built for this test.
+fn binary(var: &str, name: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| super::util::bin(name))
+}
+
 /// Environment the program gets besides the engine's variables (fixed, so runs are comparable).
 pub const PROVENANCE_ENV: [(&str, &str); 2] =
     [("SOPHIA_DEPLOYER", "ci-bot"), ("SOPHIA_COMMIT", "0123abc")];
@@ -640,7 +648,7 @@ async fn run_async(project: &Project, options: Options) -> Run {
     let config = serde_json::to_string(&project.config).unwrap();
     let secret_keys = serde_json::to_string(&project.secret_keys).unwrap();
     let started = std::time::Instant::now();
-    let child = tokio::process::Command::new(super::util::bin("sophia-program"))
+    let child = tokio::process::Command::new(binary("SOPHIA_PROGRAM_BIN", "sophia-program"))
         .current_dir(&project.dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
