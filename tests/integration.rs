@@ -2,4 +2,5 @@
 
 mod integration {
     pub mod util;
+    mod workflows;
 }

@@ -1,0 +1,40 @@
+// Command smoke-program is a tiny prebuilt Pulumi program for tests/e2e/smoke.sh: it proves the toolchain built by
+// scripts/install-toolchain.sh runs a program binary through `runtime: {name: go, options: {binary: ...}}`, passes
+// stack config (a secret included), and loads pulumi-resource-kubernetes through `plugins.providers`, rendering YAML
+// (renderYamlToDirectory) with no cluster. It stands in for sophia-program until that lands; it is not shipped.
+package main
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+func main() {
+	pulumi.Run(func(ctx *pulumi.Context) error {
+		token := config.RequireSecret(ctx, "token")
+		outDir := config.Require(ctx, "renderDir")
+
+		var k8s pulumi.ProviderResourceState
+		err := ctx.RegisterResource("pulumi:providers:kubernetes", "render", pulumi.Map{
+			"renderYamlToDirectory": pulumi.String(outDir),
+			"enableSecretMutable":   pulumi.Bool(true),
+		}, &k8s)
+		if err != nil {
+			return err
+		}
+
+		var secret pulumi.CustomResourceState
+		err = ctx.RegisterResource("kubernetes:core/v1:Secret", "smoke", pulumi.Map{
+			"apiVersion": pulumi.String("v1"),
+			"kind":       pulumi.String("Secret"),
+			"metadata":   pulumi.Map{"name": pulumi.String("smoke"), "namespace": pulumi.String("default")},
+			"stringData": pulumi.Map{"TOKEN": token},
+		}, &secret, pulumi.Provider(&k8s))
+		if err != nil {
+			return err
+		}
+		ctx.Export("secretUrn", secret.URN())
+		ctx.Export("stack", pulumi.String(ctx.Stack()))
+		return nil
+	})
+}
