@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-eval "$(scripts/install-toolchain.sh --env pulumi language-go kubernetes)"
+eval "$(scripts/install-toolchain.sh --env pulumi pulumi-kubernetes)"
 cargo build --release --locked --bins
 scripts/setup-python.sh
 exec .venv/bin/python tests/e2e/e2e.py "$@"

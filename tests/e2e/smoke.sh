@@ -10,7 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 keep="${1:-}"
 
-eval "$("$root/scripts/install-toolchain.sh" --env pulumi language-go kubernetes)"
+eval "$("$root/scripts/install-toolchain.sh" --env pulumi pulumi-kubernetes)"
 k8s_dir="$(dirname "$(command -v pulumi-resource-kubernetes)")"
 
 tmp="$(mktemp -d -t sophia-smoke-XXXXXX)"
