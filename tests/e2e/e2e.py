@@ -16,7 +16,8 @@ In a temporary copy of the project, on a local file backend with the passphrase 
      `sophia render` says changed, there are no creates, deletes or replacements, and the diff names the key
   6. `pulumi up --yes`; the manifests the Kubernetes provider rendered changed for exactly those objects
   7. `pulumi stack export` (and every log of this run, and the state files) contain no secret value, plain or base64
-  8. `pulumi refresh --expect-no-changes`, then `pulumi destroy --yes` leaves no resource
+  8. `pulumi refresh --expect-no-changes` (with a KUBECONFIG only: render mode has no cluster to read back from),
+     then `pulumi destroy --yes` leaves no resource
 
 It skips (exit 0, or 1 with SOPHIA_E2E_REQUIRE=1) when the program binary still says it is "not built yet".
 Secret values are handled in this process only; nothing here prints one.
@@ -137,6 +138,7 @@ def init_stack(run: Run) -> None:
         )
     run.env["PULUMI_CONFIG_PASSPHRASE"] = given if given is not None else FRESH_PASSPHRASE
     run.env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
+    (run.tmp / "state").mkdir()  # a file backend's directory must exist
     run.pulumi("login", f"file://{run.tmp / 'state'}")
     run.pulumi("stack", "init", run.stack, "--secrets-provider", "passphrase")
     if not stack_file.exists() or "hashKey" not in stack_file.read_text():
@@ -269,7 +271,12 @@ def main() -> int:
                 raise Failure(f"rendered manifests changed for objects the rotation does not use: {unexpected}")
 
         export = run.pulumi("stack", "export", label="stack export")
-        run.pulumi("refresh", "--yes", "--expect-no-changes", label="refresh")
+        if os.environ.get("KUBECONFIG"):
+            run.pulumi("refresh", "--yes", "--expect-no-changes", label="refresh")
+        else:
+            # Refresh reads every object back from a cluster; in render mode there is none, and this provider
+            # version fails with "unreachable cluster" (tests/e2e/smoke.sh checks that). Issue 7's cluster covers it.
+            log("refresh skipped: no KUBECONFIG (render mode has no cluster to read objects back from)")
         run.pulumi("destroy", "--yes", label="destroy")
         remaining = json.loads(run.pulumi("stack", "export", label="stack export (after destroy)"))
         resources = (remaining.get("deployment") or {}).get("resources") or []

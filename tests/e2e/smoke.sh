@@ -35,12 +35,20 @@ YAML
 export PULUMI_HOME="$tmp/home" PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_CONFIG_PASSPHRASE=smoke-passphrase NO_COLOR=1
 p() { pulumi "$@" --non-interactive --color never; }
-t() { local s; s=$(date +%s%N); "$@"; echo "smoke: $(( ($(date +%s%N) - s) / 1000000 )) ms: $*" >>"$tmp/timings"; }
+# Times a command into $tmp/timings, keeping its exit status.
+t() {
+  local s rc=0
+  s=$(date +%s%N)
+  "$@" || rc=$?
+  echo "smoke: $(( ($(date +%s%N) - s) / 1000000 )) ms: $*" >>"$tmp/timings"
+  return "$rc"
+}
 
 first="smoke-first-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 second="smoke-second-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
 p version
+mkdir -p "$tmp/state"
 p login "file://$tmp/state" >/dev/null
 p stack init dev --secrets-provider passphrase >/dev/null
 p config set renderDir "$tmp/project/out"
@@ -72,7 +80,17 @@ for v in "$first" "$second"; do
     if grep -rqF -e "$v" -e "$b64" "$f"; then fail "a secret value appears in $f"; fi
   done
 done
-t p refresh --yes --expect-no-changes >"$tmp/refresh.txt" 2>&1 || { cat "$tmp/refresh.txt"; fail "refresh found drift"; }
+# Refresh reads each object back from the cluster; with renderYamlToDirectory there is none, and this provider
+# version fails ("failed to read resource state due to unreachable cluster"). Checked only with a kubeconfig.
+if [ -n "${KUBECONFIG:-}" ]; then
+  t p refresh --yes --expect-no-changes >"$tmp/refresh.txt" 2>&1 || { cat "$tmp/refresh.txt"; fail "refresh found drift"; }
+else
+  if p refresh --yes >"$tmp/refresh.txt" 2>&1; then
+    echo "smoke: note: refresh in render mode now succeeds; check it for drift (--expect-no-changes)" >&2
+  elif ! grep -q "unreachable cluster" "$tmp/refresh.txt"; then
+    cat "$tmp/refresh.txt"; fail "refresh in render mode failed for another reason than the missing cluster"
+  fi
+fi
 t p destroy --yes >"$tmp/destroy.txt" 2>&1 || { cat "$tmp/destroy.txt"; fail "destroy"; }
 p stack export | python3 -c 'import json,sys; r=json.load(sys.stdin)["deployment"].get("resources") or []; sys.exit(1 if r else 0)' ||
   fail "destroy left resources"
