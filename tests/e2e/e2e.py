@@ -39,7 +39,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-RELEASE = ROOT / "target" / "release"
+# The binaries under test; SOPHIA_E2E_BIN_DIR points elsewhere (a debug build, or stand-ins to test this script).
+RELEASE = Path(os.environ.get("SOPHIA_E2E_BIN_DIR") or ROOT / "target" / "release").resolve()
 BINARIES = ("sophia", "sophia-program", "pulumi-resource-sophia")
 TOOLS = ("pulumi", "pulumi-language-go", "pulumi-resource-kubernetes")
 ROTATED_KEY = "openai-key"
@@ -199,6 +200,13 @@ def preview_steps(run: Run) -> list[dict]:
     return doc.get("steps", [])
 
 
+def step_type(step: dict) -> str:
+    """The resource type of a `pulumi preview --json` step (the steps carry it in their states and URN only)."""
+    state = step.get("newState") or step.get("oldState") or {}
+    # urn:pulumi:<stack>::<project>::<parent$type>::<name>
+    return state.get("type") or step["urn"].split("::")[2].rsplit("$", 1)[-1]
+
+
 def k8s_name(step: dict) -> str:
     state = step.get("newState") or step.get("oldState") or {}
     meta = (state.get("inputs") or {}).get("metadata") or {}
@@ -251,8 +259,8 @@ def main() -> int:
         bad = [f"{s['op']} {s['urn']}" for s in changed if s.get("op") != "update"]
         if bad:
             raise Failure("the rotation plans more than in-place updates:\n  " + "\n  ".join(bad))
-        updated = {(K8S_TYPES[s["type"]], k8s_name(s)) for s in changed if s.get("type") in K8S_TYPES}
-        stray = [s["urn"] for s in changed if s.get("type") not in K8S_TYPES and s.get("type") not in OUR_TYPES]
+        updated = {(K8S_TYPES[step_type(s)], k8s_name(s)) for s in changed if step_type(s) in K8S_TYPES}
+        stray = [s["urn"] for s in changed if step_type(s) not in K8S_TYPES and step_type(s) not in OUR_TYPES]
         if stray or updated != expected:
             raise Failure(
                 f"preview updates {sorted(updated)} (and {stray}); `sophia render` says {sorted(expected)} change"

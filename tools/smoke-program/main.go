@@ -11,11 +11,18 @@ import (
 
 func main() {
 	pulumi.Run(func(ctx *pulumi.Context) error {
-		token := config.RequireSecret(ctx, "token")
-		outDir := config.Require(ctx, "renderDir")
+		// `token`, or `openai-key` as Sophia's stacks name it (tests/e2e/e2e.py can run against this program too).
+		token, err := config.TrySecret(ctx, "token")
+		if err != nil {
+			token = config.RequireSecret(ctx, "openai-key")
+		}
+		outDir := config.Get(ctx, "renderDir")
+		if outDir == "" {
+			outDir = "out"
+		}
 
 		var k8s pulumi.ProviderResourceState
-		err := ctx.RegisterResource("pulumi:providers:kubernetes", "render", pulumi.Map{
+		err = ctx.RegisterResource("pulumi:providers:kubernetes", "render", pulumi.Map{
 			"renderYamlToDirectory": pulumi.String(outDir),
 			"enableSecretMutable":   pulumi.Bool(true),
 		}, &k8s)
