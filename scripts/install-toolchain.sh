@@ -56,11 +56,11 @@ tool_version() { case "$1" in pulumi) echo "$PULUMI_VERSION" ;; pulumi-kubernete
 binary_name() { case "$1" in pulumi) echo pulumi ;; pulumi-kubernetes) echo pulumi-resource-kubernetes ;;
   actionlint) echo actionlint ;; esac; }
 
-# A short digest of the tools modules' tracked inputs (generated *-embed.json files excluded).
+# A short digest of the tools modules' build inputs (tests and the generated *-embed.json files excluded).
 module_hash() {
   local dir
   for dir in $(module_dirs "$1"); do
-    (cd "$root/tools/$dir" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 |
+    (cd "$root/tools/$dir" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) ! -name '*_test.go' -print0 |
       LC_ALL=C sort -z | xargs -0 sha256sum)
   done | sha256sum | cut -c1-10
 }
