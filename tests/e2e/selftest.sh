@@ -31,3 +31,14 @@ chmod +x "$bin"/*
 # PyYAML: the project's .venv has it (through Pulumi's Python SDK).
 "$root/scripts/setup-python.sh"
 SOPHIA_E2E_BIN_DIR="$bin" "$root/.venv/bin/python" "$root/tests/e2e/e2e.py" "$@"
+
+# The harness must notice a leak: the same run with a program that exports the secret as a plain output fails.
+if SMOKE_PROGRAM_LEAK=1 SOPHIA_E2E_BIN_DIR="$bin" "$root/.venv/bin/python" "$root/tests/e2e/e2e.py" >"$bin/leak.log" 2>&1
+then
+  cat "$bin/leak.log"
+  echo "selftest: FAILED: the harness did not notice a secret exported in plaintext" >&2
+  exit 1
+fi
+grep -q "a secret value (of length" "$bin/leak.log" || { cat "$bin/leak.log"; echo "selftest: FAILED: wrong failure" >&2; exit 1; }
+rm -rf "$(sed -n 's/^e2e: kept //p' "$bin/leak.log")"
+echo "selftest: 2 passed, 0 failed"

@@ -5,6 +5,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
@@ -39,6 +41,10 @@ func main() {
 		}, &secret, pulumi.Provider(&k8s))
 		if err != nil {
 			return err
+		}
+		// A deliberate leak, for tests/e2e/selftest.sh to prove the harness notices one: the secret as a plain output.
+		if os.Getenv("SMOKE_PROGRAM_LEAK") == "1" {
+			ctx.Export("leaked", pulumi.Unsecret(token))
 		}
 		ctx.Export("secretUrn", secret.URN())
 		ctx.Export("stack", pulumi.String(ctx.Stack()))
