@@ -209,9 +209,11 @@ def step_type(step: dict) -> str:
 
 def k8s_name(step: dict) -> str:
     state = step.get("newState") or step.get("oldState") or {}
-    meta = (state.get("inputs") or {}).get("metadata") or {}
+    inputs = state.get("inputs")
+    # A program may send a whole object as a secret; then the inputs are "[secret]" and only the URN names it.
+    meta = inputs.get("metadata") if isinstance(inputs, dict) else None
     name = meta.get("name") if isinstance(meta, dict) else None
-    return name or step["urn"].rsplit("::", 1)[-1]
+    return name if isinstance(name, str) else step["urn"].rsplit("::", 1)[-1]
 
 
 def main() -> int:
