@@ -8,4 +8,5 @@ mod integration {
     pub mod provider;
     pub mod render_cli;
     pub mod util;
+    mod workflows;
 }
