@@ -109,7 +109,7 @@ fn suite_bench(c: &mut Criterion) {
 
 /// `bench/l1` imports `bench/l2` imports `bench/l3`; the root imports `bench/l1`. The secrets live at the bottom;
 /// each level adds per-service settings; the root projects every secret into an environment variable.
-pub fn generated(services: usize, secrets: usize) -> (Vec<u8>, MemLoader) {
+fn generated(services: usize, secrets: usize) -> (Vec<u8>, MemLoader) {
     let mut l3 = String::from("values:\n  secrets:\n");
     for s in 0..services {
         writeln!(l3, "    svc{s}:").unwrap();
