@@ -368,10 +368,19 @@ impl Evaluator<'_> {
             };
             mine.insert(name, val);
             if import.merge {
-                let copy = self.copy(val);
+                // Merging mutates the value merged on top, and an imported value is shared by everyone importing
+                // it, so it is copied first. The first merged import has nothing under it: merge is a no-op and it
+                // is only ever read (as a base), so it is used as is, saving a deep copy of the import closure.
                 let base = self.envs[self.cur].base;
-                self.merge(copy, base);
-                self.envs[self.cur].base = Some(copy);
+                let top = match base {
+                    None => val,
+                    Some(_) => {
+                        let copy = self.copy(val);
+                        self.merge(copy, base);
+                        copy
+                    }
+                };
+                self.envs[self.cur].base = Some(top);
             }
         }
         let schema = Schema::record(

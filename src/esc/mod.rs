@@ -985,3 +985,41 @@ mod depth_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod loader_tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_under_the_environments_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proj")).unwrap();
+        std::fs::create_dir_all(dir.path().join("default")).unwrap();
+        std::fs::write(dir.path().join("proj/env.yaml"), "values:\n  a: 1\n").unwrap();
+        std::fs::write(dir.path().join("default/legacy.yaml"), "values:\n  b: 2\n").unwrap();
+        let loader = DirLoader {
+            dir: dir.path().to_path_buf(),
+        };
+        assert_eq!(
+            loader.path_of("proj/env").unwrap(),
+            dir.path().join("proj/env.yaml")
+        );
+        assert_eq!(
+            loader.path_of("legacy").unwrap(),
+            dir.path().join("default/legacy.yaml")
+        );
+        for bad in ["../x", "a/../b", "a/b/c", "", "/abs"] {
+            assert!(loader.path_of(bad).is_none(), "{bad}");
+        }
+        let opened = open_environment(dir.path(), "proj/env").unwrap();
+        assert!(!opened.has_errors());
+        assert_eq!(
+            opened.value.to_json(crate::value::Reveal::Revealed),
+            serde_json::json!({"a": 1})
+        );
+        assert!(matches!(
+            open_environment(dir.path(), "../etc"),
+            Err(LoadError::InvalidName { .. })
+        ));
+    }
+}
