@@ -131,7 +131,8 @@ pub enum LoadError {
 // ----- values as providers and callers see them -----
 
 /// An evaluated value in ESC's exported shape: JSON plus a secret flag and an unknown flag on every node.
-#[derive(Debug, Clone, PartialEq)]
+/// `Debug` prints the redacted JSON form, so a stray `{:?}` never shows a secret.
+#[derive(Clone, PartialEq)]
 pub struct EscValue {
     /// Contents.
     pub repr: EscRepr,
@@ -139,6 +140,12 @@ pub struct EscValue {
     pub secret: bool,
     /// Not known (a failed expression, or a provider call during `check`).
     pub unknown: bool,
+}
+
+impl fmt::Debug for EscValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_json(true))
+    }
 }
 
 /// Contents of an [`EscValue`]. Numbers keep their text (ESC keeps `json.Number`).
@@ -936,6 +943,15 @@ mod tests {
             parse_json_number_preserving("[1,").unwrap_err(),
             "unexpected EOF"
         );
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let mut secret = EscValue::string("hunter2");
+        secret.make_secret();
+        let v = EscValue::object(BTreeMap::from([("k".to_owned(), secret)]));
+        assert!(!format!("{v:?}").contains("hunter2"));
+        assert!(format!("{v:?}").contains("[secret]"));
     }
 
     #[test]
