@@ -320,6 +320,91 @@ fn compare_json(what: &str, ours: Option<J>, expected: Option<&J>) -> Result<(),
     }
 }
 
+/// The suite's diagnostic shape (only the fields compared).
+fn diags_json(diags: &[Diag]) -> J {
+    let mut sorted: Vec<&Diag> = diags.iter().collect();
+    sorted.sort_by_key(|d| {
+        let at = d
+            .range
+            .as_ref()
+            .map(|r| (r.file.to_string(), r.start.line, r.start.column));
+        (at, d.summary.clone())
+    });
+    J::Array(
+        sorted
+            .into_iter()
+            .map(|d| {
+                let subject = d.range.as_ref().map_or(J::Null, |r| {
+                    json!({"Filename": &*r.file, "Start": {"Line": r.start.line, "Column": r.start.column}})
+                });
+                let severity = if d.severity == Severity::Error { 1 } else { 2 };
+                json!({"Severity": severity, "Summary": d.summary, "Subject": subject, "Path": d.path})
+            })
+            .collect(),
+    )
+}
+
+/// `SOPHIA_ACCEPT=1`: rewrites `expected.json` of one of our own cases from what the evaluator produces now. Review
+/// the diff before committing: the file is the specification of the case.
+fn accept_case(dir: &Path) -> Result<(), String> {
+    let case = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let env = std::fs::read(dir.join("env.yaml")).map_err(|e| format!("reading env.yaml: {e}"))?;
+    let loader = CaseLoader {
+        dir: dir.to_path_buf(),
+        shown: format!("testdata/eval/{case}"),
+    };
+    let opts = EvalOptions {
+        environments: &loader,
+        providers: &TestProviders,
+        decrypter: &Rot128,
+        exec_context: test_context(),
+        validating: false,
+        show_secrets: false,
+    };
+    let checked = check(&case, &env, &opts);
+    let opened = evaluate(&case, &env, &opts);
+    let mut out = serde_json::Map::new();
+    let mut put = |k: &str, v: J| {
+        if !(v.is_null() || v.as_array().is_some_and(Vec::is_empty)) {
+            out.insert(k.to_owned(), v);
+        }
+    };
+    put("loadDiags", diags_json(&checked.load_diags));
+    put("checkDiags", diags_json(&checked.eval_diags));
+    put(
+        "checkJson",
+        checked.value.map_or(J::Null, |v| v.to_json(true)),
+    );
+    put("evalDiags", diags_json(&opened.eval_diags));
+    put(
+        "evalJsonRedacted",
+        opened.value.as_ref().map_or(J::Null, |v| v.to_json(true)),
+    );
+    put(
+        "evalJSONRevealed",
+        opened.value.as_ref().map_or(J::Null, |v| v.to_json(false)),
+    );
+    let text = serde_json::to_string_pretty(&J::Object(out)).map_err(|e| e.to_string())? + "\n";
+    std::fs::write(dir.join("expected.json"), text).map_err(|e| e.to_string())
+}
+
+fn test_context() -> EscValue {
+    EscValue::object(BTreeMap::from([(
+        "pulumi".to_owned(),
+        EscValue::object(BTreeMap::from([(
+            "user".to_owned(),
+            EscValue::object(BTreeMap::from([(
+                "id".to_owned(),
+                EscValue::string("USER_123"),
+            )])),
+        )])),
+    )]))
+}
+
 fn run_case(dir: &Path) -> Result<(), String> {
     let case = dir
         .file_name()
@@ -422,11 +507,14 @@ fn known_failures(root: &Path) -> BTreeMap<String, String> {
 }
 
 fn case_dirs(dir: &Path) -> Vec<PathBuf> {
+    let accepting = std::env::var_os("SOPHIA_ACCEPT").is_some();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| p.join("expected.json").exists())
+                .filter(|p| {
+                    p.join("expected.json").exists() || (accepting && p.join("env.yaml").exists())
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -450,7 +538,16 @@ fn main() -> ExitCode {
     }
     // Our own cases run too, unless a suite was named explicitly.
     if std::env::var_os("ESC_SUITE").is_none() {
-        dirs.extend(case_dirs(&root.join("testdata/esc")));
+        let ours = case_dirs(&root.join("testdata/esc"));
+        if std::env::var_os("SOPHIA_ACCEPT").is_some() {
+            for dir in &ours {
+                if let Err(e) = accept_case(dir) {
+                    eprintln!("esc conformance: accepting {}: {e}", dir.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        dirs.extend(ours);
     }
 
     let (mut passed, mut failed, mut unexpected) = (0, 0, Vec::new());

@@ -198,8 +198,15 @@ pub fn parse_environment(root: &Node) -> (EnvironmentDecl, Vec<Diag>) {
                     diags.push(x.syn.error("description must be a string"));
                 }
             }
-            "imports" => parse_imports(value, &mut env, &mut diags),
-            "values" => parse_values(value, &mut env, &mut diags),
+            // A repeated field replaces the earlier one, as in ESC's record decoding.
+            "imports" => {
+                env.imports.clear();
+                parse_imports(value, &mut env, &mut diags)
+            }
+            "values" => {
+                env.values.clear();
+                parse_values(value, &mut env, &mut diags)
+            }
             _ => {
                 let fields = ["'description'", "'imports'", "'values'"];
                 let list = sort_by_edit_distance(k, &fields).join(", ");

@@ -52,8 +52,9 @@ pub(crate) struct Part {
 pub(crate) enum XRepr {
     Missing,
     Literal(Lit),
-    Interpolate(Vec<Part>),
-    Symbol(Vec<PropertyAccessor>),
+    // Shared so evaluation can hold them while mutating the arena without copying.
+    Interpolate(Rc<[Part]>),
+    Symbol(Rc<[PropertyAccessor]>),
     /// A late-bound property of an unknown value.
     Access {
         receiver: VId,
@@ -133,6 +134,7 @@ struct Imported {
 
 /// Per-environment state: the environment being evaluated (the root or an import).
 struct EnvCtx {
+    root_name: Rc<str>,
     is_root: bool,
     context: VId,
     imports: VId,
@@ -151,7 +153,6 @@ pub(crate) struct Evaluator<'o> {
     envs: Vec<EnvCtx>,
     cur: usize,
     depth: usize,
-    root_env_name: Rc<str>,
 }
 
 /// Evaluates environment `name` (already parsed) with everything it imports. Returns the exported top-level object
@@ -173,7 +174,6 @@ pub fn evaluate_environment(
         envs: Vec::new(),
         cur: 0,
         depth: 0,
-        root_env_name: Rc::from(name),
     };
     let v = e.evaluate_env(Rc::from(name), env, true);
     let out = e.export(v);
@@ -279,11 +279,11 @@ impl Evaluator<'_> {
                 value: None,
             },
         );
-        let exec = self.exec_context_for(&name);
+        let (exec, root_name) = self.exec_context_for(&name);
         // Context: a value built from the execution context, defined by a synthetic `${context}`.
         let ctx_def = self.new_x(
             Rc::from(""),
-            XRepr::Symbol(Vec::new()),
+            XRepr::Symbol(Rc::from(Vec::new())),
             always(),
             None,
             None,
@@ -299,6 +299,7 @@ impl Evaluator<'_> {
             None,
         );
         self.envs.push(EnvCtx {
+            root_name,
             is_root,
             context,
             imports,
@@ -337,22 +338,25 @@ impl Evaluator<'_> {
         v
     }
 
-    /// ESC's `ExecContext.CopyForEnv`: the caller's context plus `currentEnvironment` and `rootEnvironment`.
-    fn exec_context_for(&self, name: &Rc<str>) -> EscValue {
-        let mut map = match &self.opts.exec_context.repr {
+    /// ESC's `ExecContext.CopyForEnv`: the caller's context plus `currentEnvironment` and `rootEnvironment`. The
+    /// root name is inherited from the importing environment, except that an anonymous root (or none yet) hands the
+    /// role to the environment being opened. Returns the context and this environment's root name.
+    fn exec_context_for(&self, name: &Rc<str>) -> (EscValue, Rc<str>) {
+        let parent = self.envs.get(self.cur);
+        let base = parent.map_or(&self.opts.exec_context, |p| &p.exec);
+        let mut map = match &base.repr {
             EscRepr::Object(m) => m.clone(),
             _ => BTreeMap::new(),
         };
         let named =
             |n: &str| EscValue::object(BTreeMap::from([("name".to_owned(), EscValue::string(n))]));
         map.insert("currentEnvironment".into(), named(name));
-        let root = if &*self.root_env_name == super::ANONYMOUS_ENVIRONMENT {
-            name
-        } else {
-            &self.root_env_name
+        let root = match parent {
+            Some(p) if &*p.root_name != super::ANONYMOUS_ENVIRONMENT => p.root_name.clone(),
+            _ => name.clone(),
         };
-        map.insert("rootEnvironment".into(), named(root));
-        EscValue::object(map)
+        map.insert("rootEnvironment".into(), named(&root));
+        (EscValue::object(map), root)
     }
 
     fn evaluate_imports(&mut self, env: &EnvironmentDecl) {
@@ -364,10 +368,19 @@ impl Evaluator<'_> {
             };
             mine.insert(name, val);
             if import.merge {
-                let copy = self.copy(val);
+                // Merging mutates the value merged on top, and an imported value is shared by everyone importing
+                // it, so it is copied first. The first merged import has nothing under it: merge is a no-op and it
+                // is only ever read (as a base), so it is used as is, saving a deep copy of the import closure.
                 let base = self.envs[self.cur].base;
-                self.merge(copy, base);
-                self.envs[self.cur].base = Some(copy);
+                let top = match base {
+                    None => val,
+                    Some(_) => {
+                        let copy = self.copy(val);
+                        self.merge(copy, base);
+                        copy
+                    }
+                };
+                self.envs[self.cur].base = Some(top);
             }
         }
         let schema = Schema::record(
@@ -435,16 +448,18 @@ impl Evaluator<'_> {
                 Schema::string_const(s),
             ),
             ExprKind::Interpolate(parts) => {
-                let parts = parts
+                let parts: Vec<Part> = parts
                     .iter()
                     .map(|p| Part {
                         text: p.text.clone(),
                         access: p.access.as_ref().map(|a| a.accessors.clone()),
                     })
                     .collect();
-                (XRepr::Interpolate(parts), Schema::string())
+                (XRepr::Interpolate(Rc::from(parts)), Schema::string())
             }
-            ExprKind::Symbol(access) => (XRepr::Symbol(access.accessors.clone()), always()),
+            ExprKind::Symbol(access) => {
+                (XRepr::Symbol(Rc::from(access.accessors.clone())), always())
+            }
             ExprKind::Array(items) => {
                 let elements = items
                     .iter()
@@ -1135,6 +1150,15 @@ impl Evaluator<'_> {
 
     /// Deep copy of a value graph (bases included), sharing nothing mutable with the original.
     fn copy(&mut self, v: VId) -> VId {
+        // Most references resolve to a scalar with no base: copy it without the memo table.
+        let val = &self.vs[v];
+        if val.base.is_none() && !matches!(val.repr, VRepr::Array(_) | VRepr::Object(_)) {
+            let mut copy = val.clone();
+            copy.merged_keys = None;
+            copy.exporting = false;
+            self.vs.push(copy);
+            return self.vs.len() - 1;
+        }
         let mut memo = HashMap::new();
         self.copy_memo(v, &mut memo)
     }

@@ -131,7 +131,8 @@ pub enum LoadError {
 // ----- values as providers and callers see them -----
 
 /// An evaluated value in ESC's exported shape: JSON plus a secret flag and an unknown flag on every node.
-#[derive(Debug, Clone, PartialEq)]
+/// `Debug` prints the redacted JSON form, so a stray `{:?}` never shows a secret.
+#[derive(Clone, PartialEq)]
 pub struct EscValue {
     /// Contents.
     pub repr: EscRepr,
@@ -139,6 +140,12 @@ pub struct EscValue {
     pub secret: bool,
     /// Not known (a failed expression, or a provider call during `check`).
     pub unknown: bool,
+}
+
+impl fmt::Debug for EscValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.to_json(true))
+    }
 }
 
 /// Contents of an [`EscValue`]. Numbers keep their text (ESC keeps `json.Number`).
@@ -939,6 +946,15 @@ mod tests {
     }
 
     #[test]
+    fn debug_never_shows_secrets() {
+        let mut secret = EscValue::string("hunter2");
+        secret.make_secret();
+        let v = EscValue::object(BTreeMap::from([("k".to_owned(), secret)]));
+        assert!(!format!("{v:?}").contains("hunter2"));
+        assert!(format!("{v:?}").contains("[secret]"));
+    }
+
+    #[test]
     fn go_json_sorts_and_escapes() {
         let v = serde_json::json!({"b": "<&>", "a": 1});
         assert_eq!(go_json(&v), "{\"a\":1,\"b\":\"\\u003c\\u0026\\u003e\"}");
@@ -983,5 +999,43 @@ mod depth_tests {
             let diags = handle.join().expect("no stack overflow");
             assert!(diags <= 5_000);
         }
+    }
+}
+
+#[cfg(test)]
+mod loader_tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_under_the_environments_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proj")).unwrap();
+        std::fs::create_dir_all(dir.path().join("default")).unwrap();
+        std::fs::write(dir.path().join("proj/env.yaml"), "values:\n  a: 1\n").unwrap();
+        std::fs::write(dir.path().join("default/legacy.yaml"), "values:\n  b: 2\n").unwrap();
+        let loader = DirLoader {
+            dir: dir.path().to_path_buf(),
+        };
+        assert_eq!(
+            loader.path_of("proj/env").unwrap(),
+            dir.path().join("proj/env.yaml")
+        );
+        assert_eq!(
+            loader.path_of("legacy").unwrap(),
+            dir.path().join("default/legacy.yaml")
+        );
+        for bad in ["../x", "a/../b", "a/b/c", "", "/abs"] {
+            assert!(loader.path_of(bad).is_none(), "{bad}");
+        }
+        let opened = open_environment(dir.path(), "proj/env").unwrap();
+        assert!(!opened.has_errors());
+        assert_eq!(
+            opened.value.to_json(crate::value::Reveal::Revealed),
+            serde_json::json!({"a": 1})
+        );
+        assert!(matches!(
+            open_environment(dir.path(), "../etc"),
+            Err(LoadError::InvalidName { .. })
+        ));
     }
 }

@@ -167,10 +167,10 @@ impl Node {
         }
         let at = |offset: usize| -> Pos {
             let offset = offset.min(text.len());
-            let prefix = text.get(..offset).unwrap_or(text);
+            let prefix = String::from_utf8_lossy(&text.as_bytes()[..offset]);
             Pos {
                 line: self.range.start.line,
-                column: self.range.start.column + display_width(prefix) as u32,
+                column: self.range.start.column + display_width(&prefix) as u32,
                 byte: self.range.start.byte + offset as u32,
             }
         };
@@ -182,15 +182,26 @@ impl Node {
     }
 }
 
-/// Width of text as ESC counts it inside a scalar (grapheme clusters; ESC uses display width, which differs only for
-/// wide East Asian characters and emoji).
+/// Width of text as ESC counts it inside a scalar: the display width of each grapheme cluster (`uniseg.StringWidth`):
+/// wide East Asian characters and emoji count 2, combining marks 0.
 fn display_width(s: &str) -> usize {
     use unicode_segmentation::UnicodeSegmentation;
+    use unicode_width::UnicodeWidthChar;
     if s.is_ascii() {
-        s.len()
-    } else {
-        s.graphemes(true).count()
+        return s.len();
     }
+    s.graphemes(true)
+        .map(|g| {
+            if g.contains('\u{FE0F}') {
+                return 2;
+            }
+            g.chars()
+                .map(|c| c.width().unwrap_or(0))
+                .find(|&w| w > 0)
+                .unwrap_or(0)
+                .min(2)
+        })
+        .sum()
 }
 
 /// Appends key `k` to document path `root`, quoting it as `["k"]` unless it is an identifier (ESC's `JoinKey`).
