@@ -53,7 +53,11 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let severity = if self.is_error { "error" } else { "warning" };
-        write!(f, "{}:{}:{}: {severity}: {}", self.file, self.line, self.column, self.summary)
+        write!(
+            f,
+            "{}:{}:{}: {severity}: {}",
+            self.file, self.line, self.column, self.summary
+        )
     }
 }
 
