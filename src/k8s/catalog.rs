@@ -244,7 +244,7 @@ impl Catalog {
         let file: CatalogFile =
             serde_saphyr::from_str(text).map_err(|err| CatalogError::Parse {
                 path: path.to_owned(),
-                message: err.to_string(),
+                message: parse_message(&err),
             })?;
         if file.services.is_empty() {
             return Err(CatalogError::NoServices {
@@ -312,6 +312,14 @@ impl Catalog {
         }
         Ok(catalog)
     }
+}
+
+/// The parser's message (it has the line, column and a source snippet) without its own `error:` prefix or its
+/// advice about parser options, which means nothing to someone editing `services.yaml`.
+fn parse_message(err: &serde_saphyr::Error) -> String {
+    let message = err.to_string();
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    message.replace(", set DuplicateKeyPolicy in Options if acceptable", "")
 }
 
 fn field(service: &str, field: &str, problem: impl Into<String>) -> CatalogError {
