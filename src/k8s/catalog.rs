@@ -284,7 +284,12 @@ impl Catalog {
         let overrides: BTreeMap<String, Override> =
             serde_json::from_value(json).map_err(|err| CatalogError::Overrides {
                 key: key.clone(),
-                message: format!("expected `service: {{image, replicas, env}}` blocks: {err}"),
+                // serde's message may quote the offending value: drop it when any of the value is secret.
+                message: if value.contains_secret() {
+                    "expected `service: {image, replicas, env}` blocks".to_owned()
+                } else {
+                    format!("expected `service: {{image, replicas, env}}` blocks: {err}")
+                },
             })?;
         let mut catalog = self.clone();
         for (name, ov) in overrides {
@@ -546,6 +551,29 @@ services:
         assert_eq!((api.image.as_str(), api.replicas), ("example/api:2", 5));
         assert_eq!(api.env.keys().collect::<Vec<_>>(), ["DB_HOST", "EXTRA"]);
         assert_eq!(stack.services["worker"], catalog.services["worker"]);
+    }
+
+    #[test]
+    fn malformed_overrides_never_quote_a_secret_value() {
+        let catalog = parse(TWO).unwrap();
+        let secret = Value::secret(Value::from_json(
+            &serde_json::json!({"api": {"replicas": "hunter2-secret"}}),
+        ));
+        let err = catalog
+            .for_stack(&config(&[("sophia-secrets:services", secret)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("stack config `sophia-secrets:services`: expected"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        let plain = Value::from_json(&serde_json::json!({"api": {"replicas": "two"}}));
+        let err = catalog
+            .for_stack(&config(&[("sophia-secrets:services", plain)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid type"), "{err}");
     }
 
     #[test]
