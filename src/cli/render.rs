@@ -39,6 +39,30 @@ pub(crate) fn build(cwd: &std::path::Path, stack: &str) -> anyhow::Result<StackO
     Ok(objects)
 }
 
+/// Removes objects an earlier render wrote into `dir` that this render no longer has (a removed service), so the
+/// directory is exactly the stack's objects and `sophia impact` over it sees the removal. Only files named the way
+/// render names them are touched.
+fn remove_stale(dir: &std::path::Path, docs: &[render::Document]) -> anyhow::Result<()> {
+    let keep: std::collections::BTreeSet<&str> =
+        docs.iter().map(|d| d.file_name.as_str()).collect();
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let ours = (name.starts_with("v1-secret-") || name.starts_with("apps_v1-deployment-"))
+            && name.ends_with(".yaml");
+        if ours && !keep.contains(name) {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("removing stale {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs `sophia render`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let objects = build(&args.cwd, &args.stack)?;
@@ -58,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            remove_stale(dir, &docs)?;
             for doc in &docs {
                 let path = dir.join(&doc.file_name);
                 std::fs::write(&path, render::to_yaml(&doc.manifest))

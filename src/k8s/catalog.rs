@@ -244,7 +244,7 @@ impl Catalog {
         let file: CatalogFile =
             serde_saphyr::from_str(text).map_err(|err| CatalogError::Parse {
                 path: path.to_owned(),
-                message: err.to_string(),
+                message: parse_message(&err),
             })?;
         if file.services.is_empty() {
             return Err(CatalogError::NoServices {
@@ -284,7 +284,12 @@ impl Catalog {
         let overrides: BTreeMap<String, Override> =
             serde_json::from_value(json).map_err(|err| CatalogError::Overrides {
                 key: key.clone(),
-                message: format!("expected `service: {{image, replicas, env}}` blocks: {err}"),
+                // serde's message may quote the offending value: drop it when any of the value is secret.
+                message: if value.contains_secret() {
+                    "expected `service: {image, replicas, env}` blocks".to_owned()
+                } else {
+                    format!("expected `service: {{image, replicas, env}}` blocks: {err}")
+                },
             })?;
         let mut catalog = self.clone();
         for (name, ov) in overrides {
@@ -312,6 +317,14 @@ impl Catalog {
         }
         Ok(catalog)
     }
+}
+
+/// The parser's message (it has the line, column and a source snippet) without its own `error:` prefix or its
+/// advice about parser options, which means nothing to someone editing `services.yaml`.
+fn parse_message(err: &serde_saphyr::Error) -> String {
+    let message = err.to_string();
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    message.replace(", set DuplicateKeyPolicy in Options if acceptable", "")
 }
 
 fn field(service: &str, field: &str, problem: impl Into<String>) -> CatalogError {
@@ -538,6 +551,29 @@ services:
         assert_eq!((api.image.as_str(), api.replicas), ("example/api:2", 5));
         assert_eq!(api.env.keys().collect::<Vec<_>>(), ["DB_HOST", "EXTRA"]);
         assert_eq!(stack.services["worker"], catalog.services["worker"]);
+    }
+
+    #[test]
+    fn malformed_overrides_never_quote_a_secret_value() {
+        let catalog = parse(TWO).unwrap();
+        let secret = Value::secret(Value::from_json(
+            &serde_json::json!({"api": {"replicas": "hunter2-secret"}}),
+        ));
+        let err = catalog
+            .for_stack(&config(&[("sophia-secrets:services", secret)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("stack config `sophia-secrets:services`: expected"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        let plain = Value::from_json(&serde_json::json!({"api": {"replicas": "two"}}));
+        let err = catalog
+            .for_stack(&config(&[("sophia-secrets:services", plain)]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid type"), "{err}");
     }
 
     #[test]

@@ -481,10 +481,15 @@ impl ServiceObjects {
 
     /// The Deployment as Pulumi resource inputs with the pod annotation set to `hash` (the provider's output).
     pub fn deployment_inputs(&self, hash: &str) -> BTreeMap<String, Value> {
-        let mut deployment = self.deployment.clone();
-        set_fingerprint(&mut deployment, hash);
-        top_level(serde_json::to_value(&deployment).expect("k8s-openapi objects serialize"))
+        deployment_inputs(&self.deployment, hash)
     }
+}
+
+/// A Deployment as Pulumi resource inputs with the pod annotation set to `hash`.
+pub fn deployment_inputs(deployment: &Deployment, hash: &str) -> BTreeMap<String, Value> {
+    let mut deployment = deployment.clone();
+    set_fingerprint(&mut deployment, hash);
+    top_level(serde_json::to_value(&deployment).expect("k8s-openapi objects serialize"))
 }
 
 fn top_level(manifest: serde_json::Value) -> BTreeMap<String, Value> {

@@ -43,6 +43,7 @@ use super::{
     DEPLOYMENT_TYPE, ESC_ENVIRONMENT_TYPE, KUBERNETES_PROVIDER, Plan, SECRET_HASH_TYPE,
     SECRET_TYPE, SOPHIA_PROVIDER,
 };
+use crate::k8s::objects::deployment_inputs;
 use crate::value::Value;
 
 /// Pulumi's wire sentinel for an unknown value.
@@ -353,13 +354,13 @@ pub fn execute(plan: &Plan) {
             .filter(|(k, _)| *k != "spec")
             .map(|(k, v)| (k.clone(), Deferred::known(v)))
             .collect();
-        let template = service.clone();
+        // Only the Deployment is captured: the closure must not hold another copy of the secret data.
+        let deployment = service.deployment.clone();
         inputs.push((
             "spec".to_owned(),
             fingerprint.map(move |hash| {
                 let hash = hash.as_str().unwrap_or_default();
-                template
-                    .deployment_inputs(hash)
+                deployment_inputs(&deployment, hash)
                     .remove("spec")
                     .unwrap_or(Value::Null)
             }),

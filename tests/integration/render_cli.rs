@@ -105,6 +105,36 @@ fn render_out_writes_one_file_per_object() {
         "{files:?}"
     );
     assert!(text(&out.stderr).contains("wrote 8 objects for 4 services"));
+
+    // Rendering again after a service is removed leaves exactly the stack's objects (no stale files).
+    let dir = project_copy(Some(
+        "services:\n  mcp-search:\n    image: x\n    env: {SERPAPI_API_KEY: serpapi-key}\n",
+    ));
+    std::fs::write(out_dir.join("notes.yaml"), "kept: true\n").unwrap();
+    let out = sophia(
+        &[
+            "render",
+            "--stack",
+            "dev",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut files: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "apps_v1-deployment-sophia-dev-mcp-search.yaml",
+            "notes.yaml",
+            "v1-secret-sophia-dev-mcp-search-env.yaml"
+        ]
+    );
 }
 
 /// A copy of the example project with its own catalog, so a test can change config or services.
