@@ -23,4 +23,5 @@ pub mod program;
 pub mod proto;
 pub mod provider;
 pub mod secret;
+pub mod spell;
 pub mod value;

@@ -98,7 +98,7 @@ pub fn render(value: &Value, format: Format, reveal: Reveal) -> anyhow::Result<S
             let mut s = String::new();
             for (name, text) in environment_variables(value, reveal) {
                 if format == Format::Dotenv {
-                    writeln!(s, "{name}={}", go_quote(&text)).ok();
+                    writeln!(s, "{name}={}", crate::esc::ast::go_quote(&text)).ok();
                 } else {
                     if !is_shell_name(&name) {
                         anyhow::bail!(
@@ -154,32 +154,6 @@ fn is_shell_name(name: &str) -> bool {
 /// POSIX shell single quoting: nothing inside is expanded; `'` becomes `'\''`.
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-/// Go's `strconv.Quote` (what `esc env open --format dotenv` uses).
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                write!(out, "\\x{:02x}", c as u32).unwrap_or(())
-            }
-            c if c.is_control() => write!(out, "\\u{:04x}", c as u32).unwrap_or(()),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Block-style YAML for a JSON value; strings are double-quoted (JSON escapes are valid YAML), so no value can

@@ -42,6 +42,17 @@ pub struct StrLit {
     pub syn: Syn,
 }
 
+/// The plaintext of `fn::secret`: a string literal whose `Debug` never shows its text, so a stray `{:?}` of a
+/// parsed document cannot leak it.
+#[derive(Clone, PartialEq)]
+pub struct SecretLit(pub StrLit);
+
+impl std::fmt::Debug for SecretLit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretLit({}, {:?})", crate::value::REDACTED, self.0.syn)
+    }
+}
+
 /// An expression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
@@ -105,7 +116,7 @@ pub enum Call {
         state: Option<Expr>,
     },
     /// `fn::secret: plaintext`.
-    SecretPlain(StrLit),
+    SecretPlain(SecretLit),
     /// `fn::secret: {ciphertext: ...}`.
     SecretCipher(StrLit),
     /// `fn::join: [delim, values]`.
@@ -625,16 +636,16 @@ fn parse_secret(args: Expr, diags: &mut Vec<Diag>) -> Call {
         });
     }
     match args.kind {
-        ExprKind::String(s) => Call::SecretPlain(StrLit {
+        ExprKind::String(s) => Call::SecretPlain(SecretLit(StrLit {
             value: s,
             syn: args.syn,
-        }),
+        })),
         _ => {
             diags.push(args.syn.error("secret values must be string literals"));
-            Call::SecretPlain(StrLit {
+            Call::SecretPlain(SecretLit(StrLit {
                 value: Rc::from(""),
                 syn: args.syn,
-            })
+            }))
         }
     }
 }
@@ -657,6 +668,7 @@ pub fn go_quote(s: &str) -> String {
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 out.push_str(&format!("\\x{:02x}", c as u32))
             }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -670,7 +682,7 @@ pub fn sort_by_edit_distance<'a>(x: &str, candidates: &[&'a str]) -> Vec<&'a str
     let fx = fold(x);
     let mut v: Vec<(usize, &str)> = candidates
         .iter()
-        .map(|c| (levenshtein(&fx, &fold(c)), *c))
+        .map(|c| (crate::spell::levenshtein(&fx, &fold(c)), *c))
         .collect();
     v.sort_by_key(|(d, _)| *d);
     v.into_iter().map(|(_, c)| c).collect()
@@ -684,7 +696,7 @@ pub fn nearest<'a>(x: &str, candidates: impl Iterator<Item = &'a str>) -> Option
     // Up to 50% typos (ESC: `(len(x) + 1) / 2`).
     let mut best_d = fx.len().div_ceil(2);
     for c in candidates {
-        let d = levenshtein(&fx, &fold(c));
+        let d = crate::spell::levenshtein(&fx, &fold(c));
         if d < best_d {
             best_d = d;
             best = Some(c);
@@ -698,22 +710,6 @@ fn fold(s: &str) -> String {
         .filter(|&c| c != '_')
         .flat_map(char::to_lowercase)
         .collect()
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut prev = row[0];
-        row[0] = i;
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let next = (prev + cost).min(row[j - 1] + 1).min(row[j] + 1);
-            prev = row[j];
-            row[j] = next;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -730,5 +726,19 @@ mod tests {
     #[test]
     fn quotes_like_go() {
         assert_eq!(go_quote("a\"b"), "\"a\\\"b\"");
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    #[test]
+    fn debug_of_a_parsed_document_never_shows_a_secret_literal() {
+        let src = "values:\n  pin:\n    fn::secret: \"4711-hunter2\"\n";
+        let (decl, _diags) = crate::esc::load_yaml("env.yaml", src.as_bytes());
+        let shown = format!("{decl:?}");
+        assert!(
+            !shown.contains("4711-hunter2"),
+            "secret literal leaked in Debug"
+        );
     }
 }

@@ -524,7 +524,7 @@ impl Evaluator<'_> {
                 };
                 (repr, always())
             }
-            Call::SecretPlain(lit) => {
+            Call::SecretPlain(super::ast::SecretLit(lit)) => {
                 let x = Expr {
                     syn: lit.syn.clone(),
                     kind: ExprKind::String(lit.value.clone()),

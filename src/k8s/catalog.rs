@@ -411,26 +411,11 @@ fn validate(service: &Service) -> Result<(), CatalogError> {
 /// ` (did you mean `x`?)` for the closest name within edit distance 2, else empty.
 fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> String {
     candidates
-        .map(|c| (levenshtein(name, c), c))
+        .map(|c| (crate::spell::levenshtein(name, c), c))
         .filter(|(d, _)| *d <= 2)
         .min()
         .map(|(_, c)| format!(" (did you mean `{c}`?)"))
         .unwrap_or_default()
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// Looks up `source` in the stack config: the key's value, then the path inside it. `None` when absent.
