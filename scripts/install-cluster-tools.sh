@@ -7,7 +7,7 @@
 #
 #   scripts/install-cluster-tools.sh [--env | --check] [TOOL...]
 #
-# TOOL is any of: kubernetes kwok (default: both).
+# TOOL is any of: kube (the control plane and kubectl) kwok (default: both).
 # Prints the bin directories of the tools, one a line, on stdout (build logs go to stderr). With --env it prints one
 # `export PATH=...` line instead. With --check it builds nothing and exits 3 when a tool is missing.
 #
@@ -37,23 +37,26 @@ for arg in "$@"; do
     --env) mode="env" ;;
     --check) mode="check" ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    kubernetes | kwok) tools+=("$arg") ;;
-    *) echo "install-cluster-tools: unknown argument '$arg' (tools: kubernetes kwok)" >&2; exit 2 ;;
+    kube | kwok) tools+=("$arg") ;;
+    *) echo "install-cluster-tools: unknown argument '$arg' (tools: kube kwok)" >&2; exit 2 ;;
   esac
 done
-[ ${#tools[@]} -gt 0 ] || tools=(kubernetes kwok)
+[ ${#tools[@]} -gt 0 ] || tools=(kube kwok)
 
 log() { echo "install-cluster-tools: $*" >&2; }
 
-tool_version() { case "$1" in kubernetes) echo "$KUBERNETES_VERSION" ;; kwok) echo "$KWOK_VERSION" ;; esac; }
+# Tool names differ from scripts/install-toolchain.sh's (its `kubernetes` is the Pulumi provider): the cache and its
+# lock files are shared.
+module_dir() { case "$1" in kube) echo kubernetes ;; kwok) echo kwok ;; esac; }
+tool_version() { case "$1" in kube) echo "$KUBERNETES_VERSION" ;; kwok) echo "$KWOK_VERSION" ;; esac; }
 # The binaries a tool provides; the first is the one whose presence means "built".
 binaries() { case "$1" in
-  kubernetes) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+  kube) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
   kwok) echo kwok ;; esac; }
 # kwok's config (its Stages) sits beside bin/ as kwok.yaml.
 
 module_hash() {
-  (cd "$root/tools/$1" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 | LC_ALL=C sort -z |
+  (cd "$root/tools/$(module_dir "$1")" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 | LC_ALL=C sort -z |
     xargs -0 sha256sum) | sha256sum | cut -c1-10
 }
 
@@ -74,7 +77,7 @@ check_go() {
 
 build_one() {
   local tool="$1" dest="$2" mod version tmp start b
-  mod="$root/tools/$tool"
+  mod="$root/tools/$(module_dir "$tool")"
   version="$(tool_version "$tool")"
   tmp="$dest.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp/bin"
@@ -84,7 +87,7 @@ build_one() {
   start=$(date +%s)
   log "building $tool $version in $mod (a cold build takes many minutes)"
   case "$tool" in
-    kubernetes)
+    kube)
       # What Kubernetes' own build stamps (hack/lib/version.sh), so `kubectl version` and /version report the pin.
       local pkg=k8s.io/component-base/version
       local ldflags="-s -w -X $pkg.gitVersion=v$version -X $pkg.gitMajor=${version%%.*}"
@@ -92,7 +95,7 @@ build_one() {
       ldflags+=" -X $pkg.buildDate=1970-01-01T00:00:00Z"
       # One `go build` for all four shares the compiled packages between them.
       local -a pkgs=()
-      for b in $(binaries kubernetes); do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+      for b in $(binaries kube); do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
       (cd "$mod" && go build "${goflags[@]}" -ldflags "$ldflags" -o "$tmp/bin/" "${pkgs[@]}") ;;
     kwok)
       # kwok's version is a constant in its source, nothing to stamp.

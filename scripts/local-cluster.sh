@@ -179,7 +179,7 @@ start() {
     die "etcd is missing: apt-get install etcd-server (Debian/Ubuntu), or set SOPHIA_ETCD to an etcd 3.4+ binary"
   command -v openssl >/dev/null || die "openssl is missing (it generates the cluster's certificates)"
   command -v python3 >/dev/null || die "python3 is missing (it picks free ports)"
-  dirs="$("$root/scripts/install-cluster-tools.sh" kubernetes kwok)" || die "building the cluster binaries failed"
+  dirs="$("$root/scripts/install-cluster-tools.sh" kube kwok)" || die "building the cluster binaries failed"
   k8s_bin="$(sed -n 1p <<<"$dirs")"
   kwok_bin="$(sed -n 2p <<<"$dirs")"
 
