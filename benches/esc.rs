@@ -1,5 +1,5 @@
 //! Criterion benchmarks for the esc part (filled in by its issue).
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 
 fn placeholder(_c: &mut Criterion) {}
 

@@ -1,5 +1,18 @@
-//! `pulumi-resource-sophia`: the Pulumi resource provider for package `sophia`.
-fn main() -> std::process::ExitCode {
-    eprintln!("pulumi-resource-sophia: not built yet");
-    std::process::ExitCode::FAILURE
+//! `pulumi-resource-sophia`: the Pulumi resource provider for package `sophia` (see [`sophia::provider`]).
+//!
+//! Pulumi's engine launches it as `pulumi-resource-sophia [--logtostderr] [-v=N] [--tracing X] <engine-address>`
+//! and reads the gRPC port from the first line of stdout.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = sophia::provider::LaunchArgs::parse(std::env::args().skip(1));
+    match sophia::provider::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` prints the chain once; the error types keep causes in `source`, not in their messages.
+            eprintln!("pulumi-resource-sophia: {:#}", anyhow::Error::from(err));
+            ExitCode::FAILURE
+        }
+    }
 }

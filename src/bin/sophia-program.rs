@@ -1,5 +1,5 @@
-//! `sophia-program`: the Pulumi program, run by a language host with Pulumi's engine variables.
+//! `sophia-program`: the Pulumi program, run by a language host with Pulumi's engine variables. All logic lives in
+//! [`sophia::program`].
 fn main() -> std::process::ExitCode {
-    eprintln!("sophia-program: not built yet");
-    std::process::ExitCode::FAILURE
+    sophia::program::main()
 }

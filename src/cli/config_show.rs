@@ -1,7 +1,16 @@
-//! `sophia config show --stack NAME [--cwd DIR] [--json] [--show-secrets]` (pinned interface).
+//! `sophia config show --stack NAME [--cwd DIR] [--json] [--show-secrets]` (pinned interface): the stack's merged
+//! configuration ([`crate::config::StackConfig::load`]), full keys sorted, secrets `[secret]` unless
+//! `--show-secrets`. `--json` prints one object from full key to value; otherwise a table like `pulumi config`.
+//! Everything is computed before anything is printed, so an error prints nothing on stdout.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::config::StackConfig;
+use crate::value::{Reveal, Value};
 
 /// Arguments of `sophia config show`.
 #[derive(Debug, clap::Args)]
@@ -21,6 +30,58 @@ pub struct Args {
 }
 
 /// Runs `sophia config show`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`sophia config show` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let config = StackConfig::load(&args.cwd, &args.stack)
+        .with_context(|| format!("loading the configuration of stack `{}`", args.stack))?;
+    let reveal = if args.show_secrets {
+        Reveal::Revealed
+    } else {
+        Reveal::Redacted
+    };
+    let out = if args.json {
+        json(&config, reveal)?
+    } else {
+        table(&config, reveal)
+    };
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn json(config: &StackConfig, reveal: Reveal) -> anyhow::Result<String> {
+    let object: serde_json::Map<String, serde_json::Value> = config
+        .values
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_json(reveal)))
+        .collect();
+    let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(object))?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// `KEY  VALUE` columns; strings bare, everything else (objects, lists) as compact JSON, as `pulumi config` does.
+fn table(config: &StackConfig, reveal: Reveal) -> String {
+    let rows: Vec<(&str, String)> = config
+        .values
+        .iter()
+        .map(|(k, v)| (k.as_str(), cell(v, reveal)))
+        .collect();
+    let width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("KEY".len());
+    let mut out = String::new();
+    let _ = writeln!(out, "{:width$}  VALUE", "KEY");
+    for (key, value) in rows {
+        let _ = writeln!(out, "{key:width$}  {value}");
+    }
+    out
+}
+
+fn cell(value: &Value, reveal: Reveal) -> String {
+    match value.to_json(reveal) {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    }
 }

@@ -1,7 +1,23 @@
-//! `sophia esc open ENV [--environments DIR] [--format json|yaml|dotenv|shell] [--show-secrets]` (pinned interface).
+//! `sophia esc open ENV [--environments DIR] [--format json|yaml|dotenv|shell] [--show-secrets]` (pinned interface):
+//! evaluates an ESC environment offline, like `esc env open`.
+//!
+//! - `json` / `yaml`: the evaluated values; secrets print as `"[secret]"` unless `--show-secrets`, unknowns (failed
+//!   expressions) as `"[unknown]"`.
+//! - `dotenv`: `environmentVariables` as `KEY="value"` lines, quoted like `esc env open --format dotenv` (Go string
+//!   quoting); `shell`: `export KEY='value'` lines, single-quoted so a shell expands nothing. As in ESC (whose
+//!   dotenv/shell output redacts unless secrets are shown), a secret prints as `[secret]` unless `--show-secrets`:
+//!   pass it when the output is meant to be sourced. Scalars are converted to strings; arrays and objects are
+//!   skipped, as ESC does. `files` are not materialised offline.
+//! - Diagnostics go to stderr, one `file:line:col: severity: message` per line; any error means exit 1 and no output.
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::value::{Reveal, Value};
 
 /// Arguments of `sophia esc open`.
 #[derive(Debug, clap::Args)]
@@ -33,6 +49,246 @@ pub enum Format {
 }
 
 /// Runs `sophia esc open`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`sophia esc open` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let evaluated = crate::esc::open_environment(&args.environments, &args.env)
+        .with_context(|| format!("opening environment {:?}", args.env))?;
+    let stderr = std::io::stderr();
+    let mut err = stderr.lock();
+    for d in &evaluated.diagnostics {
+        writeln!(err, "{d}").ok();
+    }
+    if evaluated.has_errors() {
+        return Ok(ExitCode::from(1));
+    }
+    let reveal = if args.show_secrets {
+        Reveal::Revealed
+    } else {
+        Reveal::Redacted
+    };
+    let out = render(&evaluated.value, args.format, reveal)?;
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    // A closed pipe (`| head`) is not an error worth reporting.
+    if let Err(e) = lock.write_all(out.as_bytes()).and_then(|()| lock.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e).context("writing output");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Renders an evaluated environment in `format`.
+pub fn render(value: &Value, format: Format, reveal: Reveal) -> anyhow::Result<String> {
+    match format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&value.to_json(reveal)).context("encoding JSON")?;
+            s.push('\n');
+            Ok(s)
+        }
+        Format::Yaml => {
+            let mut s = String::new();
+            write_yaml(&value.to_json(reveal), 0, &mut s);
+            if !s.ends_with('\n') {
+                s.push('\n');
+            }
+            Ok(s)
+        }
+        Format::Dotenv | Format::Shell => {
+            let mut s = String::new();
+            for (name, text) in environment_variables(value, reveal) {
+                if format == Format::Dotenv {
+                    writeln!(s, "{name}={}", go_quote(&text)).ok();
+                } else {
+                    if !is_shell_name(&name) {
+                        anyhow::bail!("environment variable name {name:?} is not a valid shell variable name");
+                    }
+                    writeln!(s, "export {name}={}", shell_quote(&text)).ok();
+                }
+            }
+            Ok(s)
+        }
+    }
+}
+
+/// `environmentVariables` as sorted `(name, text)` pairs: scalars as strings, arrays and objects skipped.
+pub fn environment_variables(value: &Value, reveal: Reveal) -> Vec<(String, String)> {
+    let Some(vars) = value
+        .as_object()
+        .and_then(|m| m.get("environmentVariables"))
+        .and_then(Value::as_object)
+    else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, v) in vars {
+        let (inner, secret) = v.unwrap_secret();
+        let text = match inner {
+            Value::Null => String::new(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
+            Value::Unknown => crate::value::UNKNOWN.to_owned(),
+            _ => continue,
+        };
+        let text = if secret && reveal == Reveal::Redacted {
+            crate::value::REDACTED.to_owned()
+        } else {
+            text
+        };
+        out.push((name.clone(), text));
+    }
+    out
+}
+
+fn is_shell_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// POSIX shell single quoting: nothing inside is expanded; `'` becomes `'\''`.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Go's `strconv.Quote` (what `esc env open --format dotenv` uses).
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => write!(out, "\\x{:02x}", c as u32).unwrap_or(()),
+            c if c.is_control() => write!(out, "\\u{:04x}", c as u32).unwrap_or(()),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Block-style YAML for a JSON value; strings are double-quoted (JSON escapes are valid YAML), so no value can
+/// change type or meaning when read back.
+fn write_yaml(v: &serde_json::Value, indent: usize, out: &mut String) {
+    use serde_json::Value as J;
+    let pad = " ".repeat(indent);
+    match v {
+        J::Object(map) if !map.is_empty() => {
+            for (k, item) in map {
+                out.push_str(&pad);
+                out.push_str(&yaml_key(k));
+                out.push(':');
+                write_yaml_child(item, indent, out);
+            }
+        }
+        J::Array(items) if !items.is_empty() => {
+            for item in items {
+                out.push_str(&pad);
+                out.push('-');
+                write_yaml_child(item, indent, out);
+            }
+        }
+        scalar => {
+            out.push_str(&pad);
+            out.push_str(&yaml_scalar(scalar));
+            out.push('\n');
+        }
+    }
+}
+
+fn write_yaml_child(item: &serde_json::Value, indent: usize, out: &mut String) {
+    use serde_json::Value as J;
+    match item {
+        J::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            write_yaml(item, indent + 2, out);
+        }
+        J::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            write_yaml(item, indent + 2, out);
+        }
+        scalar => {
+            out.push(' ');
+            out.push_str(&yaml_scalar(scalar));
+            out.push('\n');
+        }
+    }
+}
+
+fn yaml_scalar(v: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match v {
+        J::Object(_) => "{}".into(),
+        J::Array(_) => "[]".into(),
+        J::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+fn yaml_key(k: &str) -> String {
+    let plain = !k.is_empty()
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
+        && !k.starts_with(['-', '.'])
+        && crate::esc::syntax::resolve_plain(k).is_none();
+    if plain {
+        k.to_owned()
+    } else {
+        serde_json::to_string(k).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn env() -> Value {
+        let vars = BTreeMap::from([
+            (
+                "OPENAI_API_KEY".to_owned(),
+                Value::secret(Value::string("sk-it's $HOME `x`")),
+            ),
+            ("LOG_LEVEL".to_owned(), Value::string("info")),
+            ("PORT".to_owned(), Value::Number(8080.into())),
+            ("LIST".to_owned(), Value::Array(vec![])),
+        ]);
+        Value::Object(BTreeMap::from([(
+            "environmentVariables".to_owned(),
+            Value::Object(vars),
+        )]))
+    }
+
+    #[test]
+    fn dotenv_redacts_unless_shown() {
+        let out = render(&env(), Format::Dotenv, Reveal::Redacted).unwrap();
+        assert_eq!(out, "LOG_LEVEL=\"info\"\nOPENAI_API_KEY=\"[secret]\"\nPORT=\"8080\"\n");
+        let shown = render(&env(), Format::Dotenv, Reveal::Revealed).unwrap();
+        assert!(shown.contains("OPENAI_API_KEY=\"sk-it's $HOME `x`\""));
+    }
+
+    #[test]
+    fn shell_quotes_single() {
+        let out = render(&env(), Format::Shell, Reveal::Revealed).unwrap();
+        assert!(out.contains("export OPENAI_API_KEY='sk-it'\\''s $HOME `x`'\n"), "{out}");
+    }
+
+    #[test]
+    fn yaml_round_trips_through_the_parser() {
+        let v =
+            Value::from_json(&serde_json::json!({"a": {"b": [1, "yes", null, {"c": "x: y"}]}, "on": true, "e": {}}));
+        let out = render(&v, Format::Yaml, Reveal::Revealed).unwrap();
+        let (node, diags) = crate::esc::syntax::parse_yaml("t", &out);
+        assert!(diags.is_empty(), "{out}");
+        assert!(node.is_some());
+        assert!(out.contains("\"yes\""));
+    }
 }

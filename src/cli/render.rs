@@ -1,7 +1,14 @@
-//! `sophia render --stack NAME [--cwd DIR] [--out DIR] [--show-secrets]` (pinned interface).
+//! `sophia render --stack NAME [--cwd DIR] [--out DIR] [--show-secrets]` (pinned interface): the exact Kubernetes
+//! objects the program registers for a stack (same builder, [`crate::k8s::desired_objects`]), as YAML documents.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::config::StackConfig;
+use crate::k8s::{self, Catalog, Provenance, StackObjects, render};
+use crate::value::Reveal;
 
 /// Arguments of `sophia render`.
 #[derive(Debug, clap::Args)]
@@ -20,7 +27,49 @@ pub struct Args {
     pub show_secrets: bool,
 }
 
+/// Builds the stack's objects from the project at `cwd`: stack config, catalog, hash key, provenance from the
+/// environment. Shared with `sophia impact`.
+pub(crate) fn build(cwd: &std::path::Path, stack: &str) -> anyhow::Result<StackObjects> {
+    let config = StackConfig::load(cwd, stack)
+        .with_context(|| format!("loading the configuration of stack `{stack}`"))?;
+    let catalog = Catalog::load(cwd)?;
+    let key = k8s::hash_key(&config)?;
+    let objects = k8s::desired_objects(&catalog, &config, &key, &Provenance::from_env())
+        .with_context(|| format!("building the objects of stack `{stack}`"))?;
+    Ok(objects)
+}
+
 /// Runs `sophia render`.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`sophia render` is not built yet")
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let objects = build(&args.cwd, &args.stack)?;
+    let reveal = if args.show_secrets {
+        Reveal::Revealed
+    } else {
+        Reveal::Redacted
+    };
+    let docs = render::documents(&objects, reveal);
+    match &args.out {
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(render::to_stream(&docs).as_bytes())
+                .context("writing to stdout")?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for doc in &docs {
+                let path = dir.join(&doc.file_name);
+                std::fs::write(&path, render::to_yaml(&doc.manifest))
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            eprintln!(
+                "wrote {} objects for {} services to {}",
+                docs.len(),
+                objects.services.len(),
+                dir.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,702 @@
+//! Typed environment declarations and expressions, parsed from positioned nodes.
+//!
+//! Entry point: [`parse_environment`] (the whole document: `imports`, `values`, `description`) and [`parse_expr`] (one
+//! value). Builtins are recognised once, here, by name ([`builtin_kind`] is the single name → builtin table); a key
+//! starting `fn::` that names no builtin is a diagnostic ("'fn::' is a reserved prefix"). Wording follows ESC's
+//! `ast/expr.go` and `ast/environment.go`.
+
+use std::rc::Rc;
+
+use super::interp::{Interpolation, PropertyAccess, parse_interpolate};
+use super::syntax::{Diag, Node, NodeKind, Range};
+
+/// Where an expression is written: its range and document path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Syn {
+    /// Source range (synthetic expressions have a zero range).
+    pub range: Range,
+    /// Document path.
+    pub path: Rc<str>,
+}
+
+impl Syn {
+    fn of(node: &Node) -> Syn {
+        Syn {
+            range: node.range.clone(),
+            path: node.path.clone(),
+        }
+    }
+
+    /// An error diagnostic at this expression.
+    pub fn error(&self, summary: impl Into<String>) -> Diag {
+        Diag::error(Some(self.range.clone()), summary, self.path.to_string())
+    }
+}
+
+/// A string literal with its position (object keys, provider names, ciphertexts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrLit {
+    /// The text.
+    pub value: Rc<str>,
+    /// Where.
+    pub syn: Syn,
+}
+
+/// An expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    /// Where it is written.
+    pub syn: Syn,
+    /// What it is.
+    pub kind: ExprKind,
+}
+
+/// The kinds of expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    /// `null`.
+    Null,
+    /// A boolean literal.
+    Bool(bool),
+    /// A number literal (canonical text).
+    Number(Rc<str>),
+    /// A string literal (after `$$` unescaping).
+    String(Rc<str>),
+    /// A string with `${...}` parts.
+    Interpolate(Vec<Interpolation>),
+    /// A string that is exactly one `${...}`: keeps the referenced value's type.
+    Symbol(PropertyAccess),
+    /// A list.
+    Array(Vec<Expr>),
+    /// An object (keys `None` when they failed to parse).
+    Object(Vec<(Option<StrLit>, Expr)>),
+    /// A builtin call.
+    Builtin(Box<Builtin>),
+}
+
+/// A call to a builtin function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Builtin {
+    /// The key as written (`fn::join`, `fn::open::aws-login`).
+    pub name: StrLit,
+    /// Where the argument is written.
+    pub args: Syn,
+    /// Which builtin, with its parsed arguments.
+    pub call: Call,
+}
+
+/// Builtin calls and their arguments. Missing arguments (after a diagnostic) are `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    /// `fn::open` / `fn::open::<provider>`.
+    Open {
+        /// Provider name.
+        provider: Option<StrLit>,
+        /// Provider inputs.
+        inputs: Option<Expr>,
+    },
+    /// `fn::rotate` / `fn::rotate::<rotator>`.
+    Rotate {
+        /// Rotator name.
+        provider: Option<StrLit>,
+        /// Inputs.
+        inputs: Option<Expr>,
+        /// State (null when absent).
+        state: Option<Expr>,
+    },
+    /// `fn::secret: plaintext`.
+    SecretPlain(StrLit),
+    /// `fn::secret: {ciphertext: ...}`.
+    SecretCipher(StrLit),
+    /// `fn::join: [delim, values]`.
+    Join(Option<(Expr, Expr)>),
+    /// `fn::split: [delim, string]`.
+    Split(Option<(Expr, Expr)>),
+    /// `fn::concat: [[...], ...]`.
+    Concat(Expr),
+    /// `fn::toJSON`.
+    ToJson(Expr),
+    /// `fn::fromJSON`.
+    FromJson(Expr),
+    /// `fn::toString`.
+    ToString(Expr),
+    /// `fn::toBase64`.
+    ToBase64(Expr),
+    /// `fn::fromBase64`.
+    FromBase64(Expr),
+    /// `fn::final`.
+    Final(Expr),
+    /// `fn::validate: {schema, value}`.
+    Validate {
+        /// The JSON schema.
+        schema: Option<Expr>,
+        /// The value checked against it.
+        value: Option<Expr>,
+    },
+}
+
+/// One entry of `imports`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Import {
+    /// Environment name as written.
+    pub name: StrLit,
+    /// `merge` (default true).
+    pub merge: bool,
+}
+
+/// A parsed environment document.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EnvironmentDecl {
+    /// `imports`, in order.
+    pub imports: Vec<Import>,
+    /// `values` entries, in document order.
+    pub values: Vec<(StrLit, Expr)>,
+}
+
+/// The builtin a `fn::` key names, or `None`.
+pub fn builtin_kind(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "fn::concat" => "concat",
+        "fn::final" => "final",
+        "fn::validate" => "validate",
+        "fn::fromJSON" => "fromJSON",
+        "fn::fromBase64" => "fromBase64",
+        "fn::join" => "join",
+        "fn::open" => "open",
+        "fn::rotate" => "rotate",
+        "fn::secret" => "secret",
+        "fn::split" => "split",
+        "fn::toBase64" => "toBase64",
+        "fn::toJSON" => "toJSON",
+        "fn::toString" => "toString",
+        _ if name.starts_with("fn::open::") => "open::",
+        _ if name.starts_with("fn::rotate::") => "rotate::",
+        _ => return None,
+    })
+}
+
+/// Parses the document root into an environment declaration.
+pub fn parse_environment(root: &Node) -> (EnvironmentDecl, Vec<Diag>) {
+    let mut env = EnvironmentDecl::default();
+    let mut diags = Vec::new();
+    let NodeKind::Object(entries) = &root.kind else {
+        diags.push(Diag::node_error(root, "environment must be an object"));
+        return (env, diags);
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (key, value) in entries {
+        let k = key.as_str().unwrap_or_default();
+        if !seen.insert(k) {
+            diags.push(Diag::node_error(key, format!("duplicate key {}", go_quote(k))).warning());
+        }
+        // ESC matches the record's field names case-insensitively.
+        match k.to_lowercase().as_str() {
+            "description" => {
+                let (x, d) = parse_expr(value);
+                diags.extend(d);
+                if !matches!(x.kind, ExprKind::String(_)) {
+                    diags.push(x.syn.error("description must be a string"));
+                }
+            }
+            "imports" => parse_imports(value, &mut env, &mut diags),
+            "values" => parse_values(value, &mut env, &mut diags),
+            _ => {
+                let fields = ["'description'", "'imports'", "'values'"];
+                let list = sort_by_edit_distance(k, &fields).join(", ");
+                let msg = format!("Field '{k}' does not exist on Object 'environment'. Existing fields are: {list}");
+                diags.push(Diag::node_error(key, msg).warning());
+            }
+        }
+    }
+    (env, diags)
+}
+
+fn parse_imports(node: &Node, env: &mut EnvironmentDecl, diags: &mut Vec<Diag>) {
+    let NodeKind::Array(items) = &node.kind else {
+        diags.push(Diag::node_error(node, "imports must be a list"));
+        return;
+    };
+    for item in items {
+        match &item.kind {
+            NodeKind::String(s, _) => env.imports.push(Import {
+                name: StrLit {
+                    value: s.clone(),
+                    syn: Syn::of(item),
+                },
+                merge: true,
+            }),
+            NodeKind::Object(entries) => {
+                if entries.len() != 1 {
+                    diags.push(Diag::node_error(item, "import must have a single key"));
+                    continue;
+                }
+                let (key, meta) = &entries[0];
+                let name = StrLit {
+                    value: Rc::from(key.as_str().unwrap_or_default()),
+                    syn: Syn::of(key),
+                };
+                let mut merge = true;
+                match &meta.kind {
+                    NodeKind::Object(fields) => {
+                        for (k, v) in fields {
+                            if k.as_str().is_some_and(|k| k.eq_ignore_ascii_case("merge")) {
+                                let (x, d) = parse_expr(v);
+                                diags.extend(d);
+                                match x.kind {
+                                    ExprKind::Bool(b) => merge = b,
+                                    _ => diags.push(x.syn.error("merge must be a boolean value")),
+                                }
+                            }
+                        }
+                    }
+                    _ => diags.push(Diag::node_error(meta, "import must be an object")),
+                }
+                env.imports.push(Import { name, merge });
+            }
+            _ => diags.push(Diag::node_error(item, "import must be a string or an object")),
+        }
+    }
+}
+
+fn parse_values(node: &Node, env: &mut EnvironmentDecl, diags: &mut Vec<Diag>) {
+    let NodeKind::Object(entries) = &node.kind else {
+        diags.push(Diag::node_error(node, "values must be an object"));
+        return;
+    };
+    for (key, value) in entries {
+        let k = key.as_str().unwrap_or_default();
+        if k.starts_with("fn::") {
+            diags.push(Diag::node_error(
+                key,
+                format!("builtin function call {} not allowed at the top level", go_quote(k)),
+            ));
+        }
+        let (x, d) = parse_expr(value);
+        diags.extend(d);
+        env.values.push((
+            StrLit {
+                value: Rc::from(k),
+                syn: Syn::of(key),
+            },
+            x,
+        ));
+    }
+}
+
+/// Parses one value into an expression (strings become literals, symbols or interpolations; single-key `fn::`
+/// objects become builtin calls).
+pub fn parse_expr(node: &Node) -> (Expr, Vec<Diag>) {
+    let mut diags = Vec::new();
+    let x = parse_into(node, &mut diags);
+    (x, diags)
+}
+
+fn parse_into(node: &Node, diags: &mut Vec<Diag>) -> Expr {
+    let syn = Syn::of(node);
+    let kind = match &node.kind {
+        NodeKind::Null => ExprKind::Null,
+        NodeKind::Bool(b) => ExprKind::Bool(*b),
+        NodeKind::Number(n) => ExprKind::Number(n.clone()),
+        NodeKind::String(s, _) => return parse_string(node, s, diags),
+        NodeKind::Array(items) => ExprKind::Array(items.iter().map(|i| parse_into(i, diags)).collect()),
+        NodeKind::Object(entries) => {
+            if let Some(x) = try_parse_builtin(node, entries, diags) {
+                return x;
+            }
+            let mut props = Vec::with_capacity(entries.len());
+            for (k, v) in entries {
+                let kx = parse_into(k, diags);
+                let key = match kx.kind {
+                    ExprKind::String(s) => Some(StrLit { value: s, syn: kx.syn }),
+                    _ => {
+                        diags.push(Diag::node_error(k, "object keys must be strings"));
+                        None
+                    }
+                };
+                props.push((key, parse_into(v, diags)));
+            }
+            ExprKind::Object(props)
+        }
+    };
+    Expr { syn, kind }
+}
+
+fn parse_string(node: &Node, s: &Rc<str>, diags: &mut Vec<Diag>) -> Expr {
+    let syn = Syn::of(node);
+    // Fast path: no `$` means a plain literal (most values in real environments).
+    if !s.contains('$') {
+        return Expr {
+            syn,
+            kind: ExprKind::String(s.clone()),
+        };
+    }
+    let (mut parts, d) = parse_interpolate(node, s);
+    diags.extend(d);
+    let kind = match parts.len() {
+        0 => ExprKind::String(s.clone()),
+        1 if parts[0].access.is_none() => ExprKind::String(Rc::from(std::mem::take(&mut parts[0].text))),
+        1 if parts[0].text.is_empty() => ExprKind::Symbol(parts.pop().and_then(|p| p.access).unwrap_or_default()),
+        _ => ExprKind::Interpolate(parts),
+    };
+    Expr { syn, kind }
+}
+
+fn try_parse_builtin(node: &Node, entries: &[(Node, Node)], diags: &mut Vec<Diag>) -> Option<Expr> {
+    if entries.len() != 1 {
+        for (k, _) in entries {
+            if let Some(k) = k.as_str().filter(|k| k.starts_with("fn::")) {
+                diags.push(Diag::node_error(
+                    node,
+                    format!(
+                        "illegal call to builtin function: {} must be the only key within its containing object",
+                        go_quote(k)
+                    ),
+                ));
+            }
+        }
+        return None;
+    }
+    let (key, arg_node) = &entries[0];
+    let name = key.as_str().unwrap_or_default();
+    let Some(kind) = builtin_kind(name) else {
+        if name.to_lowercase().starts_with("fn::") {
+            diags.push(Diag::error(
+                Some(key.range.clone()),
+                "'fn::' is a reserved prefix",
+                node.path.to_string(),
+            ));
+        }
+        return None;
+    };
+    let name_lit = StrLit {
+        value: Rc::from(name),
+        syn: Syn::of(key),
+    };
+    let args = parse_into(arg_node, diags);
+    let args_syn = args.syn.clone();
+    let call = match kind {
+        "open" => {
+            let (provider, inputs) = named_args(&args, "open", diags);
+            Call::Open { provider, inputs }
+        }
+        "open::" => Call::Open {
+            provider: Some(StrLit {
+                value: Rc::from(&name["fn::open::".len()..]),
+                syn: name_lit.syn.clone(),
+            }),
+            inputs: Some(args),
+        },
+        "rotate" | "rotate::" => parse_rotate(kind == "rotate", &name_lit, args, diags),
+        "secret" => parse_secret(args, diags),
+        "join" | "split" => {
+            let pair = match args.kind {
+                ExprKind::Array(mut items) if items.len() == 2 => {
+                    let b = items.pop();
+                    let a = items.pop();
+                    a.zip(b)
+                }
+                _ => {
+                    diags.push(args_syn.error(format!("the argument to fn::{kind} must be a two-valued list")));
+                    None
+                }
+            };
+            if kind == "join" {
+                Call::Join(pair)
+            } else {
+                Call::Split(pair)
+            }
+        }
+        "concat" => {
+            if !matches!(args.kind, ExprKind::Array(_)) {
+                diags.push(args.syn.error("the argument to fn::concat must be an array of arrays"));
+            }
+            Call::Concat(args)
+        }
+        "toJSON" => Call::ToJson(args),
+        "fromJSON" => Call::FromJson(args),
+        "toString" => Call::ToString(args),
+        "toBase64" => Call::ToBase64(args),
+        "fromBase64" => Call::FromBase64(args),
+        "final" => Call::Final(args),
+        "validate" => match args.kind {
+            ExprKind::Object(entries) => {
+                let (mut schema, mut value) = (None, None);
+                for (k, v) in entries {
+                    match k.as_ref().map(|k| &*k.value) {
+                        Some("schema") => schema = Some(v),
+                        Some("value") => value = Some(v),
+                        _ => {}
+                    }
+                }
+                if schema.is_none() {
+                    diags.push(args_syn.error("missing required property 'schema'"));
+                }
+                if value.is_none() {
+                    diags.push(args_syn.error("missing required property 'value'"));
+                }
+                Call::Validate { schema, value }
+            }
+            _ => {
+                diags.push(
+                    args_syn.error("the argument to fn::validate must be an object containing 'schema' and 'value'"),
+                );
+                Call::Validate {
+                    schema: None,
+                    value: None,
+                }
+            }
+        },
+        _ => return None,
+    };
+    Some(Expr {
+        syn: Syn::of(node),
+        kind: ExprKind::Builtin(Box::new(Builtin {
+            name: name_lit,
+            args: args_syn,
+            call,
+        })),
+    })
+}
+
+/// `fn::open`'s `{provider, inputs}`.
+fn named_args(args: &Expr, _which: &str, diags: &mut Vec<Diag>) -> (Option<StrLit>, Option<Expr>) {
+    let ExprKind::Object(entries) = &args.kind else {
+        diags.push(
+            args.syn
+                .error("the argument to fn::open must be an object containing 'provider' and 'inputs'"),
+        );
+        return (None, None);
+    };
+    let (mut provider, mut inputs) = (None, None);
+    for (k, v) in entries {
+        match k.as_ref().map(|k| &*k.value) {
+            Some("provider") => provider = Some(v),
+            Some("inputs") => inputs = Some(v.clone()),
+            _ => {}
+        }
+    }
+    let provider = match provider {
+        None => {
+            diags.push(args.syn.error("missing provider name ('provider')"));
+            None
+        }
+        Some(Expr {
+            kind: ExprKind::String(s),
+            syn,
+        }) => Some(StrLit {
+            value: s.clone(),
+            syn: syn.clone(),
+        }),
+        Some(p) => {
+            diags.push(p.syn.error("provider name must be a string literal"));
+            None
+        }
+    };
+    if inputs.is_none() {
+        diags.push(args.syn.error("missing provider inputs ('inputs')"));
+    }
+    (provider, inputs)
+}
+
+fn parse_rotate(full: bool, name: &StrLit, args: Expr, diags: &mut Vec<Diag>) -> Call {
+    let ExprKind::Object(entries) = &args.kind else {
+        let msg = if full {
+            "the argument to fn::rotate must be an object containing 'provider', 'inputs' and 'state'"
+        } else {
+            "the argument to fn::rotate must be an object containing 'inputs' and 'state'"
+        };
+        diags.push(args.syn.error(msg));
+        return Call::Rotate {
+            provider: None,
+            inputs: None,
+            state: None,
+        };
+    };
+    let (mut provider_x, mut inputs, mut state) = (None, None, None);
+    for (k, v) in entries {
+        match k.as_ref().map(|k| &*k.value) {
+            Some("provider") if full => provider_x = Some(v),
+            Some("inputs") => inputs = Some(v.clone()),
+            Some("state") => state = Some(v.clone()),
+            _ => {}
+        }
+    }
+    let provider = if full {
+        match provider_x {
+            None => {
+                diags.push(args.syn.error("missing provider name ('provider')"));
+                None
+            }
+            Some(Expr {
+                kind: ExprKind::String(s),
+                syn,
+            }) => Some(StrLit {
+                value: s.clone(),
+                syn: syn.clone(),
+            }),
+            Some(p) => {
+                diags.push(p.syn.error("provider name must be a string literal"));
+                None
+            }
+        }
+    } else {
+        Some(StrLit {
+            value: Rc::from(&name.value["fn::rotate::".len()..]),
+            syn: name.syn.clone(),
+        })
+    };
+    if inputs.is_none() {
+        diags.push(args.syn.error("missing provider inputs ('inputs')"));
+    }
+    match &state {
+        None => {
+            state = Some(Expr {
+                syn: Syn {
+                    range: synthetic_range(&args.syn),
+                    path: Rc::from(""),
+                },
+                kind: ExprKind::Null,
+            })
+        }
+        Some(s) if !matches!(s.kind, ExprKind::Object(_)) => {
+            diags.push(s.syn.error("rotation state must be an object literal"))
+        }
+        _ => {}
+    }
+    Call::Rotate {
+        provider,
+        inputs,
+        state,
+    }
+}
+
+fn synthetic_range(syn: &Syn) -> Range {
+    Range {
+        file: syn.range.file.clone(),
+        start: Default::default(),
+        end: Default::default(),
+    }
+}
+
+fn parse_secret(args: Expr, diags: &mut Vec<Diag>) -> Call {
+    if let ExprKind::Object(entries) = &args.kind {
+        if let [
+            (
+                Some(k),
+                Expr {
+                    kind: ExprKind::String(s),
+                    syn,
+                },
+            ),
+        ] = entries.as_slice()
+        {
+            if &*k.value == "ciphertext" {
+                return Call::SecretCipher(StrLit {
+                    value: s.clone(),
+                    syn: syn.clone(),
+                });
+            }
+        }
+    }
+    match args.kind {
+        ExprKind::String(s) => Call::SecretPlain(StrLit {
+            value: s,
+            syn: args.syn,
+        }),
+        _ => {
+            diags.push(args.syn.error("secret values must be string literals"));
+            Call::SecretPlain(StrLit {
+                value: Rc::from(""),
+                syn: args.syn,
+            })
+        }
+    }
+}
+
+/// Go's `%q` for the strings ESC quotes in messages (printable text; escapes `"`, `\` and control characters).
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// ESC's `spell.SortByEditDistance`: stable sort of candidates by Levenshtein distance from `x` (case and
+/// underscores ignored).
+pub fn sort_by_edit_distance<'a>(x: &str, candidates: &[&'a str]) -> Vec<&'a str> {
+    let fx = fold(x);
+    let mut v: Vec<(usize, &str)> = candidates.iter().map(|c| (levenshtein(&fx, &fold(c)), *c)).collect();
+    v.sort_by_key(|(d, _)| *d);
+    v.into_iter().map(|(_, c)| c).collect()
+}
+
+/// ESC's `spell.Nearest`: the candidate nearest to `x` within 50% typos, or `None`. Candidates are scanned in sorted
+/// order so ties resolve the same way on every run.
+pub fn nearest<'a>(x: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let fx = fold(x);
+    let mut best = None;
+    let mut best_d = fx.len().div_ceil(2);
+    if fx.len() % 2 == 0 {
+        best_d = (fx.len() + 1) / 2;
+    }
+    for c in candidates {
+        let d = levenshtein(&fx, &fold(c));
+        if d < best_d {
+            best_d = d;
+            best = Some(c);
+        }
+    }
+    best
+}
+
+fn fold(s: &str) -> String {
+    s.chars().filter(|&c| c != '_').flat_map(char::to_lowercase).collect()
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut prev = row[0];
+        row[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let next = (prev + cost).min(row[j - 1] + 1).min(row[j] + 1);
+            prev = row[j];
+            row[j] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_allows_half_typos() {
+        let c = ["baz", "qux"];
+        assert_eq!(nearest("bar", c.iter().copied()), Some("baz"));
+        assert_eq!(nearest("zzzz", c.iter().copied()), None);
+    }
+
+    #[test]
+    fn quotes_like_go() {
+        assert_eq!(go_quote("a\"b"), "\"a\\\"b\"");
+    }
+}

@@ -1,0 +1,498 @@
+//! The object builder: the ONE function, [`desired_objects`], that turns (catalog, stack config, hash key) into the
+//! typed Kubernetes objects a stack declares. The Pulumi program registers exactly these objects and `sophia render`
+//! prints exactly these objects, so what a reviewer renders is what `pulumi up` sends.
+//!
+//! Secret payloads never sit in a `k8s-openapi` struct (whose `Debug` would print them): a [`ServiceObjects`] keeps
+//! them as [`SecretString`]s and only [`ServiceObjects::secret_manifest`] (redacted unless asked) and
+//! [`ServiceObjects::secret_inputs`] (secret-wrapped for Pulumi) put them into a manifest.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvFromSource, PodSpec, PodTemplateSpec, ResourceRequirements,
+    Secret, SecretEnvSource,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+
+use super::catalog::{self, Catalog, CatalogError, EnvSource};
+use super::names::{self, NameError};
+use crate::config::StackConfig;
+use crate::fingerprint::{self, Fingerprint, HashKey};
+use crate::secret::SecretString;
+use crate::value::{REDACTED, Reveal, Value};
+
+/// Pod template annotation carrying the service's secret-content fingerprint: the only thing that changes in the pod
+/// template when a secret rotates, so Kubernetes rolls exactly the pods whose secrets changed.
+pub const FINGERPRINT_ANNOTATION: &str = "sophia.dev/secret-fingerprint";
+/// Secret annotation with the per-key fingerprints (JSON object, key name to keyed hash): lets `sophia impact` name
+/// the keys that changed between two renders without any value.
+pub const KEY_FINGERPRINTS_ANNOTATION: &str = "sophia.dev/key-fingerprints";
+/// Provenance annotations (object metadata only, never the pod template: they change every run).
+pub const DEPLOYED_BY_ANNOTATION: &str = "sophia.dev/deployed-by";
+/// The commit deployed.
+pub const COMMIT_ANNOTATION: &str = "sophia.dev/commit";
+/// The ESC environment revision the values came from, when known.
+pub const ESC_REVISION_ANNOTATION: &str = "sophia.dev/esc-revision";
+/// Label naming the service on every object and in the selector.
+pub const NAME_LABEL: &str = "app.kubernetes.io/name";
+/// Label naming the project.
+pub const PART_OF_LABEL: &str = "app.kubernetes.io/part-of";
+/// Stack config key (project namespace) of the Kubernetes namespace.
+pub const NAMESPACE_KEY: &str = "namespace";
+/// Namespace used when the stack sets none (also the default in `Pulumi.yaml`).
+pub const DEFAULT_NAMESPACE: &str = "sophia";
+/// Stack config key (project namespace) of the fingerprint key.
+pub const HASH_KEY_KEY: &str = "hashKey";
+
+/// Errors building the objects. Each names the service, env var and config key at fault, never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectsError {
+    /// The catalog or the stack's overrides are invalid.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// An env var refers to a config key the stack does not set.
+    #[error(
+        "service `{service}`: env var `{var}` takes stack config `{key}`, which is not set (set it with `pulumi config set --secret {key} ...`)"
+    )]
+    MissingKey {
+        /// The service.
+        service: String,
+        /// The env var.
+        var: String,
+        /// The config key (and path).
+        key: String,
+    },
+    /// An env var's config value is not a string, number or boolean.
+    #[error(
+        "service `{service}`: env var `{var}` takes stack config `{key}`, which is {found}; env vars need a string"
+    )]
+    NotAScalar {
+        /// The service.
+        service: String,
+        /// The env var.
+        var: String,
+        /// The config key (and path).
+        key: String,
+        /// The type found (`object`, `array`, `null`, `unknown`).
+        found: &'static str,
+    },
+    /// `hashKey` is not set.
+    #[error(
+        "stack config `{key}` is not set; generate one with `pulumi config set --secret hashKey \"$(openssl rand -base64 32)\"`"
+    )]
+    HashKeyMissing {
+        /// The full key.
+        key: String,
+    },
+    /// `hashKey` is set but unusable.
+    #[error("stack config `{key}` is not a usable hash key")]
+    HashKey {
+        /// The full key.
+        key: String,
+        /// Why.
+        #[source]
+        source: fingerprint::Error,
+    },
+    /// `hashKey` is not a string.
+    #[error("stack config `{key}` must be a string (is {found})")]
+    HashKeyType {
+        /// The full key.
+        key: String,
+        /// The type found.
+        found: &'static str,
+    },
+    /// The namespace is not a DNS-1123 label.
+    #[error("stack config `{key}`: namespace `{namespace}` is invalid: {reason}")]
+    Namespace {
+        /// The full key.
+        key: String,
+        /// The namespace given.
+        namespace: String,
+        /// What is wrong.
+        reason: NameError,
+    },
+}
+
+/// Who deployed what: written to Secret and Deployment metadata annotations (rolls nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// The deployer (`SOPHIA_DEPLOYER`, else `GITHUB_ACTOR`, else `USER`).
+    pub deployer: Option<String>,
+    /// The commit (`SOPHIA_COMMIT`, else `GITHUB_SHA`).
+    pub commit: Option<String>,
+    /// The ESC environment revision (`SOPHIA_ESC_REVISION`), when known.
+    pub esc_revision: Option<String>,
+}
+
+impl Provenance {
+    /// Reads provenance from the process environment.
+    pub fn from_env() -> Provenance {
+        Provenance::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads provenance through `lookup` (a variable name to its value); empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Provenance {
+        let first = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| lookup(n).filter(|v| !v.is_empty()))
+        };
+        Provenance {
+            deployer: first(&["SOPHIA_DEPLOYER", "GITHUB_ACTOR", "USER"]),
+            commit: first(&["SOPHIA_COMMIT", "GITHUB_SHA"]),
+            esc_revision: first(&["SOPHIA_ESC_REVISION"]),
+        }
+    }
+
+    fn annotations(&self) -> BTreeMap<String, String> {
+        [
+            (DEPLOYED_BY_ANNOTATION, &self.deployer),
+            (COMMIT_ANNOTATION, &self.commit),
+            (ESC_REVISION_ANNOTATION, &self.esc_revision),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.to_owned(), v)))
+        .collect()
+    }
+}
+
+/// Everything one stack declares in Kubernetes.
+#[derive(Debug, Clone)]
+pub struct StackObjects {
+    /// The namespace every object lives in.
+    pub namespace: String,
+    /// Per service, sorted by name.
+    pub services: Vec<ServiceObjects>,
+}
+
+/// One service's objects.
+#[derive(Debug, Clone)]
+pub struct ServiceObjects {
+    /// The service name (also the Deployment's name and the Pulumi resource names).
+    pub name: String,
+    /// The fingerprint scope, `namespace/service`.
+    pub scope: String,
+    /// The env vars and their values: exactly what the Secret holds.
+    pub data: BTreeMap<String, SecretString>,
+    /// The fingerprint of `data` in `scope`, computed with the stack's hash key.
+    pub fingerprint: Fingerprint,
+    /// The Secret without its payload (`stringData` comes from `data` when a manifest is made).
+    pub secret: Secret,
+    /// The Deployment, its pod template annotated with `fingerprint.hash`.
+    pub deployment: Deployment,
+}
+
+/// The stack's fingerprint key from its config (`hashKey`, normally secret).
+pub fn hash_key(config: &StackConfig) -> Result<HashKey, ObjectsError> {
+    let key = format!("{}:{HASH_KEY_KEY}", config.project);
+    let value = config
+        .get(HASH_KEY_KEY)
+        .ok_or_else(|| ObjectsError::HashKeyMissing { key: key.clone() })?;
+    let text = value.as_str().ok_or(ObjectsError::HashKeyType {
+        key: key.clone(),
+        found: value.type_name(),
+    })?;
+    HashKey::new(&SecretString::new(text)).map_err(|source| ObjectsError::HashKey { key, source })
+}
+
+/// The stack's namespace (`namespace`, default [`DEFAULT_NAMESPACE`]), checked as a DNS-1123 label.
+pub fn namespace(config: &StackConfig) -> Result<String, ObjectsError> {
+    let namespace = config
+        .get(NAMESPACE_KEY)
+        .and_then(Value::as_str)
+        .unwrap_or(DEFAULT_NAMESPACE)
+        .to_owned();
+    names::check_label(&namespace).map_err(|reason| ObjectsError::Namespace {
+        key: format!("{}:{NAMESPACE_KEY}", config.project),
+        namespace: namespace.clone(),
+        reason,
+    })?;
+    Ok(namespace)
+}
+
+/// Builds the objects `config`'s stack declares: the catalog with the stack's overrides, each service's env vars
+/// resolved from the config, fingerprinted with `key`, and provenance on object metadata.
+pub fn desired_objects(
+    catalog: &Catalog,
+    config: &StackConfig,
+    key: &HashKey,
+    provenance: &Provenance,
+) -> Result<StackObjects, ObjectsError> {
+    let catalog = catalog.for_stack(config)?;
+    let namespace = namespace(config)?;
+    let mut services = Vec::with_capacity(catalog.services.len());
+    for service in catalog.services.values() {
+        let data = resolve_env(config, service)?;
+        let scope = format!("{namespace}/{}", service.name);
+        let plain: BTreeMap<String, &str> =
+            data.iter().map(|(k, v)| (k.clone(), v.expose())).collect();
+        let fingerprint = fingerprint::fingerprint(key, &scope, &plain);
+        let secret = build_secret(
+            &config.project,
+            &namespace,
+            service,
+            &fingerprint,
+            provenance,
+        );
+        let deployment = build_deployment(
+            &config.project,
+            &namespace,
+            service,
+            &fingerprint.hash,
+            provenance,
+        );
+        services.push(ServiceObjects {
+            name: service.name.clone(),
+            scope,
+            data,
+            fingerprint,
+            secret,
+            deployment,
+        });
+    }
+    Ok(StackObjects {
+        namespace,
+        services,
+    })
+}
+
+fn resolve_env(
+    config: &StackConfig,
+    service: &catalog::Service,
+) -> Result<BTreeMap<String, SecretString>, ObjectsError> {
+    let mut data = BTreeMap::new();
+    for (var, source) in &service.env {
+        let described = || describe_key(config, source);
+        let value = catalog::resolve(config, source).ok_or_else(|| ObjectsError::MissingKey {
+            service: service.name.clone(),
+            var: var.clone(),
+            key: described(),
+        })?;
+        let text = match value.unwrap_secret().0 {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            other => {
+                return Err(ObjectsError::NotAScalar {
+                    service: service.name.clone(),
+                    var: var.clone(),
+                    key: described(),
+                    found: other.type_name(),
+                });
+            }
+        };
+        data.insert(var.clone(), SecretString::new(text));
+    }
+    Ok(data)
+}
+
+fn describe_key(config: &StackConfig, source: &EnvSource) -> String {
+    let full = if source.key().contains(':') {
+        source.key().to_owned()
+    } else {
+        format!("{}:{}", config.project, source.key())
+    };
+    match source.path() {
+        Some(path) => format!("{full}.{path}"),
+        None => full,
+    }
+}
+
+/// The Secret's name for a service.
+pub fn secret_name(service: &str) -> String {
+    format!("{service}-env")
+}
+
+fn labels(project: &str, service: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (NAME_LABEL.to_owned(), service.to_owned()),
+        (PART_OF_LABEL.to_owned(), project.to_owned()),
+    ])
+}
+
+fn build_secret(
+    project: &str,
+    namespace: &str,
+    service: &catalog::Service,
+    fingerprint: &Fingerprint,
+    provenance: &Provenance,
+) -> Secret {
+    let mut annotations = provenance.annotations();
+    let key_hashes =
+        serde_json::to_string(&fingerprint.key_hashes).expect("a string map serializes");
+    annotations.insert(KEY_FINGERPRINTS_ANNOTATION.to_owned(), key_hashes);
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(secret_name(&service.name)),
+            namespace: Some(namespace.to_owned()),
+            labels: Some(labels(project, &service.name)),
+            annotations: Some(annotations),
+            ..ObjectMeta::default()
+        },
+        type_: Some("Opaque".to_owned()),
+        ..Secret::default()
+    }
+}
+
+fn build_deployment(
+    project: &str,
+    namespace: &str,
+    service: &catalog::Service,
+    hash: &str,
+    provenance: &Provenance,
+) -> Deployment {
+    let labels = labels(project, &service.name);
+    let quantities = |m: &BTreeMap<String, String>| {
+        (!m.is_empty()).then(|| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), Quantity(v.clone())))
+                .collect()
+        })
+    };
+    let resources = (!service.resources.requests.is_empty()
+        || !service.resources.limits.is_empty())
+    .then(|| ResourceRequirements {
+        requests: quantities(&service.resources.requests),
+        limits: quantities(&service.resources.limits),
+        ..ResourceRequirements::default()
+    });
+    let container = Container {
+        name: service.name.clone(),
+        image: Some(service.image.clone()),
+        ports: service.port.map(|port| {
+            vec![ContainerPort {
+                container_port: port,
+                name: Some("http".into()),
+                ..ContainerPort::default()
+            }]
+        }),
+        env_from: Some(vec![EnvFromSource {
+            secret_ref: Some(SecretEnvSource {
+                name: secret_name(&service.name),
+                optional: Some(false),
+            }),
+            ..EnvFromSource::default()
+        }]),
+        resources,
+        ..Container::default()
+    };
+    let annotations = provenance.annotations();
+    let mut deployment = Deployment {
+        metadata: ObjectMeta {
+            name: Some(service.name.clone()),
+            namespace: Some(namespace.to_owned()),
+            labels: Some(labels.clone()),
+            annotations: (!annotations.is_empty()).then_some(annotations),
+            ..ObjectMeta::default()
+        },
+        spec: Some(DeploymentSpec {
+            replicas: Some(service.replicas),
+            selector: LabelSelector {
+                match_labels: Some(BTreeMap::from([(
+                    NAME_LABEL.to_owned(),
+                    service.name.clone(),
+                )])),
+                ..LabelSelector::default()
+            },
+            // Nothing here may change from run to run: only the fingerprint annotation tracks secret content.
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    containers: vec![container],
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    };
+    set_fingerprint(&mut deployment, hash);
+    deployment
+}
+
+/// Sets the pod template's fingerprint annotation (the program puts the provider's `hash` output here).
+pub fn set_fingerprint(deployment: &mut Deployment, hash: &str) {
+    let Some(spec) = deployment.spec.as_mut() else {
+        return;
+    };
+    let meta = spec
+        .template
+        .metadata
+        .get_or_insert_with(ObjectMeta::default);
+    meta.annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(FINGERPRINT_ANNOTATION.to_owned(), hash.to_owned());
+}
+
+impl ServiceObjects {
+    /// The Secret as a manifest, `stringData` redacted (`[secret]`) or revealed.
+    pub fn secret_manifest(&self, reveal: Reveal) -> serde_json::Value {
+        let mut manifest =
+            serde_json::to_value(&self.secret).expect("k8s-openapi objects serialize");
+        let data = self
+            .data
+            .iter()
+            .map(|(k, v)| {
+                let shown = match reveal {
+                    Reveal::Redacted => REDACTED.to_owned(),
+                    Reveal::Revealed => v.expose().to_owned(),
+                };
+                (k.clone(), serde_json::Value::String(shown))
+            })
+            .collect();
+        manifest["stringData"] = serde_json::Value::Object(data);
+        manifest
+    }
+
+    /// The Deployment as a manifest.
+    pub fn deployment_manifest(&self) -> serde_json::Value {
+        serde_json::to_value(&self.deployment).expect("k8s-openapi objects serialize")
+    }
+
+    /// The Secret as Pulumi resource inputs: its top-level fields, `stringData` wrapped as one secret.
+    pub fn secret_inputs(&self) -> BTreeMap<String, Value> {
+        let mut inputs = top_level(self.secret_manifest(Reveal::Redacted));
+        let data = self
+            .data
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::string(v.expose())))
+            .collect();
+        inputs.insert("stringData".to_owned(), Value::secret(Value::Object(data)));
+        inputs
+    }
+
+    /// The `sophia:index:SecretHash` inputs: the same data (secret) and the scope.
+    pub fn hash_inputs(&self) -> BTreeMap<String, Value> {
+        let data = self
+            .data
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::string(v.expose())))
+            .collect();
+        BTreeMap::from([
+            ("data".to_owned(), Value::secret(Value::Object(data))),
+            ("scope".to_owned(), Value::string(&self.scope)),
+        ])
+    }
+
+    /// The Deployment as Pulumi resource inputs with the pod annotation set to `hash` (the provider's output).
+    pub fn deployment_inputs(&self, hash: &str) -> BTreeMap<String, Value> {
+        let mut deployment = self.deployment.clone();
+        set_fingerprint(&mut deployment, hash);
+        top_level(serde_json::to_value(&deployment).expect("k8s-openapi objects serialize"))
+    }
+}
+
+fn top_level(manifest: serde_json::Value) -> BTreeMap<String, Value> {
+    match manifest {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from_json(v)))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}

@@ -1,0 +1,419 @@
+//! Unit tests of the object builder, rendering and rollout impact.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::impact::{Change, Impact, Snapshot};
+use super::objects::{FINGERPRINT_ANNOTATION, KEY_FINGERPRINTS_ANNOTATION};
+use super::*;
+use crate::config::StackConfig;
+use crate::value::{Reveal, Value};
+
+const CATALOG: &str = "
+services:
+  api:
+    image: example/api:1
+    port: 8080
+    resources: {requests: {cpu: 50m}, limits: {memory: 128Mi}}
+    env:
+      OPENAI_API_KEY: openai-key
+      DATABASE_URL: database-url
+  research:
+    image: example/research:1
+    env:
+      OPENAI_API_KEY: openai-key
+      SERPAPI_API_KEY: serpapi-key
+  worker:
+    image: example/worker:1
+    env:
+      DATABASE_URL: database-url
+      LOG_LEVEL: log-level
+";
+
+fn catalog() -> Catalog {
+    Catalog::parse(Path::new("services.yaml"), CATALOG).unwrap()
+}
+
+fn secret(s: &str) -> Value {
+    Value::secret(Value::string(s))
+}
+
+fn config(overrides: &[(&str, Value)]) -> StackConfig {
+    let mut values: BTreeMap<String, Value> = [
+        (
+            "sophia-secrets:hashKey",
+            secret("0123456789abcdef0123456789abcdef"),
+        ),
+        ("sophia-secrets:namespace", Value::string("mcp")),
+        ("sophia-secrets:openai-key", secret("sk-openai-PLAINTEXT-1")),
+        (
+            "sophia-secrets:database-url",
+            secret("postgres://u:PLAINTEXT-pw@db/x"),
+        ),
+        ("sophia-secrets:serpapi-key", secret("serp-PLAINTEXT-2")),
+        ("sophia-secrets:log-level", Value::string("info")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in overrides {
+        values.insert((*k).to_owned(), v.clone());
+    }
+    StackConfig {
+        project: "sophia-secrets".into(),
+        stack: "dev".into(),
+        values,
+    }
+}
+
+fn build(config: &StackConfig) -> StackObjects {
+    let key = hash_key(config).unwrap();
+    desired_objects(&catalog(), config, &key, &Provenance::default()).unwrap()
+}
+
+fn service<'a>(objects: &'a StackObjects, name: &str) -> &'a ServiceObjects {
+    objects.services.iter().find(|s| s.name == name).unwrap()
+}
+
+const PLAINTEXTS: [&str; 3] = ["sk-openai-PLAINTEXT-1", "PLAINTEXT-pw", "serp-PLAINTEXT-2"];
+
+#[test]
+fn one_secret_and_one_deployment_per_service_with_exactly_its_env_vars() {
+    let objects = build(&config(&[]));
+    assert_eq!(objects.namespace, "mcp");
+    assert_eq!(
+        objects
+            .services
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        ["api", "research", "worker"]
+    );
+    let api = service(&objects, "api");
+    assert_eq!(api.scope, "mcp/api");
+    assert_eq!(
+        api.data.keys().collect::<Vec<_>>(),
+        ["DATABASE_URL", "OPENAI_API_KEY"]
+    );
+    let secret = api.secret_manifest(Reveal::Revealed);
+    assert_eq!(secret["kind"], "Secret");
+    assert_eq!(secret["metadata"]["name"], "api-env");
+    assert_eq!(secret["metadata"]["namespace"], "mcp");
+    assert_eq!(
+        secret["stringData"]["OPENAI_API_KEY"],
+        "sk-openai-PLAINTEXT-1"
+    );
+    let deployment = api.deployment_manifest();
+    assert_eq!(deployment["apiVersion"], "apps/v1");
+    assert_eq!(deployment["spec"]["replicas"], 1);
+    let template = &deployment["spec"]["template"];
+    assert_eq!(
+        template["metadata"]["annotations"][FINGERPRINT_ANNOTATION],
+        api.fingerprint.hash.as_str()
+    );
+    let container = &template["spec"]["containers"][0];
+    assert_eq!(container["envFrom"][0]["secretRef"]["name"], "api-env");
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    assert_eq!(container["resources"]["limits"]["memory"], "128Mi");
+    assert_eq!(
+        deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"],
+        "api"
+    );
+    // Non-secret config (LOG_LEVEL) travels in the Secret too: the Secret holds exactly what the service reads.
+    assert_eq!(
+        service(&objects, "worker").data["LOG_LEVEL"].expose(),
+        "info"
+    );
+}
+
+#[test]
+fn manifests_are_valid_typed_objects() {
+    let objects = build(&config(&[]));
+    for s in &objects.services {
+        let d: k8s_openapi::api::apps::v1::Deployment =
+            serde_json::from_value(s.deployment_manifest()).unwrap();
+        assert_eq!(d.metadata.name.as_deref(), Some(s.name.as_str()));
+        let secret: k8s_openapi::api::core::v1::Secret =
+            serde_json::from_value(s.secret_manifest(Reveal::Redacted)).unwrap();
+        assert_eq!(secret.string_data.unwrap().len(), s.data.len());
+    }
+}
+
+#[test]
+fn the_fingerprint_is_the_library_fingerprint_of_the_secret_data() {
+    let cfg = config(&[]);
+    let objects = build(&cfg);
+    let api = service(&objects, "api");
+    let data = BTreeMap::from([
+        ("DATABASE_URL".to_owned(), "postgres://u:PLAINTEXT-pw@db/x"),
+        ("OPENAI_API_KEY".to_owned(), "sk-openai-PLAINTEXT-1"),
+    ]);
+    assert_eq!(
+        api.fingerprint,
+        crate::fingerprint::fingerprint(&hash_key(&cfg).unwrap(), "mcp/api", &data)
+    );
+    let keys: BTreeMap<String, String> = serde_json::from_str(
+        api.secret_manifest(Reveal::Redacted)["metadata"]["annotations"]
+            [KEY_FINGERPRINTS_ANNOTATION]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(keys, api.fingerprint.key_hashes);
+}
+
+#[test]
+fn rotating_one_key_changes_exactly_the_services_using_it() {
+    let before = build(&config(&[]));
+    let after = build(&config(&[(
+        "sophia-secrets:serpapi-key",
+        secret("serp-ROTATED"),
+    )]));
+    for (b, a) in before.services.iter().zip(&after.services) {
+        let uses = b.data.contains_key("SERPAPI_API_KEY");
+        assert_eq!(b.fingerprint.hash != a.fingerprint.hash, uses, "{}", b.name);
+        assert_eq!(
+            b.deployment_manifest() != a.deployment_manifest(),
+            uses,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            b.secret_manifest(Reveal::Revealed) != a.secret_manifest(Reveal::Revealed),
+            uses,
+            "{}",
+            b.name
+        );
+    }
+    let impact = Impact::between(
+        &Snapshot::from_objects(&before),
+        &Snapshot::from_objects(&after),
+    );
+    let affected: Vec<_> = impact.affected().collect();
+    assert_eq!(affected.len(), 1);
+    assert_eq!(
+        (affected[0].service.as_str(), affected[0].change),
+        ("mcp/research", Change::Rolls)
+    );
+    assert_eq!(affected[0].changed, ["SERPAPI_API_KEY"]);
+}
+
+#[test]
+fn rebuilding_is_deterministic() {
+    let (a, b) = (build(&config(&[])), build(&config(&[])));
+    let docs = |o: &StackObjects| render::to_stream(&render::documents(o, Reveal::Revealed));
+    assert_eq!(docs(&a), docs(&b));
+}
+
+#[test]
+fn rotating_the_hash_key_changes_every_fingerprint() {
+    let before = build(&config(&[]));
+    let after = build(&config(&[(
+        "sophia-secrets:hashKey",
+        secret("another-key-of-32-bytes-abcdefgh"),
+    )]));
+    for (b, a) in before.services.iter().zip(&after.services) {
+        assert_ne!(b.fingerprint.hash, a.fingerprint.hash);
+    }
+}
+
+#[test]
+fn provenance_goes_on_object_metadata_never_in_the_pod_template() {
+    let cfg = config(&[]);
+    let key = hash_key(&cfg).unwrap();
+    let prov = Provenance::from_lookup(|n| match n {
+        "GITHUB_ACTOR" => Some("alice".into()),
+        "GITHUB_SHA" => Some("abc123".into()),
+        "SOPHIA_ESC_REVISION" => Some("7".into()),
+        _ => None,
+    });
+    let with = desired_objects(&catalog(), &cfg, &key, &prov).unwrap();
+    let without = desired_objects(&catalog(), &cfg, &key, &Provenance::default()).unwrap();
+    let api = service(&with, "api");
+    let d = api.deployment_manifest();
+    assert_eq!(
+        d["metadata"]["annotations"]["sophia.dev/deployed-by"],
+        "alice"
+    );
+    assert_eq!(d["metadata"]["annotations"]["sophia.dev/commit"], "abc123");
+    assert_eq!(
+        api.secret_manifest(Reveal::Redacted)["metadata"]["annotations"]["sophia.dev/esc-revision"],
+        "7"
+    );
+    assert_eq!(
+        d["spec"]["template"],
+        service(&without, "api").deployment_manifest()["spec"]["template"]
+    );
+}
+
+#[test]
+fn missing_and_malformed_config_name_the_service_var_and_key() {
+    let cfg = config(&[]);
+    let mut values = cfg.values.clone();
+    values.remove("sophia-secrets:serpapi-key");
+    let missing = StackConfig {
+        values,
+        ..cfg.clone()
+    };
+    let key = hash_key(&cfg).unwrap();
+    let err = desired_objects(&catalog(), &missing, &key, &Provenance::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("service `research`: env var `SERPAPI_API_KEY` takes stack config `sophia-secrets:serpapi-key`, which is not set"), "{err}");
+
+    let obj = config(&[(
+        "sophia-secrets:openai-key",
+        Value::from_json(&serde_json::json!({"a": "b"})),
+    )]);
+    let err = desired_objects(&catalog(), &obj, &key, &Provenance::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("service `api`: env var `OPENAI_API_KEY`") && err.contains("is object"),
+        "{err}"
+    );
+
+    let err = hash_key(&config(&[("sophia-secrets:hashKey", secret("short"))])).unwrap_err();
+    assert!(matches!(err, ObjectsError::HashKey { .. }));
+    assert!(!format!("{err:?} {err}").contains("short\""));
+
+    let bad_ns = config(&[("sophia-secrets:namespace", Value::string("Bad_NS"))]);
+    assert!(
+        namespace(&bad_ns)
+            .unwrap_err()
+            .to_string()
+            .contains("namespace `Bad_NS` is invalid")
+    );
+}
+
+#[test]
+fn no_plaintext_in_redacted_renders_or_debug_output() {
+    let objects = build(&config(&[]));
+    let redacted = render::to_stream(&render::documents(&objects, Reveal::Redacted));
+    let debug = format!("{objects:?}");
+    for plain in PLAINTEXTS {
+        assert!(!redacted.contains(plain), "render leaks {plain}");
+        assert!(!debug.contains(plain), "debug leaks {plain}");
+    }
+    assert!(
+        redacted.contains("OPENAI_API_KEY: '[secret]'")
+            || redacted.contains("OPENAI_API_KEY: \"[secret]\""),
+        "{redacted}"
+    );
+    let revealed = render::to_stream(&render::documents(&objects, Reveal::Revealed));
+    assert!(revealed.contains("sk-openai-PLAINTEXT-1"));
+}
+
+#[test]
+fn secret_inputs_wrap_the_payload_as_one_secret() {
+    let objects = build(&config(&[]));
+    let api = service(&objects, "api");
+    let inputs = api.secret_inputs();
+    assert!(inputs["stringData"].is_secret());
+    assert!(
+        ["apiVersion", "kind", "metadata", "type"]
+            .iter()
+            .all(|k| !inputs[*k].contains_secret())
+    );
+    let hash = api.hash_inputs();
+    assert!(hash["data"].is_secret());
+    assert_eq!(hash["scope"], Value::string("mcp/api"));
+    let d = api.deployment_inputs("hmac-sha256:from-provider");
+    assert_eq!(
+        d["spec"].to_json(Reveal::Redacted)["template"]["metadata"]["annotations"]
+            [FINGERPRINT_ANNOTATION],
+        "hmac-sha256:from-provider"
+    );
+}
+
+#[test]
+fn rendered_yaml_reads_back_as_the_same_snapshot() {
+    let objects = build(&config(&[]));
+    let docs = render::documents(&objects, Reveal::Redacted);
+    assert_eq!(docs[0].file_name, "v1-secret-mcp-api-env.yaml");
+    assert_eq!(docs[1].file_name, "apps_v1-deployment-mcp-api.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("all.yaml");
+    std::fs::write(&stream, render::to_stream(&docs)).unwrap();
+    assert_eq!(
+        Snapshot::from_path(&stream).unwrap(),
+        Snapshot::from_objects(&objects)
+    );
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    for d in &docs {
+        std::fs::write(out.join(&d.file_name), render::to_yaml(&d.manifest)).unwrap();
+    }
+    assert_eq!(
+        Snapshot::from_path(&out).unwrap(),
+        Snapshot::from_objects(&objects)
+    );
+}
+
+#[test]
+fn impact_reports_added_keys_new_services_and_template_changes() {
+    let before = build(&config(&[]));
+    let overrides = Value::from_json(&serde_json::json!({
+        "worker": {"env": {"OPENAI_API_KEY": "openai-key"}},
+        "api": {"image": "example/api:2", "replicas": 3},
+    }));
+    let after = build(&config(&[("sophia-secrets:services", overrides)]));
+    let impact = Impact::between(
+        &Snapshot::from_objects(&before),
+        &Snapshot::from_objects(&after),
+    );
+    let by: BTreeMap<_, _> = impact
+        .services
+        .iter()
+        .map(|s| (s.service.as_str(), s))
+        .collect();
+    assert_eq!(by["mcp/worker"].added, ["OPENAI_API_KEY"]);
+    assert!(by["mcp/worker"].secrets_changed && !by["mcp/worker"].template_changed);
+    assert!(by["mcp/api"].template_changed && !by["mcp/api"].secrets_changed);
+    assert_eq!(by["mcp/research"].change, Change::Unchanged);
+    let md = impact.to_markdown();
+    assert!(
+        md.contains("| `mcp/worker` | roll | secrets | `OPENAI_API_KEY` |"),
+        "{md}"
+    );
+    assert!(md.contains("| `mcp/api` | roll | pod template |"), "{md}");
+    let mut gone = Snapshot::from_objects(&before);
+    gone.services.remove("mcp/api");
+    let impact = Impact::between(&gone, &Snapshot::from_objects(&before));
+    assert_eq!(impact.affected().next().unwrap().change, Change::Starts);
+    assert_eq!(impact.to_json()["affected"], 1);
+}
+
+#[test]
+fn impact_reads_a_state_export() {
+    let objects = build(&config(&[]));
+    let api = service(&objects, "api");
+    let export = serde_json::json!({"version": 3, "deployment": {"resources": [
+        {"type": "sophia:index:SecretHash", "urn": "urn:pulumi:dev::sophia-secrets::sophia:index:SecretHash::api",
+         "inputs": {"scope": "mcp/api", "data": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"}},
+         "outputs": {"hash": "hmac-sha256:old", "keys": ["OPENAI_API_KEY"],
+                     "keyHashes": {"OPENAI_API_KEY": api.fingerprint.key_hashes["OPENAI_API_KEY"], "GONE": "hmac-sha256:g"}}},
+        {"type": "kubernetes:apps/v1:Deployment", "inputs": api.deployment_manifest()},
+    ]}});
+    let old = Snapshot::from_state_export(&export).unwrap();
+    let mut new = Snapshot::from_objects(&objects);
+    new.services.retain(|k, _| k == "mcp/api");
+    let impact = Impact::between(&old, &new);
+    let s = &impact.services[0];
+    assert_eq!(
+        (s.change, s.secrets_changed, s.template_changed),
+        (Change::Rolls, true, false)
+    );
+    assert_eq!(
+        (
+            s.added.as_slice(),
+            s.removed.as_slice(),
+            s.changed.as_slice()
+        ),
+        (
+            &["DATABASE_URL".to_owned()][..],
+            &["GONE".to_owned()][..],
+            &[][..]
+        )
+    );
+}

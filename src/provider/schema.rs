@@ -1,0 +1,119 @@
+//! The Pulumi package schema of `sophia`, answered by `GetSchema`, so `pulumi package gen-sdk` and
+//! `pulumi package get-schema` work and other languages can use the resource.
+//!
+//! Entry point: [`schema_json`]. The schema is built with `serde_json` (keys sorted by construction order of a
+//! `json!` literal with `preserve_order`; stable across runs).
+
+use serde_json::json;
+
+use super::secret_hash::TOKEN;
+
+/// The package name.
+pub const PACKAGE: &str = "sophia";
+
+/// The package schema as JSON text.
+pub fn schema_json() -> String {
+    let hash_key = json!({
+        "type": "string",
+        "secret": true,
+        "description": "Per-stack secret key of the fingerprint (HMAC-SHA256), at least 16 bytes. Generate it once, \
+            for example with `openssl rand -base64 32`, and store it with `pulumi config set --secret sophia:hashKey`."
+    });
+    let schema = json!({
+        "name": PACKAGE,
+        "displayName": "Sophia secrets",
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": "Keyed, deterministic fingerprints of secret content, so rotating one secret rolls exactly \
+            the workloads that use it and reveals nothing about any value.",
+        "keywords": ["pulumi", "sophia", "secrets", "kubernetes", "category/utility", "kind/native"],
+        "license": "Apache-2.0",
+        "publisher": "Sophia",
+        "config": {
+            "variables": { "hashKey": hash_key },
+            "defaults": ["hashKey"]
+        },
+        "provider": {
+            "description": "The provider for the sophia package.",
+            "type": "object",
+            "inputProperties": { "hashKey": hash_key },
+            "requiredInputs": ["hashKey"]
+        },
+        "resources": {
+            TOKEN: {
+                "description": "The fingerprint of a scope's secret content: `hash` is \
+                    `hmac-sha256:<hex>` over an unambiguous, length-prefixed encoding of `scope` and the sorted \
+                    `data` pairs, under the provider's `hashKey`. Put `hash` in a pod template annotation: it changes \
+                    exactly when the content does. `keyHashes` names which key changed without revealing its value.",
+                "type": "object",
+                "inputProperties": {
+                    "data": {
+                        "type": "object",
+                        "additionalProperties": { "type": "string" },
+                        "secret": true,
+                        "description": "The secret content: environment variable name to value."
+                    },
+                    "scope": {
+                        "type": "string",
+                        "description": "Separates domains, e.g. `namespace/deployment`; the same data in two scopes \
+                            gives unrelated hashes. Defaults to the empty string."
+                    }
+                },
+                "requiredInputs": ["data"],
+                "properties": {
+                    "hash": {
+                        "type": "string",
+                        "description": "`hmac-sha256:` followed by 64 hex digits. Not secret: it is keyed."
+                    },
+                    "keys": {
+                        "type": "array",
+                        "items": { "type": "string" },
+                        "description": "The key names of `data`, sorted."
+                    },
+                    "keyHashes": {
+                        "type": "object",
+                        "additionalProperties": { "type": "string" },
+                        "description": "Per-key keyed fingerprints, bound to the scope and the key name."
+                    },
+                    "scope": {
+                        "type": "string",
+                        "description": "The scope the fingerprints were computed in."
+                    }
+                },
+                "required": ["hash", "keys", "keyHashes", "scope"]
+            }
+        },
+        "language": {
+            "nodejs": { "packageName": "@sophia/sophia" },
+            "python": { "packageName": "pulumi_sophia" }
+        }
+    });
+    serde_json::to_string_pretty(&schema).expect("a json! literal serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_pins_the_interface() {
+        let s: serde_json::Value = serde_json::from_str(&schema_json()).unwrap();
+        assert_eq!(s["name"], "sophia");
+        assert_eq!(s["config"]["variables"]["hashKey"]["secret"], true);
+        assert_eq!(s["provider"]["requiredInputs"], json!(["hashKey"]));
+        let r = &s["resources"]["sophia:index:SecretHash"];
+        assert_eq!(r["inputProperties"]["data"]["secret"], true);
+        assert_eq!(
+            r["inputProperties"]["data"]["additionalProperties"]["type"],
+            "string"
+        );
+        assert_eq!(r["requiredInputs"], json!(["data"]));
+        for out in ["hash", "keys", "keyHashes"] {
+            assert!(r["properties"][out].is_object(), "{out}");
+            assert!(
+                r["properties"][out].get("secret").is_none(),
+                "{out} is not secret"
+            );
+        }
+        assert_eq!(schema_json(), schema_json(), "stable");
+    }
+}

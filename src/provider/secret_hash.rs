@@ -1,0 +1,555 @@
+//! The resource `sophia:index:SecretHash`: input validation, output computation and diffing, free of gRPC.
+//!
+//! Inputs are `data` (map of string to string, secret) and `scope` (string, default `""`); outputs are `hash`,
+//! `keys`, `keyHashes` (all from [`crate::fingerprint`]) and `scope`. No output holds a value of `data`, so no
+//! output is marked secret: `hash` and `keyHashes` are keyed HMACs meant to be shown in annotations and diffs, and key
+//! names are not secret. A preview computes real outputs where the inputs are known; an unknown `data` value makes
+//! its own `keyHashes` entry and the `hash` unknown, while the other keys stay known.
+//!
+//! Entry points: [`check`] (validate and normalise inputs, as `Check` does), [`Inputs::parse`] (for `Create`,
+//! `Update`, `Diff`), [`compute`] and [`diff`]. The gRPC adapter lives in [`super`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::fingerprint::{HashKey, fingerprint};
+use crate::proto::pulumirpc::property_diff::Kind as DiffKind;
+use crate::secret::SecretString;
+use crate::value::Value;
+
+use super::wire::{self, UnknownKind};
+
+/// The resource's type token.
+pub const TOKEN: &str = "sophia:index:SecretHash";
+
+/// A value that may not be known yet (a preview with inputs from other resources' outputs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Known<T> {
+    /// Known.
+    Known(T),
+    /// Not known until the update runs.
+    Unknown,
+}
+
+impl<T> Known<T> {
+    fn as_ref(&self) -> Known<&T> {
+        match self {
+            Known::Known(v) => Known::Known(v),
+            Known::Unknown => Known::Unknown,
+        }
+    }
+
+    fn known(self) -> Option<T> {
+        match self {
+            Known::Known(v) => Some(v),
+            Known::Unknown => None,
+        }
+    }
+}
+
+/// A `CheckFailure`: which property is wrong and why (never its value).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Property path, e.g. `data["OPENAI_API_KEY"]`.
+    pub property: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Validated inputs.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    /// The secret content, key by key. `Unknown` when the whole map is not known yet.
+    pub data: Known<BTreeMap<String, Known<SecretString>>>,
+    /// The scope, `""` when absent.
+    pub scope: Known<String>,
+}
+
+impl Inputs {
+    /// Validates decoded inputs; every problem is reported, not only the first.
+    pub fn parse(props: &BTreeMap<String, Value>) -> Result<Self, Vec<Failure>> {
+        let mut failures = Vec::new();
+        for name in props.keys() {
+            // Names starting with `__` are reserved for the engine and SDKs (e.g. `__defaults`); leave them alone.
+            if name != "data" && name != "scope" && !name.starts_with("__") {
+                let mut property = String::new();
+                wire::push_key(&mut property, name);
+                let hint = did_you_mean(name)
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                failures.push(Failure {
+                    property,
+                    reason: format!("unknown property; SecretHash takes `data` and `scope`{hint}"),
+                });
+            }
+        }
+        let data = match props.get("data").map(|v| v.unwrap_secret().0) {
+            None | Some(Value::Null) => {
+                failures.push(Failure {
+                    property: "data".into(),
+                    reason: "missing required property `data` (a map of string to string)".into(),
+                });
+                Known::Unknown
+            }
+            Some(Value::Unknown) => Known::Unknown,
+            Some(Value::Object(map)) => {
+                let mut out = BTreeMap::new();
+                for (key, value) in map {
+                    match value.unwrap_secret().0 {
+                        Value::String(s) => {
+                            out.insert(key.clone(), Known::Known(SecretString::new(s.as_str())));
+                        }
+                        Value::Unknown => {
+                            out.insert(key.clone(), Known::Unknown);
+                        }
+                        other => {
+                            let mut property = "data".to_owned();
+                            wire::push_key(&mut property, key);
+                            failures.push(Failure {
+                                property,
+                                reason: format!("expected a string, got {}", other.type_name()),
+                            });
+                        }
+                    }
+                }
+                Known::Known(out)
+            }
+            Some(other) => {
+                failures.push(Failure {
+                    property: "data".into(),
+                    reason: format!(
+                        "expected a map of string to string, got {}",
+                        other.type_name()
+                    ),
+                });
+                Known::Unknown
+            }
+        };
+        let scope = match props.get("scope").map(|v| v.unwrap_secret().0) {
+            None | Some(Value::Null) => Known::Known(String::new()),
+            Some(Value::String(s)) => Known::Known(s.clone()),
+            Some(Value::Unknown) => Known::Unknown,
+            Some(other) => {
+                failures.push(Failure {
+                    property: "scope".into(),
+                    reason: format!("expected a string, got {}", other.type_name()),
+                });
+                Known::Unknown
+            }
+        };
+        if failures.is_empty() {
+            Ok(Inputs { data, scope })
+        } else {
+            Err(failures)
+        }
+    }
+
+    /// Whether anything in the inputs is unknown.
+    pub fn has_unknowns(&self) -> bool {
+        self.scope == Known::Unknown
+            || match &self.data {
+                Known::Unknown => true,
+                Known::Known(map) => map.values().any(|v| *v == Known::Unknown),
+            }
+    }
+}
+
+fn did_you_mean(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    ["data", "scope"]
+        .into_iter()
+        .find(|want| lower == *want || lower.trim_end_matches('s') == *want)
+}
+
+/// What `Check` returns: the inputs as they came, with `data` marked secret (the schema says it is; Pulumi then
+/// encrypts it in state even if a program forgot `pulumi.secret`), or the failures.
+pub fn check(news: BTreeMap<String, Value>) -> Result<BTreeMap<String, Value>, Vec<Failure>> {
+    Inputs::parse(&news)?;
+    let mut out = news;
+    if let Some(data) = out.remove("data") {
+        out.insert("data".into(), Value::secret(data));
+    }
+    Ok(out)
+}
+
+/// Computed outputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outputs {
+    /// `hmac-sha256:<hex>` over the scope and all pairs.
+    pub hash: Known<String>,
+    /// Sorted key names.
+    pub keys: Known<Vec<String>>,
+    /// Per-key fingerprints.
+    pub key_hashes: Known<BTreeMap<String, Known<String>>>,
+    /// The scope used.
+    pub scope: Known<String>,
+}
+
+/// Computes the outputs for `inputs` under `key`.
+pub fn compute(key: &HashKey, inputs: &Inputs) -> Outputs {
+    let Known::Known(data) = &inputs.data else {
+        return Outputs {
+            hash: Known::Unknown,
+            keys: Known::Unknown,
+            key_hashes: Known::Unknown,
+            scope: inputs.scope.clone(),
+        };
+    };
+    let keys = Known::Known(data.keys().cloned().collect());
+    let Known::Known(scope) = &inputs.scope else {
+        // Every fingerprint is bound to the scope.
+        let key_hashes = data.keys().map(|k| (k.clone(), Known::Unknown)).collect();
+        return Outputs {
+            hash: Known::Unknown,
+            keys,
+            key_hashes: Known::Known(key_hashes),
+            scope: Known::Unknown,
+        };
+    };
+    let known: BTreeMap<String, &str> = data
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().known().map(|s| (k.clone(), s.expose())))
+        .collect();
+    let fp = fingerprint(key, scope, &known);
+    let all_known = known.len() == data.len();
+    let key_hashes = data
+        .keys()
+        .map(|k| {
+            (
+                k.clone(),
+                fp.key_hashes
+                    .get(k)
+                    .cloned()
+                    .map_or(Known::Unknown, Known::Known),
+            )
+        })
+        .collect();
+    Outputs {
+        hash: if all_known {
+            Known::Known(fp.hash)
+        } else {
+            Known::Unknown
+        },
+        keys,
+        key_hashes: Known::Known(key_hashes),
+        scope: Known::Known(scope.clone()),
+    }
+}
+
+/// Outputs that are unknown in full (a preview without a configured key).
+pub fn unknown_outputs() -> Outputs {
+    Outputs {
+        hash: Known::Unknown,
+        keys: Known::Unknown,
+        key_hashes: Known::Unknown,
+        scope: Known::Unknown,
+    }
+}
+
+/// Encodes outputs on the wire, with typed unknowns.
+pub fn encode_outputs(out: &Outputs) -> prost_types::Struct {
+    let string = |v: &Known<String>| match v {
+        Known::Known(s) => wire::string(s.as_str()),
+        Known::Unknown => wire::unknown(UnknownKind::String),
+    };
+    let keys = match &out.keys {
+        Known::Known(keys) => {
+            wire::encode_value(&Value::Array(keys.iter().map(Value::string).collect()))
+        }
+        Known::Unknown => wire::unknown(UnknownKind::Array),
+    };
+    let key_hashes = match &out.key_hashes {
+        Known::Known(map) => prost_types::Value {
+            kind: Some(prost_types::value::Kind::StructValue(prost_types::Struct {
+                fields: map.iter().map(|(k, v)| (k.clone(), string(v))).collect(),
+            })),
+        },
+        Known::Unknown => wire::unknown(UnknownKind::Object),
+    };
+    let fields = [
+        ("hash".to_owned(), string(&out.hash)),
+        ("keys".to_owned(), keys),
+        ("keyHashes".to_owned(), key_hashes),
+        ("scope".to_owned(), string(&out.scope)),
+    ];
+    prost_types::Struct {
+        fields: fields.into_iter().collect(),
+    }
+}
+
+/// The parts of stored outputs that `Diff` compares against.
+#[derive(Clone, Debug, Default)]
+pub struct OldState {
+    /// Stored `hash`.
+    pub hash: Option<String>,
+    /// Stored `keyHashes`.
+    pub key_hashes: Option<BTreeMap<String, String>>,
+    /// Stored `scope` (from outputs, else from old inputs).
+    pub scope: Option<String>,
+}
+
+impl OldState {
+    /// Reads stored outputs leniently: a missing or odd field is `None` and makes that part of the diff conservative.
+    pub fn from_props(
+        olds: &BTreeMap<String, Value>,
+        old_inputs: &BTreeMap<String, Value>,
+    ) -> Self {
+        let key_hashes = olds.get("keyHashes").and_then(Value::as_object).map(|map| {
+            map.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+                .collect()
+        });
+        let scope = olds
+            .get("scope")
+            .or_else(|| old_inputs.get("scope"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| {
+                (!old_inputs.is_empty() && !old_inputs.contains_key("scope")).then(String::new)
+            });
+        OldState {
+            hash: olds.get("hash").and_then(Value::as_str).map(str::to_owned),
+            key_hashes,
+            scope,
+        }
+    }
+}
+
+/// One entry of `detailedDiff`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// Property path (`keyHashes["NAME"]`, `scope`).
+    pub path: String,
+    /// ADD / DELETE / UPDATE (never a replacement).
+    pub kind: DiffKind,
+    /// Whether the path is an input property (else an output).
+    pub input_diff: bool,
+}
+
+/// Compares stored state with what `news` would produce under `key`. Empty means `DIFF_NONE`.
+///
+/// A `keyHashes["NAME"]` entry means that key's fingerprint output changes: its value changed, or the scope or the
+/// hash key did (then every key is listed, and a scope change is listed too). Nothing about values is revealed.
+pub fn diff(key: &HashKey, old: &OldState, news: &Inputs) -> Vec<Change> {
+    let new = compute(key, news);
+    let mut changes = Vec::new();
+    if old.scope.as_ref().map(|s| Known::Known(s.clone())) != Some(news.scope.clone()) {
+        changes.push(Change {
+            path: "scope".into(),
+            kind: DiffKind::Update,
+            input_diff: true,
+        });
+    }
+    match (&old.key_hashes, &new.key_hashes) {
+        (Some(old_hashes), Known::Known(new_hashes)) => {
+            let names: BTreeSet<&String> = old_hashes.keys().chain(new_hashes.keys()).collect();
+            for name in names {
+                let kind = match (old_hashes.get(name), new_hashes.get(name)) {
+                    (None, Some(_)) => DiffKind::Add,
+                    (Some(_), None) => DiffKind::Delete,
+                    (Some(o), Some(Known::Known(n))) if o == n => continue,
+                    _ => DiffKind::Update,
+                };
+                changes.push(Change {
+                    path: key_hash_path(name),
+                    kind,
+                    input_diff: false,
+                });
+            }
+        }
+        // Unknown data, or stored state without keyHashes: the whole map may change.
+        _ => changes.push(Change {
+            path: "keyHashes".into(),
+            kind: DiffKind::Update,
+            input_diff: false,
+        }),
+    }
+    if changes.is_empty()
+        && let Known::Known(hash) = &new.hash
+        && old.hash.as_ref() != Some(hash)
+    {
+        // Same per-key fingerprints but a different whole hash: stored state is stale or was edited.
+        changes.push(Change {
+            path: "hash".into(),
+            kind: DiffKind::Update,
+            input_diff: false,
+        });
+    }
+    changes
+}
+
+/// `keyHashes["NAME"]`, always in bracket form as the pinned interface names it (even for plain names).
+pub fn key_hash_path(name: &str) -> String {
+    let mut out = "keyHashes[\"".to_owned();
+    for c in name.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push_str("\"]");
+    out
+}
+
+/// The top-level properties named by `changes` (the `diffs` field), sorted and distinct.
+pub fn changed_roots(changes: &[Change]) -> Vec<String> {
+    let roots: BTreeSet<String> = changes
+        .iter()
+        .map(|c| {
+            c.path
+                .split(['[', '.'])
+                .next()
+                .unwrap_or(&c.path)
+                .to_owned()
+        })
+        .collect();
+    roots.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> HashKey {
+        HashKey::new(&SecretString::new(s)).unwrap()
+    }
+
+    fn props(data: &[(&str, Value)], scope: Option<&str>) -> BTreeMap<String, Value> {
+        let mut p = BTreeMap::new();
+        let map = data
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        p.insert("data".to_owned(), Value::secret(Value::Object(map)));
+        if let Some(s) = scope {
+            p.insert("scope".to_owned(), Value::string(s));
+        }
+        p
+    }
+
+    fn state(out: &Outputs) -> OldState {
+        let decoded = wire::decode_struct(Some(&encode_outputs(out))).unwrap();
+        OldState::from_props(&decoded, &BTreeMap::new())
+    }
+
+    #[test]
+    fn check_reports_every_bad_property_by_path() {
+        let mut p = props(
+            &[("A", Value::string("x")), ("B C", Value::Number(1.into()))],
+            None,
+        );
+        p.insert("Scope".into(), Value::string("s"));
+        let failures = check(p).unwrap_err();
+        assert_eq!(failures.len(), 2);
+        assert_eq!(failures[0].property, "Scope");
+        assert!(failures[0].reason.contains("did you mean `scope`"));
+        assert_eq!(
+            failures[1],
+            Failure {
+                property: "data[\"B C\"]".into(),
+                reason: "expected a string, got number".into()
+            }
+        );
+        let not_map = BTreeMap::from([("data".to_owned(), Value::Array(vec![]))]);
+        assert_eq!(
+            check(not_map).unwrap_err()[0].reason,
+            "expected a map of string to string, got array"
+        );
+        assert_eq!(check(BTreeMap::new()).unwrap_err()[0].property, "data");
+    }
+
+    #[test]
+    fn check_marks_data_secret() {
+        let mut p = BTreeMap::new();
+        p.insert(
+            "data".to_owned(),
+            Value::from_json(&serde_json::json!({"K": "v"})),
+        );
+        assert!(check(p).unwrap()["data"].is_secret());
+    }
+
+    #[test]
+    fn partial_unknowns_keep_the_rest_known() {
+        let k = key("0123456789abcdef");
+        let inputs = Inputs::parse(&props(
+            &[("A", Value::string("x")), ("B", Value::Unknown)],
+            Some("s"),
+        ))
+        .unwrap();
+        let out = compute(&k, &inputs);
+        assert_eq!(out.hash, Known::Unknown);
+        assert_eq!(out.keys, Known::Known(vec!["A".into(), "B".into()]));
+        let Known::Known(kh) = &out.key_hashes else {
+            panic!()
+        };
+        assert!(matches!(kh["A"], Known::Known(_)));
+        assert_eq!(kh["B"], Known::Unknown);
+    }
+
+    #[test]
+    fn diff_names_exactly_the_changed_keys() {
+        let k = key("0123456789abcdef");
+        let old = compute(
+            &k,
+            &Inputs::parse(&props(
+                &[
+                    ("A", Value::string("1")),
+                    ("B", Value::string("2")),
+                    ("C", Value::string("3")),
+                ],
+                None,
+            ))
+            .unwrap(),
+        );
+        let same = Inputs::parse(&props(
+            &[
+                ("C", Value::string("3")),
+                ("B", Value::string("2")),
+                ("A", Value::string("1")),
+            ],
+            None,
+        ))
+        .unwrap();
+        assert!(diff(&k, &state(&old), &same).is_empty());
+        let new = Inputs::parse(&props(
+            &[
+                ("A", Value::string("1")),
+                ("B", Value::string("20")),
+                ("D", Value::string("4")),
+            ],
+            None,
+        ))
+        .unwrap();
+        let changes = diff(&k, &state(&old), &new);
+        let summary: Vec<(&str, DiffKind)> =
+            changes.iter().map(|c| (c.path.as_str(), c.kind)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("keyHashes[\"B\"]", DiffKind::Update),
+                ("keyHashes[\"C\"]", DiffKind::Delete),
+                ("keyHashes[\"D\"]", DiffKind::Add)
+            ]
+        );
+        assert_eq!(changed_roots(&changes), vec!["keyHashes"]);
+    }
+
+    #[test]
+    fn scope_change_is_an_input_diff() {
+        let k = key("0123456789abcdef");
+        let old = compute(
+            &k,
+            &Inputs::parse(&props(&[("A", Value::string("1"))], Some("a"))).unwrap(),
+        );
+        let new = Inputs::parse(&props(&[("A", Value::string("1"))], Some("b"))).unwrap();
+        let changes = diff(&k, &state(&old), &new);
+        assert_eq!(
+            changes[0],
+            Change {
+                path: "scope".into(),
+                kind: DiffKind::Update,
+                input_diff: true
+            }
+        );
+        assert_eq!(changed_roots(&changes), vec!["keyHashes", "scope"]);
+    }
+}
