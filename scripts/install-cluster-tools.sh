@@ -7,7 +7,8 @@
 #
 #   scripts/install-cluster-tools.sh [--env | --check] [TOOL...]
 #
-# TOOL is any of: kube (the control plane and kubectl) kwok (default: both).
+# TOOL is any of: kube (the control plane and kubectl), kwok, kwokctl (only for BENCHMARKS.md: kwok's own cluster
+# launcher, the peer of scripts/local-cluster.sh). Default: kube kwok.
 # Prints the bin directories of the tools, one a line, on stdout (build logs go to stderr). With --env it prints one
 # `export PATH=...` line instead. With --check it builds nothing and exits 3 when a tool is missing.
 #
@@ -37,8 +38,8 @@ for arg in "$@"; do
     --env) mode="env" ;;
     --check) mode="check" ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    kube | kwok) tools+=("$arg") ;;
-    *) echo "install-cluster-tools: unknown argument '$arg' (tools: kube kwok)" >&2; exit 2 ;;
+    kube | kwok | kwokctl) tools+=("$arg") ;;
+    *) echo "install-cluster-tools: unknown argument '$arg' (tools: kube kwok kwokctl)" >&2; exit 2 ;;
   esac
 done
 [ ${#tools[@]} -gt 0 ] || tools=(kube kwok)
@@ -47,12 +48,12 @@ log() { echo "install-cluster-tools: $*" >&2; }
 
 # Tool names differ from scripts/install-toolchain.sh's (its `kubernetes` is the Pulumi provider): the cache and its
 # lock files are shared.
-module_dir() { case "$1" in kube) echo kubernetes ;; kwok) echo kwok ;; esac; }
-tool_version() { case "$1" in kube) echo "$KUBERNETES_VERSION" ;; kwok) echo "$KWOK_VERSION" ;; esac; }
+module_dir() { case "$1" in kube) echo kubernetes ;; kwok | kwokctl) echo kwok ;; esac; }
+tool_version() { case "$1" in kube) echo "$KUBERNETES_VERSION" ;; kwok | kwokctl) echo "$KWOK_VERSION" ;; esac; }
 # The binaries a tool provides; the first is the one whose presence means "built".
 binaries() { case "$1" in
   kube) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
-  kwok) echo kwok ;; esac; }
+  kwok) echo kwok ;; kwokctl) echo kwokctl ;; esac; }
 # kwok's config (its Stages) sits beside bin/ as kwok.yaml.
 
 module_hash() {
@@ -112,6 +113,8 @@ build_one() {
         first=0
         grep -v '^---$' "$src/$f"
       done >"$tmp/kwok.yaml" ;;
+    kwokctl)
+      (cd "$mod" && go build "${goflags[@]}" -ldflags "-s -w" -o "$tmp/bin/kwokctl" sigs.k8s.io/kwok/cmd/kwokctl) ;;
   esac
   echo "$tool $version built in $(($(date +%s) - start)) s on $(date -u +%FT%TZ) with $(go env GOVERSION)" >"$tmp/BUILD"
   rm -rf "$dest"
