@@ -225,10 +225,12 @@ start() {
     --service-cluster-ip-range 10.0.0.0/24 --endpoint-reconciler-type none --profiling=false
   wait_for "kube-apiserver /readyz" 120 kubectl_ get --raw /readyz
 
+  # Each controller acts as its own ServiceAccount (what the bootstrap RBAC roles are written for); the manager's own
+  # identity may only get those accounts' tokens.
   launch kube-controller-manager "$k8s_bin/kube-controller-manager" \
     --kubeconfig "$state/kube-controller-manager.kubeconfig" --leader-elect=false --secure-port 0 \
     --root-ca-file "$pki/ca.crt" --service-account-private-key-file "$pki/service-account.key" \
-    --use-service-account-credentials=false --profiling=false
+    --use-service-account-credentials --profiling=false
   launch kube-scheduler "$k8s_bin/kube-scheduler" \
     --kubeconfig "$state/kube-scheduler.kubeconfig" --leader-elect=false --secure-port 0 --profiling=false
   # kwok manages only Nodes annotated as its own; it needs no port of its own (--server-address empty).
