@@ -6,7 +6,8 @@
 #
 #   scripts/install-toolchain.sh [--env | --check] [TOOL...]
 #
-# TOOL is any of: pulumi language-go kubernetes actionlint (default: all of them).
+# TOOL is any of: pulumi pulumi-kubernetes actionlint (default: all of them). `pulumi` is the CLI with, next to it as in a
+# release, the language host that runs our prebuilt program (pulumi-language-go; see README, "Pulumi toolchain").
 # Prints the bin directories of the tools, one a line, on stdout (build logs go to stderr). With --env it prints one
 # `export PATH=...` line instead, for `eval "$(scripts/install-toolchain.sh --env)"`. With --check it builds nothing
 # and exits 3 when a tool is missing (tests use it to skip with a clear message).
@@ -39,28 +40,29 @@ for arg in "$@"; do
     --env) mode="env" ;;
     --check) mode="check" ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    pulumi | language-go | kubernetes | actionlint) tools+=("$arg") ;;
-    *) echo "install-toolchain: unknown argument '$arg' (tools: pulumi language-go kubernetes actionlint)" >&2; exit 2 ;;
+    pulumi | pulumi-kubernetes | actionlint) tools+=("$arg") ;;
+    *) echo "install-toolchain: unknown argument '$arg' (tools: pulumi pulumi-kubernetes actionlint)" >&2; exit 2 ;;
   esac
 done
-[ ${#tools[@]} -gt 0 ] || tools=(pulumi language-go kubernetes actionlint)
+[ ${#tools[@]} -gt 0 ] || tools=(pulumi pulumi-kubernetes actionlint)
 
 log() { echo "install-toolchain: $*" >&2; }
 
-# tool -> tools module directory, version, binary name
-module_dir() { case "$1" in pulumi) echo pulumi ;; language-go) echo pulumi-language-go ;;
-  kubernetes) echo pulumi-kubernetes ;; actionlint) echo actionlint ;; esac; }
-tool_version() { case "$1" in pulumi | language-go) echo "$PULUMI_VERSION" ;; kubernetes) echo "$KUBERNETES_VERSION" ;;
+# tool -> tools module directories, version, the binary that marks it built
+module_dirs() { case "$1" in pulumi) echo pulumi pulumi-language-go ;; pulumi-kubernetes) echo pulumi-kubernetes ;;
+  actionlint) echo actionlint ;; esac; }
+tool_version() { case "$1" in pulumi) echo "$PULUMI_VERSION" ;; pulumi-kubernetes) echo "$KUBERNETES_VERSION" ;;
   actionlint) echo "$ACTIONLINT_VERSION" ;; esac; }
-binary_name() { case "$1" in pulumi) echo pulumi ;; language-go) echo pulumi-language-go ;;
-  kubernetes) echo pulumi-resource-kubernetes ;; actionlint) echo actionlint ;; esac; }
+binary_name() { case "$1" in pulumi) echo pulumi ;; pulumi-kubernetes) echo pulumi-resource-kubernetes ;;
+  actionlint) echo actionlint ;; esac; }
 
-# A short digest of the tools module's tracked inputs (generated *-embed.json files excluded).
+# A short digest of the tools modules' build inputs (tests and the generated *-embed.json files excluded).
 module_hash() {
   local dir
-  dir="$root/tools/$(module_dir "$1")"
-  (cd "$dir" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 | LC_ALL=C sort -z |
-    xargs -0 sha256sum) | sha256sum | cut -c1-10
+  for dir in $(module_dirs "$1"); do
+    (cd "$root/tools/$dir" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) ! -name '*_test.go' -print0 |
+      LC_ALL=C sort -z | xargs -0 sha256sum)
+  done | sha256sum | cut -c1-10
 }
 
 tool_dir() {
@@ -79,7 +81,7 @@ check_go() {
 
 build_one() {
   local tool="$1" dest="$2" mod version tmp start
-  mod="$root/tools/$(module_dir "$tool")"
+  mod="$root/tools/$(module_dirs "$tool" | cut -d' ' -f1)"
   version="$(tool_version "$tool")"
   tmp="$dest.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp/bin"
@@ -93,11 +95,11 @@ build_one() {
     pulumi)
       (cd "$mod" && go build "${goflags[@]}" -o "$tmp/bin/pulumi" \
         -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$version" \
-        github.com/pulumi/pulumi/pkg/v3/cmd/pulumi) ;;
-    language-go)
-      (cd "$mod" && go build "${goflags[@]}" -o "$tmp/bin/pulumi-language-go" \
+        github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+      # Next to `pulumi`, where the CLI looks for the language hosts a release bundles (no "from $PATH" warning).
+      (cd "$root/tools/pulumi-language-go" && go build "${goflags[@]}" -o "$tmp/bin/pulumi-language-go" \
         -ldflags "-X main.version=$version+sophia" .) ;;
-    kubernetes)
+    pulumi-kubernetes)
       # A scratch copy of the module, so the 7 MB generated schema never lands in the work tree.
       local work="$tmp/src"
       mkdir -p "$work" && cp -R "$mod/." "$work/"

@@ -5,4 +5,5 @@ mod integration {
     pub mod esc_cli;
     pub mod provider;
     pub mod util;
+    mod workflows;
 }

@@ -38,10 +38,8 @@ var version = "0.0.0-dev"
 
 func main() {
 	showVersion := flag.Bool("version", false, "print the plugin version and exit")
-	// The engine may pass tracing and logging flags; they are accepted and ignored.
+	// The engine may pass --tracing and glog's --logtostderr and -v; glog (through the SDK) registers the last two.
 	flag.String("tracing", "", "tracing endpoint (ignored)")
-	flag.Bool("logtostderr", false, "log to stderr (ignored)")
-	flag.Int("v", 0, "log verbosity (ignored)")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println(version)
