@@ -1,7 +1,176 @@
-//! Criterion benchmarks for the esc part (filled in by its issue).
+//! Criterion benchmarks for the ESC evaluator.
+//!
+//! - `esc/suite-bench`: ESC's own `bench` case (26 imports, ciphertext secrets, `fn::open::bench`) with a trivial
+//!   `bench` provider and the suite's `rot128` decrypter — the same input as ESC's Go `BenchmarkEval`.
+//! - `esc/generated-1000x5`: a generated environment of 1,000 services × 5 secrets behind 3 levels of imports, where
+//!   the root projects every secret into `environmentVariables` through interpolation.
+//!
+//! Run: `cargo bench --bench esc` (needs `../shared/esc-suite` for the first group; skipped when absent).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::rc::Rc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
+use sophia::esc::schema::{Schema, SchemaRef};
+use sophia::esc::{
+    CloudOnly, Decrypter, EnvironmentLoader, EscValue, EvalOptions, Provider, ProviderLoader,
+    Rotator, evaluate,
+};
 
-fn placeholder(_c: &mut Criterion) {}
+/// Environments held in memory, so the benchmark measures evaluation, not the file system.
+struct MemLoader(HashMap<String, Vec<u8>>);
 
-criterion_group!(benches, placeholder);
+impl EnvironmentLoader for MemLoader {
+    fn load(&self, name: &str) -> Result<Vec<u8>, String> {
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| format!("no environment {name}"))
+    }
+}
+
+struct Rot128;
+
+impl Decrypter for Rot128 {
+    fn decrypt(&self, ciphertext: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(ciphertext.iter().map(|b| b.wrapping_add(128)).collect())
+    }
+}
+
+/// ESC's Go benchmark provider with no delay: returns its delay as text.
+struct BenchProvider;
+
+impl Provider for BenchProvider {
+    fn schema(&self) -> (SchemaRef, SchemaRef) {
+        (Schema::always(), Schema::always())
+    }
+    fn open(&self, _inputs: &EscValue, _context: &EscValue) -> Result<EscValue, String> {
+        Ok(EscValue::string("0s"))
+    }
+}
+
+struct BenchProviders;
+
+impl ProviderLoader for BenchProviders {
+    fn load_provider(&self, name: &str) -> Result<Rc<dyn Provider>, String> {
+        match name {
+            "bench" => Ok(Rc::new(BenchProvider)),
+            _ => Err(format!("unknown provider {name:?}")),
+        }
+    }
+    fn load_rotator(&self, name: &str) -> Result<Rc<dyn Rotator>, String> {
+        Err(format!("unknown rotator {name:?}"))
+    }
+}
+
+fn options<'a>(
+    loader: &'a MemLoader,
+    providers: &'a dyn ProviderLoader,
+    decrypter: &'a dyn Decrypter,
+) -> EvalOptions<'a> {
+    EvalOptions {
+        environments: loader,
+        providers,
+        decrypter,
+        exec_context: EscValue::object(BTreeMap::new()),
+        validating: false,
+        show_secrets: false,
+    }
+}
+
+fn suite_bench(c: &mut Criterion) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/esc-suite/eval/bench");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("skipping esc/suite-bench: {} not found", dir.display());
+        return;
+    };
+    let mut files = HashMap::new();
+    for e in entries.filter_map(Result::ok) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(env) = name.strip_suffix(".yaml") {
+            files.insert(env.to_owned(), std::fs::read(e.path()).unwrap());
+        }
+    }
+    let root = files["env"].clone();
+    let loader = MemLoader(files);
+    let opts = options(&loader, &BenchProviders, &Rot128);
+    // Sanity: the case evaluates without diagnostics, as ESC's benchmark requires.
+    let out = evaluate("bench", &root, &opts);
+    assert!(
+        out.load_diags.is_empty() && out.eval_diags.is_empty(),
+        "bench case has diagnostics"
+    );
+    c.bench_function("esc/suite-bench", |b| {
+        b.iter(|| evaluate("bench", &root, &opts))
+    });
+}
+
+/// `bench/l1` imports `bench/l2` imports `bench/l3`; the root imports `bench/l1`. The secrets live at the bottom;
+/// each level adds per-service settings; the root projects every secret into an environment variable.
+fn generated(services: usize, secrets: usize) -> (Vec<u8>, MemLoader) {
+    let mut l3 = String::from("values:\n  secrets:\n");
+    for s in 0..services {
+        writeln!(l3, "    svc{s}:").unwrap();
+        for k in 0..secrets {
+            writeln!(
+                l3,
+                "      key{k}: {{fn::secret: value-{s}-{k}-0123456789abcdef}}"
+            )
+            .unwrap();
+        }
+    }
+    let mut l2 = String::from("imports:\n  - bench/l3\nvalues:\n  services:\n");
+    for s in 0..services {
+        writeln!(
+            l2,
+            "    svc{s}: {{image: \"registry/svc{s}:1.0\", replicas: 2}}"
+        )
+        .unwrap();
+    }
+    let mut l1 =
+        String::from("imports:\n  - bench/l2\nvalues:\n  region: eu-west-1\n  services:\n");
+    for s in (0..services).step_by(10) {
+        writeln!(l1, "    svc{s}: {{replicas: 3}}").unwrap();
+    }
+    let mut root = String::from("imports:\n  - bench/l1\nvalues:\n  environmentVariables:\n");
+    for s in 0..services {
+        for k in 0..secrets {
+            writeln!(root, "    SVC{s}_KEY{k}: ${{secrets.svc{s}.key{k}}}").unwrap();
+        }
+    }
+    root.push_str("  pulumiConfig:\n    region: ${region}\n");
+    let loader = MemLoader(HashMap::from([
+        ("bench/l1".to_owned(), l1.into_bytes()),
+        ("bench/l2".to_owned(), l2.into_bytes()),
+        ("bench/l3".to_owned(), l3.into_bytes()),
+    ]));
+    (root.into_bytes(), loader)
+}
+
+fn generated_bench(c: &mut Criterion) {
+    let (root, loader) = generated(1000, 5);
+    let opts = options(&loader, &CloudOnly, &CloudOnly);
+    let out = evaluate("bench/root", &root, &opts);
+    assert!(
+        out.eval_diags.is_empty(),
+        "generated environment has diagnostics"
+    );
+    let value = out.value.expect("value");
+    assert_eq!(
+        value
+            .get("environmentVariables")
+            .map(|v| v.to_json(false).as_object().unwrap().len()),
+        Some(5000)
+    );
+    let mut group = c.benchmark_group("esc");
+    group.sample_size(20);
+    group.bench_function("generated-1000x5", |b| {
+        b.iter(|| evaluate("bench/root", &root, &opts))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, suite_bench, generated_bench);
 criterion_main!(benches);

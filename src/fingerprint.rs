@@ -29,9 +29,7 @@ const KEY_TAG: &[u8] = b"sophia/secret-key/v1";
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
     /// The hash key is shorter than [`MIN_KEY_BYTES`].
-    #[error(
-        "hashKey is {len} bytes long; it must be at least {MIN_KEY_BYTES} bytes (generate one with `openssl rand -base64 32`)"
-    )]
+    #[error("hashKey is {len} bytes long; it must be at least {MIN_KEY_BYTES} bytes (generate one with `openssl rand -base64 32`)")]
     KeyTooShort {
         /// Length of the key given, in bytes (its length is not secret; its content is).
         len: usize,
@@ -56,8 +54,7 @@ impl HashKey {
         if key.len() < MIN_KEY_BYTES {
             return Err(Error::KeyTooShort { len: key.len() });
         }
-        let mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes())
-            .expect("HMAC accepts keys of any length");
+        let mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("HMAC accepts keys of any length");
         Ok(Self { mac })
     }
 
@@ -88,11 +85,7 @@ pub struct Fingerprint {
 /// Computes the fingerprint of `data` in `scope` (for example `namespace/deployment`).
 ///
 /// Iteration of a `BTreeMap` is sorted by key bytes, so the result does not depend on insertion order.
-pub fn fingerprint<V: AsRef<str>>(
-    key: &HashKey,
-    scope: &str,
-    data: &BTreeMap<String, V>,
-) -> Fingerprint {
+pub fn fingerprint<V: AsRef<str>>(key: &HashKey, scope: &str, data: &BTreeMap<String, V>) -> Fingerprint {
     let count = (data.len() as u64).to_be_bytes();
     let mut parts: Vec<&[u8]> = Vec::with_capacity(3 + 2 * data.len());
     parts.extend([CONTENT_TAG, scope.as_bytes(), &count[..]]);
@@ -101,16 +94,9 @@ pub fn fingerprint<V: AsRef<str>>(
         let value = value.as_ref().as_bytes();
         parts.push(name.as_bytes());
         parts.push(value);
-        key_hashes.insert(
-            name.clone(),
-            key.digest(&[KEY_TAG, scope.as_bytes(), name.as_bytes(), value]),
-        );
+        key_hashes.insert(name.clone(), key.digest(&[KEY_TAG, scope.as_bytes(), name.as_bytes(), value]));
     }
-    Fingerprint {
-        hash: key.digest(&parts),
-        keys: data.keys().cloned().collect(),
-        key_hashes,
-    }
+    Fingerprint { hash: key.digest(&parts), keys: data.keys().cloned().collect(), key_hashes }
 }
 
 /// Which keys differ between two fingerprints of the same scope. All lists are sorted.
@@ -135,11 +121,7 @@ impl KeyChanges {
                 Some(_) => {}
             }
         }
-        changes.removed = old
-            .keys()
-            .filter(|k| !new.contains_key(*k))
-            .cloned()
-            .collect();
+        changes.removed = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
         changes
     }
 
@@ -159,10 +141,7 @@ mod tests {
     }
 
     fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -183,14 +162,8 @@ mod tests {
     #[test]
     fn boundaries_between_key_and_value_matter() {
         let k = key("0123456789abcdef");
-        assert_ne!(
-            fingerprint(&k, "", &data(&[("ab", "c")])).hash,
-            fingerprint(&k, "", &data(&[("a", "bc")])).hash
-        );
-        assert_ne!(
-            fingerprint(&k, "a", &data(&[("b", "c")])).hash,
-            fingerprint(&k, "", &data(&[("ab", "c")])).hash
-        );
+        assert_ne!(fingerprint(&k, "", &data(&[("ab", "c")])).hash, fingerprint(&k, "", &data(&[("a", "bc")])).hash);
+        assert_ne!(fingerprint(&k, "a", &data(&[("b", "c")])).hash, fingerprint(&k, "", &data(&[("ab", "c")])).hash);
     }
 
     #[test]
@@ -201,13 +174,8 @@ mod tests {
         assert!(f.hash.starts_with(HASH_PREFIX) && f.hash.len() == HASH_PREFIX.len() + 64);
         assert_eq!(f.keys, vec!["DATABASE_URL", "OPENAI_API_KEY"]);
         assert_ne!(f.hash, fingerprint(&k, "ns/other", &d).hash);
-        assert_ne!(
-            f.hash,
-            fingerprint(&key("fedcba9876543210"), "ns/svc", &d).hash
-        );
-        let unkeyed = hex::encode(sha2::Sha256::digest(
-            b"DATABASE_URL=postgres://x;OPENAI_API_KEY=sk-1",
-        ));
+        assert_ne!(f.hash, fingerprint(&key("fedcba9876543210"), "ns/svc", &d).hash);
+        let unkeyed = hex::encode(sha2::Sha256::digest(b"DATABASE_URL=postgres://x;OPENAI_API_KEY=sk-1"));
         assert!(!f.hash.contains(&unkeyed));
     }
 
@@ -227,14 +195,8 @@ mod tests {
     fn known_answer_pins_the_encoding() {
         // Pinned so an accidental change of the canonical encoding (which would roll every pod) fails a test.
         // Computed independently with Python's hmac over the length-prefixed parts (tag, scope, count, K, v).
-        let f = fingerprint(
-            &key("0123456789abcdef"),
-            "default/api",
-            &data(&[("K", "v")]),
-        );
-        assert_eq!(
-            f.hash,
-            "hmac-sha256:d4be87abf08169314f0263e8de46c99b05a5356a13db0732623dc962dcab7880"
-        );
+        let f = fingerprint(&key("0123456789abcdef"), "default/api", &data(&[("K", "v")]));
+        assert_eq!(f.hash, "hmac-sha256:d4be87abf08169314f0263e8de46c99b05a5356a13db0732623dc962dcab7880");
     }
+
 }

@@ -161,14 +161,10 @@ impl Value {
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::Number(n.clone()),
             serde_json::Value::String(s) => Value::String(s.clone()),
-            serde_json::Value::Array(items) => {
-                Value::Array(items.iter().map(Value::from_json).collect())
+            serde_json::Value::Array(items) => Value::Array(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
             }
-            serde_json::Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                    .collect(),
-            ),
         }
     }
 
@@ -179,14 +175,10 @@ impl Value {
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Number(n) => serde_json::Value::Number(n.clone()),
             Value::String(s) => serde_json::Value::String(s.clone()),
-            Value::Array(items) => {
-                serde_json::Value::Array(items.iter().map(|v| v.to_json(reveal)).collect())
+            Value::Array(items) => serde_json::Value::Array(items.iter().map(|v| v.to_json(reveal)).collect()),
+            Value::Object(map) => {
+                serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json(reveal))).collect())
             }
-            Value::Object(map) => serde_json::Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), v.to_json(reveal)))
-                    .collect(),
-            ),
             Value::Secret(s) => match reveal {
                 Reveal::Redacted => serde_json::Value::String(REDACTED.to_owned()),
                 Reveal::Revealed => s.expose().to_json(reveal),
@@ -210,18 +202,10 @@ impl Value {
                     base.insert(key, merged);
                 }
                 let merged = Value::Object(base);
-                if base_secret || overlay_secret {
-                    Value::secret(merged)
-                } else {
-                    merged
-                }
+                if base_secret || overlay_secret { Value::secret(merged) } else { merged }
             }
             (_, top) => {
-                if overlay_secret {
-                    Value::secret(top)
-                } else {
-                    top
-                }
+                if overlay_secret { Value::secret(top) } else { top }
             }
         }
     }
@@ -260,14 +244,8 @@ mod tests {
             ("a".into(), Value::secret(Value::string("hunter2"))),
             ("b".into(), Value::string("plain")),
         ]));
-        assert_eq!(
-            v.to_json(Reveal::Redacted),
-            json!({"a": "[secret]", "b": "plain"})
-        );
-        assert_eq!(
-            v.to_json(Reveal::Revealed),
-            json!({"a": "hunter2", "b": "plain"})
-        );
+        assert_eq!(v.to_json(Reveal::Redacted), json!({"a": "[secret]", "b": "plain"}));
+        assert_eq!(v.to_json(Reveal::Revealed), json!({"a": "hunter2", "b": "plain"}));
         assert!(!format!("{v:?}").contains("hunter2"));
         assert!(v.contains_secret());
     }
@@ -286,10 +264,7 @@ mod tests {
     #[test]
     fn merge_keeps_secretness_of_the_winner() {
         let base = obj(json!({"k": "old"}));
-        let top = Value::Object(BTreeMap::from([(
-            "k".into(),
-            Value::secret(Value::string("new")),
-        )]));
+        let top = Value::Object(BTreeMap::from([("k".into(), Value::secret(Value::string("new")))]));
         let merged = base.merge(top);
         assert_eq!(merged.to_json(Reveal::Redacted), json!({"k": "[secret]"}));
         let back = merged.merge(obj(json!({"k": "plain"})));

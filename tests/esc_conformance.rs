@@ -20,7 +20,8 @@ use serde_json::{Value as J, json};
 use sophia::esc::schema::{Schema, SchemaRef};
 use sophia::esc::syntax::{Diag, Severity};
 use sophia::esc::{
-    Decrypter, EnvironmentLoader, EscRepr, EscValue, EvalOptions, Provider, ProviderLoader, Rotator, check, evaluate,
+    Decrypter, EnvironmentLoader, EscRepr, EscValue, EvalOptions, Provider, ProviderLoader,
+    Rotator, check, evaluate,
 };
 
 struct CaseLoader {
@@ -71,13 +72,18 @@ impl Rotator for Rot {
     fn schema(&self) -> (SchemaRef, SchemaRef, SchemaRef) {
         self.schemas.clone()
     }
-    fn open(&self, inputs: &EscValue, state: &EscValue, _context: &EscValue) -> Result<EscValue, String> {
-        if self.echo {
-            if let (Some(next), current) = (inputs.get("next"), state.get("current")) {
-                if !next.unknown && Some(&next.repr) != current.map(|c| &c.repr) {
-                    return Err("oh no! inputs were evaluated outside of rotation".into());
-                }
-            }
+    fn open(
+        &self,
+        inputs: &EscValue,
+        state: &EscValue,
+        _context: &EscValue,
+    ) -> Result<EscValue, String> {
+        if self.echo
+            && let (Some(next), current) = (inputs.get("next"), state.get("current"))
+            && !next.unknown
+            && Some(&next.repr) != current.map(|c| &c.repr)
+        {
+            return Err("oh no! inputs were evaluated outside of rotation".into());
         }
         match &state.repr {
             EscRepr::Object(_) => Ok(EscValue {
@@ -90,6 +96,8 @@ impl Rotator for Rot {
     }
 }
 
+// The suite's fixture uses 3.14 as a constant, not as pi.
+#[allow(clippy::approx_constant)]
 fn schema_fixture() -> J {
     let tuple = |items: Vec<J>| json!({"type": "array", "prefixItems": items, "items": false});
     json!({
@@ -222,10 +230,13 @@ fn our_diags(diags: &[Diag]) -> Vec<DiagKey> {
         .iter()
         .map(|d| {
             let sev = if d.severity == Severity::Error { 1 } else { 2 };
-            let at = d
-                .range
-                .as_ref()
-                .map(|r| (r.file.to_string(), r.start.line as u64, r.start.column as u64));
+            let at = d.range.as_ref().map(|r| {
+                (
+                    r.file.to_string(),
+                    r.start.line as u64,
+                    r.start.column as u64,
+                )
+            });
             (sev, d.summary.clone(), at, d.path.clone())
         })
         .collect();
@@ -249,7 +260,12 @@ fn expected_diags(expected: &J, key: &str) -> Vec<DiagKey> {
                         )
                     });
                     let summary = d["Summary"].as_str().unwrap_or_default().to_owned();
-                    (sev, summary, at, d["Path"].as_str().unwrap_or_default().to_owned())
+                    (
+                        sev,
+                        summary,
+                        at,
+                        d["Path"].as_str().unwrap_or_default().to_owned(),
+                    )
                 })
                 .collect()
         })
@@ -270,7 +286,9 @@ fn compare_diags(what: &str, ours: Vec<DiagKey>, expected: Vec<DiagKey>) -> Resu
 /// First difference between two JSON values (numbers compared by value), as a path.
 fn json_diff(path: &str, ours: &J, expected: &J) -> Option<String> {
     match (ours, expected) {
-        (J::Number(a), J::Number(b)) => (a.as_f64() != b.as_f64()).then(|| format!("{path}: {a} != {b}")),
+        (J::Number(a), J::Number(b)) => {
+            (a.as_f64() != b.as_f64()).then(|| format!("{path}: {a} != {b}"))
+        }
         (J::Array(a), J::Array(b)) => {
             if a.len() != b.len() {
                 return Some(format!("{path}: {} items != {}", a.len(), b.len()));
@@ -302,11 +320,102 @@ fn compare_json(what: &str, ours: Option<J>, expected: Option<&J>) -> Result<(),
     }
 }
 
-fn run_case(dir: &Path) -> Result<(), String> {
-    let case = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+/// The suite's diagnostic shape (only the fields compared).
+fn diags_json(diags: &[Diag]) -> J {
+    let mut sorted: Vec<&Diag> = diags.iter().collect();
+    sorted.sort_by_key(|d| {
+        let at = d
+            .range
+            .as_ref()
+            .map(|r| (r.file.to_string(), r.start.line, r.start.column));
+        (at, d.summary.clone())
+    });
+    J::Array(
+        sorted
+            .into_iter()
+            .map(|d| {
+                let subject = d.range.as_ref().map_or(J::Null, |r| {
+                    json!({"Filename": &*r.file, "Start": {"Line": r.start.line, "Column": r.start.column}})
+                });
+                let severity = if d.severity == Severity::Error { 1 } else { 2 };
+                json!({"Severity": severity, "Summary": d.summary, "Subject": subject, "Path": d.path})
+            })
+            .collect(),
+    )
+}
+
+/// `SOPHIA_ACCEPT=1`: rewrites `expected.json` of one of our own cases from what the evaluator produces now. Review
+/// the diff before committing: the file is the specification of the case.
+fn accept_case(dir: &Path) -> Result<(), String> {
+    let case = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
     let env = std::fs::read(dir.join("env.yaml")).map_err(|e| format!("reading env.yaml: {e}"))?;
-    let expected: J = serde_json::from_slice(&std::fs::read(dir.join("expected.json")).map_err(|e| e.to_string())?)
-        .map_err(|e| format!("expected.json: {e}"))?;
+    let loader = CaseLoader {
+        dir: dir.to_path_buf(),
+        shown: format!("testdata/eval/{case}"),
+    };
+    let opts = EvalOptions {
+        environments: &loader,
+        providers: &TestProviders,
+        decrypter: &Rot128,
+        exec_context: test_context(),
+        validating: false,
+        show_secrets: false,
+    };
+    let checked = check(&case, &env, &opts);
+    let opened = evaluate(&case, &env, &opts);
+    let mut out = serde_json::Map::new();
+    let mut put = |k: &str, v: J| {
+        if !(v.is_null() || v.as_array().is_some_and(Vec::is_empty)) {
+            out.insert(k.to_owned(), v);
+        }
+    };
+    put("loadDiags", diags_json(&checked.load_diags));
+    put("checkDiags", diags_json(&checked.eval_diags));
+    put(
+        "checkJson",
+        checked.value.map_or(J::Null, |v| v.to_json(true)),
+    );
+    put("evalDiags", diags_json(&opened.eval_diags));
+    put(
+        "evalJsonRedacted",
+        opened.value.as_ref().map_or(J::Null, |v| v.to_json(true)),
+    );
+    put(
+        "evalJSONRevealed",
+        opened.value.as_ref().map_or(J::Null, |v| v.to_json(false)),
+    );
+    let text = serde_json::to_string_pretty(&J::Object(out)).map_err(|e| e.to_string())? + "\n";
+    std::fs::write(dir.join("expected.json"), text).map_err(|e| e.to_string())
+}
+
+fn test_context() -> EscValue {
+    EscValue::object(BTreeMap::from([(
+        "pulumi".to_owned(),
+        EscValue::object(BTreeMap::from([(
+            "user".to_owned(),
+            EscValue::object(BTreeMap::from([(
+                "id".to_owned(),
+                EscValue::string("USER_123"),
+            )])),
+        )])),
+    )]))
+}
+
+fn run_case(dir: &Path) -> Result<(), String> {
+    let case = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let env = std::fs::read(dir.join("env.yaml")).map_err(|e| format!("reading env.yaml: {e}"))?;
+    let expected: J = serde_json::from_slice(
+        &std::fs::read(dir.join("expected.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("expected.json: {e}"))?;
     let overrides: J = std::fs::read(dir.join("overrides.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -316,7 +425,10 @@ fn run_case(dir: &Path) -> Result<(), String> {
         .and_then(J::as_str)
         .unwrap_or(&case)
         .to_owned();
-    let show_secrets = overrides.get("showSecrets").and_then(J::as_bool).unwrap_or(false);
+    let show_secrets = overrides
+        .get("showSecrets")
+        .and_then(J::as_bool)
+        .unwrap_or(false);
 
     let loader = CaseLoader {
         dir: dir.to_path_buf(),
@@ -326,7 +438,10 @@ fn run_case(dir: &Path) -> Result<(), String> {
         "pulumi".to_owned(),
         EscValue::object(BTreeMap::from([(
             "user".to_owned(),
-            EscValue::object(BTreeMap::from([("id".to_owned(), EscValue::string("USER_123"))])),
+            EscValue::object(BTreeMap::from([(
+                "id".to_owned(),
+                EscValue::string("USER_123"),
+            )])),
         )])),
     )]));
     let opts = EvalOptions {
@@ -365,13 +480,22 @@ fn run_case(dir: &Path) -> Result<(), String> {
         Some(v) => (Some(v.to_json(true)), Some(v.to_json(false))),
         None => (None, None),
     };
-    compare_json("evalJsonRedacted", redacted, expected.get("evalJsonRedacted"))?;
-    compare_json("evalJSONRevealed", revealed, expected.get("evalJSONRevealed"))?;
+    compare_json(
+        "evalJsonRedacted",
+        redacted,
+        expected.get("evalJsonRedacted"),
+    )?;
+    compare_json(
+        "evalJSONRevealed",
+        revealed,
+        expected.get("evalJSONRevealed"),
+    )?;
     Ok(())
 }
 
 fn known_failures(root: &Path) -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(root.join("tests/esc-known-failures.txt")).unwrap_or_default();
+    let text =
+        std::fs::read_to_string(root.join("tests/esc-known-failures.txt")).unwrap_or_default();
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -383,11 +507,14 @@ fn known_failures(root: &Path) -> BTreeMap<String, String> {
 }
 
 fn case_dirs(dir: &Path) -> Vec<PathBuf> {
+    let accepting = std::env::var_os("SOPHIA_ACCEPT").is_some();
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| p.join("expected.json").exists())
+                .filter(|p| {
+                    p.join("expected.json").exists() || (accepting && p.join("env.yaml").exists())
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -403,22 +530,39 @@ fn main() -> ExitCode {
     let known = known_failures(&root);
     let mut dirs = case_dirs(&suite);
     if !suite.is_dir() {
-        eprintln!("esc conformance: suite directory {} not found", suite.display());
+        eprintln!(
+            "esc conformance: suite directory {} not found",
+            suite.display()
+        );
         return ExitCode::FAILURE;
     }
     // Our own cases run too, unless a suite was named explicitly.
     if std::env::var_os("ESC_SUITE").is_none() {
-        dirs.extend(case_dirs(&root.join("testdata/esc")));
+        let ours = case_dirs(&root.join("testdata/esc"));
+        if std::env::var_os("SOPHIA_ACCEPT").is_some() {
+            for dir in &ours {
+                if let Err(e) = accept_case(dir) {
+                    eprintln!("esc conformance: accepting {}: {e}", dir.display());
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        dirs.extend(ours);
     }
 
     let (mut passed, mut failed, mut unexpected) = (0, 0, Vec::new());
     for dir in dirs {
-        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        let name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
         if name == "bench" {
             continue;
         }
         // A panic is a failure of the case, never of the runner.
-        let result = std::panic::catch_unwind(|| run_case(&dir)).unwrap_or_else(|_| Err("panicked".into()));
+        let result =
+            std::panic::catch_unwind(|| run_case(&dir)).unwrap_or_else(|_| Err("panicked".into()));
         match result {
             Ok(()) => {
                 passed += 1;

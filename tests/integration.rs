@@ -2,8 +2,11 @@
 
 mod integration {
     pub mod config_cli;
+    pub mod engine_double;
     pub mod esc_cli;
+    pub mod program;
     pub mod provider;
+    pub mod render_cli;
     pub mod util;
     mod workflows;
 }

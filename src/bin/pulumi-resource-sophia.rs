@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = sophia::provider::LaunchArgs::parse(std::env::args().skip(1));
-    match sophia::provider::run(args) {
+    match sophia::provider::serve(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // `{:#}` prints the chain once; the error types keep causes in `source`, not in their messages.

@@ -69,10 +69,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     // A closed pipe (`| head`) is not an error worth reporting.
-    if let Err(e) = lock.write_all(out.as_bytes()).and_then(|()| lock.flush()) {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e).context("writing output");
-        }
+    if let Err(e) = lock.write_all(out.as_bytes()).and_then(|()| lock.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(e).context("writing output");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -81,7 +81,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 pub fn render(value: &Value, format: Format, reveal: Reveal) -> anyhow::Result<String> {
     match format {
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(&value.to_json(reveal)).context("encoding JSON")?;
+            let mut s =
+                serde_json::to_string_pretty(&value.to_json(reveal)).context("encoding JSON")?;
             s.push('\n');
             Ok(s)
         }
@@ -100,7 +101,9 @@ pub fn render(value: &Value, format: Format, reveal: Reveal) -> anyhow::Result<S
                     writeln!(s, "{name}={}", go_quote(&text)).ok();
                 } else {
                     if !is_shell_name(&name) {
-                        anyhow::bail!("environment variable name {name:?} is not a valid shell variable name");
+                        anyhow::bail!(
+                            "environment variable name {name:?} is not a valid shell variable name"
+                        );
                     }
                     writeln!(s, "export {name}={}", shell_quote(&text)).ok();
                 }
@@ -142,7 +145,9 @@ pub fn environment_variables(value: &Value, reveal: Reveal) -> Vec<(String, Stri
 
 fn is_shell_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -166,7 +171,9 @@ pub fn go_quote(s: &str) -> String {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => write!(out, "\\x{:02x}", c as u32).unwrap_or(()),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                write!(out, "\\x{:02x}", c as u32).unwrap_or(())
+            }
             c if c.is_control() => write!(out, "\\u{:04x}", c as u32).unwrap_or(()),
             c => out.push(c),
         }
@@ -270,7 +277,10 @@ mod tests {
     #[test]
     fn dotenv_redacts_unless_shown() {
         let out = render(&env(), Format::Dotenv, Reveal::Redacted).unwrap();
-        assert_eq!(out, "LOG_LEVEL=\"info\"\nOPENAI_API_KEY=\"[secret]\"\nPORT=\"8080\"\n");
+        assert_eq!(
+            out,
+            "LOG_LEVEL=\"info\"\nOPENAI_API_KEY=\"[secret]\"\nPORT=\"8080\"\n"
+        );
         let shown = render(&env(), Format::Dotenv, Reveal::Revealed).unwrap();
         assert!(shown.contains("OPENAI_API_KEY=\"sk-it's $HOME `x`\""));
     }
@@ -278,13 +288,17 @@ mod tests {
     #[test]
     fn shell_quotes_single() {
         let out = render(&env(), Format::Shell, Reveal::Revealed).unwrap();
-        assert!(out.contains("export OPENAI_API_KEY='sk-it'\\''s $HOME `x`'\n"), "{out}");
+        assert!(
+            out.contains("export OPENAI_API_KEY='sk-it'\\''s $HOME `x`'\n"),
+            "{out}"
+        );
     }
 
     #[test]
     fn yaml_round_trips_through_the_parser() {
-        let v =
-            Value::from_json(&serde_json::json!({"a": {"b": [1, "yes", null, {"c": "x: y"}]}, "on": true, "e": {}}));
+        let v = Value::from_json(
+            &serde_json::json!({"a": {"b": [1, "yes", null, {"c": "x: y"}]}, "on": true, "e": {}}),
+        );
         let out = render(&v, Format::Yaml, Reveal::Revealed).unwrap();
         let (node, diags) = crate::esc::syntax::parse_yaml("t", &out);
         assert!(diags.is_empty(), "{out}");

@@ -54,12 +54,8 @@ enum ConfigCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Esc {
-            command: EscCommand::Open(args),
-        } => esc_open::run(args),
-        Command::Config {
-            command: ConfigCommand::Show(args),
-        } => config_show::run(args),
+        Command::Esc { command: EscCommand::Open(args) } => esc_open::run(args),
+        Command::Config { command: ConfigCommand::Show(args) } => config_show::run(args),
         Command::Render(args) => render::run(args),
         Command::Impact(args) => impact::run(args),
     };

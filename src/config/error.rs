@@ -49,7 +49,7 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// A `Pulumi.yaml` config declaration breaks Pulumi's rules, or a stack value does not satisfy it.
+    /// A stack value does not satisfy its `Pulumi.yaml` declaration, or the ESC declaration is not a list of names.
     #[error("{}: {message}", path.display())]
     Declaration {
         /// `Pulumi.yaml` (or the stack file, for values that fail their declaration).

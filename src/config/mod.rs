@@ -177,7 +177,7 @@ impl StackConfig {
         let stack_raw = file.as_ref().map(|f| &f.config);
 
         let mut stack_values = BTreeMap::new();
-        for (key, json) in engine {
+        for (key, mut json) in engine {
             let raw = stack_raw.and_then(|c| c.get(&key));
             if raw.is_none() && decls.config.get(&key).is_some_and(|d| d.fill.is_some()) {
                 continue; // a Pulumi.yaml default the engine filled in; refilled below ESC
@@ -195,6 +195,7 @@ impl StackConfig {
                 value
             };
             stack_values.insert(key, value);
+            zeroize_json(&mut json); // the engine's plaintext copy, now held (zeroized on drop) in `value`
         }
 
         let stack_path = decls.stack_file(stack);
@@ -225,6 +226,16 @@ impl StackConfig {
         } else {
             self.values.get(&format!("{}:{key}", self.project))
         }
+    }
+}
+
+fn zeroize_json(json: &mut serde_json::Value) {
+    use zeroize::Zeroize as _;
+    match json {
+        serde_json::Value::String(s) => s.zeroize(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(zeroize_json),
+        serde_json::Value::Object(map) => map.values_mut().for_each(zeroize_json),
+        _ => {}
     }
 }
 
@@ -301,10 +312,8 @@ fn declared_environments(
     file: &StackFile,
 ) -> Result<Vec<String>, Error> {
     let key = format!("{project}:{ENVIRONMENTS_KEY}");
-    let bad = || Error::Invalid {
+    let bad = || Error::Declaration {
         path: file.path.clone(),
-        line: 0,
-        column: 0,
         message: format!("`{key}` must be a list of ESC environment names (`[sophia/dev]`)"),
     };
     match stack_values.get(&key).map(|v| v.unwrap_secret().0) {

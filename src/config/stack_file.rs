@@ -374,7 +374,7 @@ fn raw(node: &Node, top: bool) -> Raw {
                 Raw::Array(children)
             } else {
                 Raw::Plain(Value::Array(
-                    children.into_iter().map(|c| plain_value(c)).collect(),
+                    children.into_iter().map(plain_value).collect(),
                 ))
             }
         }

@@ -468,3 +468,147 @@ fn example_stack_files_decrypt_with_their_example_passphrases() {
         assert_eq!(names, vec![format!("sophia/{stack}")]);
     }
 }
+
+// Through the embedded ESC evaluator.
+
+const BASE_ENV: &str = "values:\n  pulumiConfig:\n    namespace: from-esc\n    db:\n      host: esc-host\n      port: 5432\n    \
+                        aws:region: us-east-1\n    apiKey:\n      fn::secret: esc-secret\n    level: info\n";
+const DEV_ENV: &str = "imports:\n  - proj/base\nvalues:\n  pulumiConfig:\n    level: debug\n    url: https://${pulumiConfig.db.host}\n";
+
+#[test]
+fn load_projects_esc_environments_under_the_stack() {
+    let f = Fixture::new(PROJECT);
+    f.raw("environments/proj/base.yaml".into(), BASE_ENV);
+    f.raw("environments/proj/dev.yaml".into(), DEV_ENV);
+    f.raw(
+        "environments/proj/extra.yaml".into(),
+        "values:\n  pulumiConfig:\n    level: trace\n",
+    );
+    f.stack(
+        "dev",
+        PASS,
+        "config:\n  proj:environments: [proj/dev, proj/extra]\n  proj:db:\n    host: stack-host\n    password: SECURE(pw)\n",
+    );
+    let config = f.load("dev", Some(PASS)).unwrap();
+    assert_eq!(
+        shown(&config, Reveal::Redacted),
+        json!({
+            "aws:region": "us-east-1",
+            "proj:apiKey": "[secret]",
+            "proj:db": {"host": "stack-host", "password": "[secret]", "port": 5432},
+            "proj:environments": ["proj/dev", "proj/extra"],
+            "proj:level": "trace",
+            "proj:namespace": "from-esc",
+            "proj:url": "https://esc-host",
+        })
+    );
+    assert_eq!(
+        config.get("apiKey").and_then(Value::as_str),
+        Some("esc-secret")
+    );
+
+    // The Pulumi Cloud form, `environment:`, is honoured offline too.
+    f.raw(
+        "Pulumi.cloud.yaml".into(),
+        "environment: [proj/base]\nconfig:\n  proj:namespace: mine\n",
+    );
+    let config = f.load("cloud", None).unwrap();
+    assert_eq!(
+        config.get("namespace").and_then(Value::as_str),
+        Some("mine")
+    );
+    assert_eq!(config.get("level").and_then(Value::as_str), Some("info"));
+}
+
+#[test]
+fn cyclic_environment_reports_the_evaluator_diagnostics() {
+    let f = Fixture::new("name: proj\n");
+    f.raw(
+        "environments/proj/a.yaml".into(),
+        "imports: [proj/b]\nvalues:\n  pulumiConfig:\n    x: 1\n",
+    );
+    f.raw(
+        "environments/proj/b.yaml".into(),
+        "imports: [proj/a]\nvalues:\n  pulumiConfig:\n    y: 2\n",
+    );
+    f.raw(
+        "Pulumi.dev.yaml".into(),
+        "config:\n  proj:environments: [proj/a]\n",
+    );
+    let err = f.load("dev", None).unwrap_err().to_string();
+    assert!(
+        err.starts_with("ESC environment `proj/a` has errors:\n"),
+        "{err}"
+    );
+    assert!(err.contains("cycl"), "{err}");
+}
+
+#[test]
+fn from_engine_puts_esc_between_the_stack_and_the_refilled_defaults() {
+    let f = Fixture::new(PROJECT);
+    f.raw("environments/proj/base.yaml".into(), BASE_ENV);
+    f.raw(
+        "Pulumi.dev.yaml".into(),
+        "config:\n  proj:environments: [proj/base]\n  proj:db:\n    host: stack-host\n",
+    );
+    // The engine filled `proj:namespace` from Pulumi.yaml; ESC's value must beat it, as with `load`.
+    let engine = json!({
+        "proj:environments": "[\"proj/base\"]",
+        "proj:db": "{\"host\":\"stack-host\"}",
+        "proj:namespace": "sophia",
+    })
+    .to_string();
+    let from_engine =
+        StackConfig::from_engine(f.dir.path(), "proj", "dev", &engine, Some("[]")).unwrap();
+    let loaded = f.load("dev", None).unwrap();
+    assert_eq!(
+        shown(&from_engine, Reveal::Revealed),
+        shown(&loaded, Reveal::Revealed)
+    );
+    assert_eq!(
+        from_engine.get("namespace").and_then(Value::as_str),
+        Some("from-esc")
+    );
+    assert_eq!(
+        from_engine.get("db").unwrap().to_json(Reveal::Revealed),
+        json!({"host": "stack-host", "port": 5432})
+    );
+    assert!(from_engine.get("apiKey").unwrap().is_secret());
+}
+
+#[test]
+fn example_stacks_load_with_their_esc_environments() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (stack, pass) in [
+        ("dev", "sophia-dev-example-passphrase"),
+        ("production", "sophia-production-example-passphrase"),
+    ] {
+        let config =
+            StackConfig::load_with_passphrase(root, stack, Some(&SecretString::new(pass))).unwrap();
+        let get = |k: &str| {
+            config
+                .get(k)
+                .unwrap_or_else(|| panic!("{stack}: {k} missing"))
+        };
+        for key in [
+            "hashKey",
+            "database-url",
+            "openai-key",
+            "serpapi-key",
+            "perplexity-key",
+            "anthropic-key",
+            "redis-url",
+        ] {
+            assert!(get(key).is_secret(), "{stack}: {key} must be secret");
+        }
+        assert_eq!(
+            get("namespace").as_str(),
+            Some(format!("sophia-{stack}").as_str()),
+            "ESC beats the default"
+        );
+        assert!(
+            get("openai-key").as_str().unwrap().contains("rotated"),
+            "the stack's rotated key wins over ESC"
+        );
+    }
+}

@@ -198,12 +198,21 @@ pub fn parse_environment(root: &Node) -> (EnvironmentDecl, Vec<Diag>) {
                     diags.push(x.syn.error("description must be a string"));
                 }
             }
-            "imports" => parse_imports(value, &mut env, &mut diags),
-            "values" => parse_values(value, &mut env, &mut diags),
+            // A repeated field replaces the earlier one, as in ESC's record decoding.
+            "imports" => {
+                env.imports.clear();
+                parse_imports(value, &mut env, &mut diags)
+            }
+            "values" => {
+                env.values.clear();
+                parse_values(value, &mut env, &mut diags)
+            }
             _ => {
                 let fields = ["'description'", "'imports'", "'values'"];
                 let list = sort_by_edit_distance(k, &fields).join(", ");
-                let msg = format!("Field '{k}' does not exist on Object 'environment'. Existing fields are: {list}");
+                let msg = format!(
+                    "Field '{k}' does not exist on Object 'environment'. Existing fields are: {list}"
+                );
                 diags.push(Diag::node_error(key, msg).warning());
             }
         }
@@ -253,7 +262,10 @@ fn parse_imports(node: &Node, env: &mut EnvironmentDecl, diags: &mut Vec<Diag>) 
                 }
                 env.imports.push(Import { name, merge });
             }
-            _ => diags.push(Diag::node_error(item, "import must be a string or an object")),
+            _ => diags.push(Diag::node_error(
+                item,
+                "import must be a string or an object",
+            )),
         }
     }
 }
@@ -268,7 +280,10 @@ fn parse_values(node: &Node, env: &mut EnvironmentDecl, diags: &mut Vec<Diag>) {
         if k.starts_with("fn::") {
             diags.push(Diag::node_error(
                 key,
-                format!("builtin function call {} not allowed at the top level", go_quote(k)),
+                format!(
+                    "builtin function call {} not allowed at the top level",
+                    go_quote(k)
+                ),
             ));
         }
         let (x, d) = parse_expr(value);
@@ -298,7 +313,9 @@ fn parse_into(node: &Node, diags: &mut Vec<Diag>) -> Expr {
         NodeKind::Bool(b) => ExprKind::Bool(*b),
         NodeKind::Number(n) => ExprKind::Number(n.clone()),
         NodeKind::String(s, _) => return parse_string(node, s, diags),
-        NodeKind::Array(items) => ExprKind::Array(items.iter().map(|i| parse_into(i, diags)).collect()),
+        NodeKind::Array(items) => {
+            ExprKind::Array(items.iter().map(|i| parse_into(i, diags)).collect())
+        }
         NodeKind::Object(entries) => {
             if let Some(x) = try_parse_builtin(node, entries, diags) {
                 return x;
@@ -307,7 +324,10 @@ fn parse_into(node: &Node, diags: &mut Vec<Diag>) -> Expr {
             for (k, v) in entries {
                 let kx = parse_into(k, diags);
                 let key = match kx.kind {
-                    ExprKind::String(s) => Some(StrLit { value: s, syn: kx.syn }),
+                    ExprKind::String(s) => Some(StrLit {
+                        value: s,
+                        syn: kx.syn,
+                    }),
                     _ => {
                         diags.push(Diag::node_error(k, "object keys must be strings"));
                         None
@@ -334,8 +354,12 @@ fn parse_string(node: &Node, s: &Rc<str>, diags: &mut Vec<Diag>) -> Expr {
     diags.extend(d);
     let kind = match parts.len() {
         0 => ExprKind::String(s.clone()),
-        1 if parts[0].access.is_none() => ExprKind::String(Rc::from(std::mem::take(&mut parts[0].text))),
-        1 if parts[0].text.is_empty() => ExprKind::Symbol(parts.pop().and_then(|p| p.access).unwrap_or_default()),
+        1 if parts[0].access.is_none() => {
+            ExprKind::String(Rc::from(std::mem::take(&mut parts[0].text)))
+        }
+        1 if parts[0].text.is_empty() => {
+            ExprKind::Symbol(parts.pop().and_then(|p| p.access).unwrap_or_default())
+        }
         _ => ExprKind::Interpolate(parts),
     };
     Expr { syn, kind }
@@ -396,7 +420,9 @@ fn try_parse_builtin(node: &Node, entries: &[(Node, Node)], diags: &mut Vec<Diag
                     a.zip(b)
                 }
                 _ => {
-                    diags.push(args_syn.error(format!("the argument to fn::{kind} must be a two-valued list")));
+                    diags.push(args_syn.error(format!(
+                        "the argument to fn::{kind} must be a two-valued list"
+                    )));
                     None
                 }
             };
@@ -408,7 +434,10 @@ fn try_parse_builtin(node: &Node, entries: &[(Node, Node)], diags: &mut Vec<Diag
         }
         "concat" => {
             if !matches!(args.kind, ExprKind::Array(_)) {
-                diags.push(args.syn.error("the argument to fn::concat must be an array of arrays"));
+                diags.push(
+                    args.syn
+                        .error("the argument to fn::concat must be an array of arrays"),
+                );
             }
             Call::Concat(args)
         }
@@ -461,10 +490,9 @@ fn try_parse_builtin(node: &Node, entries: &[(Node, Node)], diags: &mut Vec<Diag
 /// `fn::open`'s `{provider, inputs}`.
 fn named_args(args: &Expr, _which: &str, diags: &mut Vec<Diag>) -> (Option<StrLit>, Option<Expr>) {
     let ExprKind::Object(entries) = &args.kind else {
-        diags.push(
-            args.syn
-                .error("the argument to fn::open must be an object containing 'provider' and 'inputs'"),
-        );
+        diags.push(args.syn.error(
+            "the argument to fn::open must be an object containing 'provider' and 'inputs'",
+        ));
         return (None, None);
     };
     let (mut provider, mut inputs) = (None, None);
@@ -579,8 +607,8 @@ fn synthetic_range(syn: &Syn) -> Range {
 }
 
 fn parse_secret(args: Expr, diags: &mut Vec<Diag>) -> Call {
-    if let ExprKind::Object(entries) = &args.kind {
-        if let [
+    if let ExprKind::Object(entries) = &args.kind
+        && let [
             (
                 Some(k),
                 Expr {
@@ -589,14 +617,12 @@ fn parse_secret(args: Expr, diags: &mut Vec<Diag>) -> Call {
                 },
             ),
         ] = entries.as_slice()
-        {
-            if &*k.value == "ciphertext" {
-                return Call::SecretCipher(StrLit {
-                    value: s.clone(),
-                    syn: syn.clone(),
-                });
-            }
-        }
+        && &*k.value == "ciphertext"
+    {
+        return Call::SecretCipher(StrLit {
+            value: s.clone(),
+            syn: syn.clone(),
+        });
     }
     match args.kind {
         ExprKind::String(s) => Call::SecretPlain(StrLit {
@@ -628,7 +654,9 @@ pub fn go_quote(s: &str) -> String {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -640,7 +668,10 @@ pub fn go_quote(s: &str) -> String {
 /// underscores ignored).
 pub fn sort_by_edit_distance<'a>(x: &str, candidates: &[&'a str]) -> Vec<&'a str> {
     let fx = fold(x);
-    let mut v: Vec<(usize, &str)> = candidates.iter().map(|c| (levenshtein(&fx, &fold(c)), *c)).collect();
+    let mut v: Vec<(usize, &str)> = candidates
+        .iter()
+        .map(|c| (levenshtein(&fx, &fold(c)), *c))
+        .collect();
     v.sort_by_key(|(d, _)| *d);
     v.into_iter().map(|(_, c)| c).collect()
 }
@@ -650,10 +681,8 @@ pub fn sort_by_edit_distance<'a>(x: &str, candidates: &[&'a str]) -> Vec<&'a str
 pub fn nearest<'a>(x: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let fx = fold(x);
     let mut best = None;
+    // Up to 50% typos (ESC: `(len(x) + 1) / 2`).
     let mut best_d = fx.len().div_ceil(2);
-    if fx.len() % 2 == 0 {
-        best_d = (fx.len() + 1) / 2;
-    }
     for c in candidates {
         let d = levenshtein(&fx, &fold(c));
         if d < best_d {
@@ -665,7 +694,10 @@ pub fn nearest<'a>(x: &str, candidates: impl Iterator<Item = &'a str>) -> Option
 }
 
 fn fold(s: &str) -> String {
-    s.chars().filter(|&c| c != '_').flat_map(char::to_lowercase).collect()
+    s.chars()
+        .filter(|&c| c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {

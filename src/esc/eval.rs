@@ -52,8 +52,9 @@ pub(crate) struct Part {
 pub(crate) enum XRepr {
     Missing,
     Literal(Lit),
-    Interpolate(Vec<Part>),
-    Symbol(Vec<PropertyAccessor>),
+    // Shared so evaluation can hold them while mutating the arena without copying.
+    Interpolate(Rc<[Part]>),
+    Symbol(Rc<[PropertyAccessor]>),
     /// A late-bound property of an unknown value.
     Access {
         receiver: VId,
@@ -133,6 +134,7 @@ struct Imported {
 
 /// Per-environment state: the environment being evaluated (the root or an import).
 struct EnvCtx {
+    root_name: Rc<str>,
     is_root: bool,
     context: VId,
     imports: VId,
@@ -151,12 +153,15 @@ pub(crate) struct Evaluator<'o> {
     envs: Vec<EnvCtx>,
     cur: usize,
     depth: usize,
-    root_env_name: Rc<str>,
 }
 
 /// Evaluates environment `name` (already parsed) with everything it imports. Returns the exported top-level object
 /// (`None` for an environment with no values and no imports) and the diagnostics.
-pub fn evaluate_environment(name: &str, env: &EnvironmentDecl, opts: &EvalOptions) -> (Option<EscValue>, Vec<Diag>) {
+pub fn evaluate_environment(
+    name: &str,
+    env: &EnvironmentDecl,
+    opts: &EvalOptions,
+) -> (Option<EscValue>, Vec<Diag>) {
     if env.values.is_empty() && env.imports.is_empty() {
         return (None, Vec::new());
     }
@@ -169,7 +174,6 @@ pub fn evaluate_environment(name: &str, env: &EnvironmentDecl, opts: &EvalOption
         envs: Vec::new(),
         cur: 0,
         depth: 0,
-        root_env_name: Rc::from(name),
     };
     let v = e.evaluate_env(Rc::from(name), env, true);
     let out = e.export(v);
@@ -183,7 +187,14 @@ fn always() -> SchemaRef {
 impl Evaluator<'_> {
     // ----- arena helpers -----
 
-    fn new_x(&mut self, path: Rc<str>, repr: XRepr, schema: SchemaRef, base: Option<VId>, syn: Option<Syn>) -> XId {
+    fn new_x(
+        &mut self,
+        path: Rc<str>,
+        repr: XRepr,
+        schema: SchemaRef,
+        base: Option<VId>,
+        syn: Option<Syn>,
+    ) -> XId {
         self.xs.push(XNode {
             path,
             repr,
@@ -243,7 +254,12 @@ impl Evaluator<'_> {
         self.error_at(syn.as_ref(), summary);
     }
 
-    fn accessor_error(&mut self, syn: Option<&Syn>, accessor: &PropertyAccessor, summary: impl Into<String>) {
+    fn accessor_error(
+        &mut self,
+        syn: Option<&Syn>,
+        accessor: &PropertyAccessor,
+        summary: impl Into<String>,
+    ) {
         let (range, path): (Option<Range>, String) = match (&accessor.range, syn) {
             (Some(r), Some(s)) => (Some(r.clone()), s.path.to_string()),
             (Some(r), None) => (Some(r.clone()), String::new()),
@@ -263,9 +279,15 @@ impl Evaluator<'_> {
                 value: None,
             },
         );
-        let exec = self.exec_context_for(&name);
+        let (exec, root_name) = self.exec_context_for(&name);
         // Context: a value built from the execution context, defined by a synthetic `${context}`.
-        let ctx_def = self.new_x(Rc::from(""), XRepr::Symbol(Vec::new()), always(), None, None);
+        let ctx_def = self.new_x(
+            Rc::from(""),
+            XRepr::Symbol(Rc::from(Vec::new())),
+            always(),
+            None,
+            None,
+        );
         let context = self.unexport(&exec, ctx_def);
         let imports_def = self.synthetic_x(None, always());
         let imports = self.new_v(imports_def, always(), VRepr::Object(BTreeMap::new()));
@@ -277,6 +299,7 @@ impl Evaluator<'_> {
             None,
         );
         self.envs.push(EnvCtx {
+            root_name,
             is_root,
             context,
             imports,
@@ -298,7 +321,8 @@ impl Evaluator<'_> {
                 self.diags
                     .push(key.syn.error(format!("{} is a reserved key", go_quote(k))));
             } else if props.contains_key(k) {
-                self.diags.push(key.syn.error(format!("duplicate key {}", go_quote(k))));
+                self.diags
+                    .push(key.syn.error(format!("duplicate key {}", go_quote(k))));
             } else {
                 let pbase = self.property(base, Some(&key.syn), k);
                 let x = self.declare(Rc::from(join_key("", k)), Some(value), pbase);
@@ -314,21 +338,25 @@ impl Evaluator<'_> {
         v
     }
 
-    /// ESC's `ExecContext.CopyForEnv`: the caller's context plus `currentEnvironment` and `rootEnvironment`.
-    fn exec_context_for(&self, name: &Rc<str>) -> EscValue {
-        let mut map = match &self.opts.exec_context.repr {
+    /// ESC's `ExecContext.CopyForEnv`: the caller's context plus `currentEnvironment` and `rootEnvironment`. The
+    /// root name is inherited from the importing environment, except that an anonymous root (or none yet) hands the
+    /// role to the environment being opened. Returns the context and this environment's root name.
+    fn exec_context_for(&self, name: &Rc<str>) -> (EscValue, Rc<str>) {
+        let parent = self.envs.get(self.cur);
+        let base = parent.map_or(&self.opts.exec_context, |p| &p.exec);
+        let mut map = match &base.repr {
             EscRepr::Object(m) => m.clone(),
             _ => BTreeMap::new(),
         };
-        let named = |n: &str| EscValue::object(BTreeMap::from([("name".to_owned(), EscValue::string(n))]));
+        let named =
+            |n: &str| EscValue::object(BTreeMap::from([("name".to_owned(), EscValue::string(n))]));
         map.insert("currentEnvironment".into(), named(name));
-        let root = if &*self.root_env_name == super::ANONYMOUS_ENVIRONMENT {
-            name
-        } else {
-            &self.root_env_name
+        let root = match parent {
+            Some(p) if &*p.root_name != super::ANONYMOUS_ENVIRONMENT => p.root_name.clone(),
+            _ => name.clone(),
         };
-        map.insert("rootEnvironment".into(), named(root));
-        EscValue::object(map)
+        map.insert("rootEnvironment".into(), named(&root));
+        (EscValue::object(map), root)
     }
 
     fn evaluate_imports(&mut self, env: &EnvironmentDecl) {
@@ -340,10 +368,19 @@ impl Evaluator<'_> {
             };
             mine.insert(name, val);
             if import.merge {
-                let copy = self.copy(val);
+                // Merging mutates the value merged on top, and an imported value is shared by everyone importing
+                // it, so it is copied first. The first merged import has nothing under it: merge is a no-op and it
+                // is only ever read (as a base), so it is used as is, saving a deep copy of the import closure.
                 let base = self.envs[self.cur].base;
-                self.merge(copy, base);
-                self.envs[self.cur].base = Some(copy);
+                let top = match base {
+                    None => val,
+                    Some(_) => {
+                        let copy = self.copy(val);
+                        self.merge(copy, base);
+                        copy
+                    }
+                };
+                self.envs[self.cur].base = Some(top);
             }
         }
         let schema = Schema::record(
@@ -360,7 +397,9 @@ impl Evaluator<'_> {
     fn evaluate_import(&mut self, syn: Option<&Syn>, name: &Rc<str>) -> Option<VId> {
         if let Some(imported) = self.imports.get(name) {
             if imported.evaluating {
-                let (range, path) = syn.map_or((None, String::new()), |s| (Some(s.range.clone()), s.path.to_string()));
+                let (range, path) = syn.map_or((None, String::new()), |s| {
+                    (Some(s.range.clone()), s.path.to_string())
+                });
                 self.diags
                     .push(Diag::error(range, format!("cyclic import of {name}"), path));
                 return None;
@@ -375,7 +414,9 @@ impl Evaluator<'_> {
             }
         };
         let (decl, diags) = super::load_yaml(name, &source);
-        let failed = diags.iter().any(|d| d.severity == super::syntax::Severity::Error);
+        let failed = diags
+            .iter()
+            .any(|d| d.severity == super::syntax::Severity::Error);
         self.diags.extend(diags);
         let decl = match decl {
             Some(d) if !failed => d,
@@ -398,19 +439,27 @@ impl Evaluator<'_> {
         let (repr, schema) = match &x.kind {
             ExprKind::Null => (XRepr::Literal(Lit::Null), Schema::null()),
             ExprKind::Bool(b) => (XRepr::Literal(Lit::Bool(*b)), Schema::bool_const(*b)),
-            ExprKind::Number(n) => (XRepr::Literal(Lit::Number(n.clone())), Schema::number_const(n)),
-            ExprKind::String(s) => (XRepr::Literal(Lit::String(s.clone())), Schema::string_const(s)),
+            ExprKind::Number(n) => (
+                XRepr::Literal(Lit::Number(n.clone())),
+                Schema::number_const(n),
+            ),
+            ExprKind::String(s) => (
+                XRepr::Literal(Lit::String(s.clone())),
+                Schema::string_const(s),
+            ),
             ExprKind::Interpolate(parts) => {
-                let parts = parts
+                let parts: Vec<Part> = parts
                     .iter()
                     .map(|p| Part {
                         text: p.text.clone(),
                         access: p.access.as_ref().map(|a| a.accessors.clone()),
                     })
                     .collect();
-                (XRepr::Interpolate(parts), Schema::string())
+                (XRepr::Interpolate(Rc::from(parts)), Schema::string())
             }
-            ExprKind::Symbol(access) => (XRepr::Symbol(access.accessors.clone()), always()),
+            ExprKind::Symbol(access) => {
+                (XRepr::Symbol(Rc::from(access.accessors.clone())), always())
+            }
             ExprKind::Array(items) => {
                 let elements = items
                     .iter()
@@ -425,11 +474,14 @@ impl Evaluator<'_> {
                     // Possible after parse errors: entries with bad keys are dropped.
                     let Some(key) = key else { continue };
                     if props.contains_key(&key.value) {
-                        self.diags
-                            .push(key.syn.error(format!("duplicate key {}", go_quote(&key.value))));
+                        self.diags.push(
+                            key.syn
+                                .error(format!("duplicate key {}", go_quote(&key.value))),
+                        );
                     } else {
                         let pbase = self.property(base, Some(&key.syn), &key.value);
-                        let px = self.declare(Rc::from(join_key(&path, &key.value)), Some(value), pbase);
+                        let px =
+                            self.declare(Rc::from(join_key(&path, &key.value)), Some(value), pbase);
                         props.insert(key.value.clone(), px);
                     }
                 }
@@ -483,8 +535,14 @@ impl Evaluator<'_> {
             Call::SecretCipher(lit) => (XRepr::SecretCipher(lit.value.clone()), Schema::string()),
             Call::Join(pair) | Call::Split(pair) => {
                 let (a, c) = match pair {
-                    Some((a, c)) => (self.declare(e.clone(), Some(a), None), self.declare(e, Some(c), None)),
-                    None => (self.declare(e.clone(), None, None), self.declare(e, None, None)),
+                    Some((a, c)) => (
+                        self.declare(e.clone(), Some(a), None),
+                        self.declare(e, Some(c), None),
+                    ),
+                    None => (
+                        self.declare(e.clone(), None, None),
+                        self.declare(e, None, None),
+                    ),
                 };
                 if matches!(b.call, Call::Join(_)) {
                     (XRepr::Join(a, c), Schema::string())
@@ -496,16 +554,34 @@ impl Evaluator<'_> {
                 XRepr::Concat(self.declare(e, Some(x), None)),
                 Schema::array_of(always()),
             ),
-            Call::ToJson(x) => (XRepr::ToJson(self.declare(e, Some(x), None)), Schema::string()),
+            Call::ToJson(x) => (
+                XRepr::ToJson(self.declare(e, Some(x), None)),
+                Schema::string(),
+            ),
             Call::FromJson(x) => (XRepr::FromJson(self.declare(e, Some(x), None)), always()),
-            Call::ToString(x) => (XRepr::ToString(self.declare(e, Some(x), None)), Schema::string()),
-            Call::ToBase64(x) => (XRepr::ToBase64(self.declare(e, Some(x), None)), Schema::string()),
-            Call::FromBase64(x) => (XRepr::FromBase64(self.declare(e, Some(x), None)), Schema::string()),
+            Call::ToString(x) => (
+                XRepr::ToString(self.declare(e, Some(x), None)),
+                Schema::string(),
+            ),
+            Call::ToBase64(x) => (
+                XRepr::ToBase64(self.declare(e, Some(x), None)),
+                Schema::string(),
+            ),
+            Call::FromBase64(x) => (
+                XRepr::FromBase64(self.declare(e, Some(x), None)),
+                Schema::string(),
+            ),
             Call::Final(x) => (XRepr::Final(self.declare(e, Some(x), None)), always()),
             Call::Validate { schema, value } => {
                 let s = self.declare(e.clone(), schema.as_ref(), None);
                 let v = self.declare(e, value.as_ref(), None);
-                (XRepr::Validate { schema: s, value: v }, always())
+                (
+                    XRepr::Validate {
+                        schema: s,
+                        value: v,
+                    },
+                    always(),
+                )
             }
         }
     }
@@ -527,7 +603,10 @@ impl Evaluator<'_> {
             State::Declared => {}
         }
         if self.depth >= MAX_EVAL_DEPTH {
-            self.error_x(x, format!("evaluation nests deeper than {MAX_EVAL_DEPTH} levels"));
+            self.error_x(
+                x,
+                format!("evaluation nests deeper than {MAX_EVAL_DEPTH} levels"),
+            );
             return self.unknown_v(x, always());
         }
         self.xs[x].state = State::Evaluating;
@@ -552,17 +631,17 @@ impl Evaluator<'_> {
         }
 
         // A final base value cannot be overridden.
-        if let Some(base) = self.xs[x].base {
-            if self.vs[base].is_final {
-                let syn = self.xs[x].syn.clone();
-                let d = match syn {
-                    Some(s) => s.error("cannot override final value").warning(),
-                    None => Diag::error(None, "cannot override final value", "").warning(),
-                };
-                self.diags.push(d);
-                self.xs[x].schema = self.vs[base].schema.clone();
-                return base;
-            }
+        if let Some(base) = self.xs[x].base
+            && self.vs[base].is_final
+        {
+            let syn = self.xs[x].syn.clone();
+            let d = match syn {
+                Some(s) => s.error("cannot override final value").warning(),
+                None => Diag::error(None, "cannot override final value", "").warning(),
+            };
+            self.diags.push(d);
+            self.xs[x].schema = self.vs[base].schema.clone();
+            return base;
         }
 
         let repr = self.xs[x].repr.clone();
@@ -646,12 +725,18 @@ impl Evaluator<'_> {
         }
         self.vs[v].unknown = unknown;
         self.vs[v].secret = secret;
-        self.vs[v].repr = VRepr::String(Rc::from(if unknown { "[unknown]".to_owned() } else { out }));
+        self.vs[v].repr =
+            VRepr::String(Rc::from(if unknown { "[unknown]".to_owned() } else { out }));
         v
     }
 
     /// Resolves a property access and returns a private copy (evaluation merges into it), defined at `x`.
-    fn evaluate_property_access(&mut self, x: XId, accessors: &[PropertyAccessor], accept: &SchemaRef) -> VId {
+    fn evaluate_property_access(
+        &mut self,
+        x: XId,
+        accessors: &[PropertyAccessor],
+        accept: &SchemaRef,
+    ) -> VId {
         let found = self.evaluate_expr_access(x, accessors, accept);
         let v = self.copy(found);
         self.vs[v].def = x;
@@ -659,7 +744,12 @@ impl Evaluator<'_> {
     }
 
     /// Walks declared expressions (without evaluating containers) as far as possible, then values.
-    fn evaluate_expr_access(&mut self, x: XId, accessors: &[PropertyAccessor], accept: &SchemaRef) -> VId {
+    fn evaluate_expr_access(
+        &mut self,
+        x: XId,
+        accessors: &[PropertyAccessor],
+        accept: &SchemaRef,
+    ) -> VId {
         let syn = self.xs[x].syn.clone();
         let first = match &accessors[0].accessor {
             Accessor::Name(n) | Accessor::Key(n) => Some(n.as_str()),
@@ -707,7 +797,11 @@ impl Evaluator<'_> {
                         None => {
                             let base = self.xs[receiver].base;
                             if self.is_object(base) {
-                                return self.evaluate_value_access(syn.as_ref(), base.unwrap_or_default(), rest);
+                                return self.evaluate_value_access(
+                                    syn.as_ref(),
+                                    base.unwrap_or_default(),
+                                    rest,
+                                );
                             }
                             let hint = did_you_mean(nearest(&key, props.keys().map(|k| &**k)));
                             self.accessor_error(
@@ -735,7 +829,12 @@ impl Evaluator<'_> {
     }
 
     /// `${environments.<project>.<env>...}`: an inline import.
-    fn evaluate_environment_reference(&mut self, x: XId, syn: Option<&Syn>, accessors: &[PropertyAccessor]) -> VId {
+    fn evaluate_environment_reference(
+        &mut self,
+        x: XId,
+        syn: Option<&Syn>,
+        accessors: &[PropertyAccessor],
+    ) -> VId {
         if accessors.len() < 3 {
             return self.invalid_property_access(syn.cloned());
         }
@@ -753,8 +852,15 @@ impl Evaluator<'_> {
             }
         };
         let wrap = |e: &mut Self, key: &str, inner: VId| {
-            let schema = Schema::record(BTreeMap::from([(key.to_owned(), e.vs[inner].schema.clone())]));
-            e.new_v(x, schema, VRepr::Object(BTreeMap::from([(Rc::from(key), inner)])))
+            let schema = Schema::record(BTreeMap::from([(
+                key.to_owned(),
+                e.vs[inner].schema.clone(),
+            )]));
+            e.new_v(
+                x,
+                schema,
+                VRepr::Object(BTreeMap::from([(Rc::from(key), inner)])),
+            )
         };
         let envs = wrap(self, &env, imported);
         let projects = wrap(self, &project, envs);
@@ -764,7 +870,12 @@ impl Evaluator<'_> {
     }
 
     /// Walks accessors through evaluated values.
-    fn evaluate_value_access(&mut self, syn: Option<&Syn>, mut receiver: VId, accessors: &[PropertyAccessor]) -> VId {
+    fn evaluate_value_access(
+        &mut self,
+        syn: Option<&Syn>,
+        mut receiver: VId,
+        accessors: &[PropertyAccessor],
+    ) -> VId {
         let mut rest = accessors;
         while let Some(accessor) = rest.first() {
             if self.vs[receiver].unknown {
@@ -798,7 +909,11 @@ impl Evaluator<'_> {
                                 continue;
                             }
                             let hint = did_you_mean(nearest(&key, map.keys().map(|k| &**k)));
-                            self.accessor_error(syn, accessor, format!("unknown property {}{hint}", go_quote(&key)));
+                            self.accessor_error(
+                                syn,
+                                accessor,
+                                format!("unknown property {}{hint}", go_quote(&key)),
+                            );
                             return self.invalid_property_access(syn.cloned());
                         }
                     }
@@ -842,7 +957,11 @@ impl Evaluator<'_> {
                         schema = schema.property(&key);
                     }
                     _ => {
-                        self.accessor_error(syn, accessor, "receiver must be an array or an object");
+                        self.accessor_error(
+                            syn,
+                            accessor,
+                            "receiver must be an array or an object",
+                        );
                         return self.invalid_property_access(syn.cloned());
                     }
                 }
@@ -861,11 +980,20 @@ impl Evaluator<'_> {
         self.unknown_v(def, always())
     }
 
-    fn array_index(&mut self, syn: Option<&Syn>, accessor: &PropertyAccessor, len: i64) -> Option<usize> {
+    fn array_index(
+        &mut self,
+        syn: Option<&Syn>,
+        accessor: &PropertyAccessor,
+        len: i64,
+    ) -> Option<usize> {
         let index = match &accessor.accessor {
             Accessor::Index(i) => *i,
             _ => {
-                self.accessor_error(syn, accessor, "cannot access an array element using a property name");
+                self.accessor_error(
+                    syn,
+                    accessor,
+                    "cannot access an array element using a property name",
+                );
                 return None;
             }
         };
@@ -884,12 +1012,21 @@ impl Evaluator<'_> {
         Some(index as usize)
     }
 
-    fn object_key(&mut self, syn: Option<&Syn>, accessor: &PropertyAccessor, must: bool) -> Option<String> {
+    fn object_key(
+        &mut self,
+        syn: Option<&Syn>,
+        accessor: &PropertyAccessor,
+        must: bool,
+    ) -> Option<String> {
         match &accessor.accessor {
             Accessor::Name(n) | Accessor::Key(n) => Some(n.clone()),
             Accessor::Index(_) => {
                 if must {
-                    self.accessor_error(syn, accessor, "cannot access an object property using an integer index");
+                    self.accessor_error(
+                        syn,
+                        accessor,
+                        "cannot access an object property using an integer index",
+                    );
                 }
                 None
             }
@@ -913,12 +1050,20 @@ impl Evaluator<'_> {
             return true;
         }
         let (va, vb) = (&self.vs[a], &self.vs[b]);
-        if va.unknown && vb.unknown {
-            if let (XRepr::Access { receiver: ra, name: na }, XRepr::Access { receiver: rb, name: nb }) =
-                (&self.xs[va.def].repr, &self.xs[vb.def].repr)
-            {
-                return na == nb && self.is_same(*ra, *rb);
-            }
+        if va.unknown
+            && vb.unknown
+            && let (
+                XRepr::Access {
+                    receiver: ra,
+                    name: na,
+                },
+                XRepr::Access {
+                    receiver: rb,
+                    name: nb,
+                },
+            ) = (&self.xs[va.def].repr, &self.xs[vb.def].repr)
+        {
+            return na == nb && self.is_same(*ra, *rb);
         }
         false
     }
@@ -997,11 +1142,23 @@ impl Evaluator<'_> {
             }
         }
         let vbase = self.vs[v].base.unwrap_or(base);
-        self.vs[v].schema = merged(Some(&self.vs[vbase].schema.clone()), &self.vs[v].schema.clone());
+        self.vs[v].schema = merged(
+            Some(&self.vs[vbase].schema.clone()),
+            &self.vs[v].schema.clone(),
+        );
     }
 
     /// Deep copy of a value graph (bases included), sharing nothing mutable with the original.
     fn copy(&mut self, v: VId) -> VId {
+        // Most references resolve to a scalar with no base: copy it without the memo table.
+        let val = &self.vs[v];
+        if val.base.is_none() && !matches!(val.repr, VRepr::Array(_) | VRepr::Object(_)) {
+            let mut copy = val.clone();
+            copy.merged_keys = None;
+            copy.exporting = false;
+            self.vs.push(copy);
+            return self.vs.len() - 1;
+        }
         let mut memo = HashMap::new();
         self.copy_memo(v, &mut memo)
     }
@@ -1017,8 +1174,14 @@ impl Evaluator<'_> {
         let id = self.vs.len() - 1;
         memo.insert(v, id);
         let repr = match self.vs[v].repr.clone() {
-            VRepr::Array(items) => VRepr::Array(items.into_iter().map(|i| self.copy_memo(i, memo)).collect()),
-            VRepr::Object(map) => VRepr::Object(map.into_iter().map(|(k, i)| (k, self.copy_memo(i, memo))).collect()),
+            VRepr::Array(items) => {
+                VRepr::Array(items.into_iter().map(|i| self.copy_memo(i, memo)).collect())
+            }
+            VRepr::Object(map) => VRepr::Object(
+                map.into_iter()
+                    .map(|(k, i)| (k, self.copy_memo(i, memo)))
+                    .collect(),
+            ),
             other => other,
         };
         let base = self.vs[v].base.map(|b| self.copy_memo(b, memo));
@@ -1049,7 +1212,9 @@ impl Evaluator<'_> {
             return !self.vs[v].rotate_only;
         }
         match self.vs[v].repr.clone() {
-            VRepr::Array(items) => items.into_iter().any(|i| self.contains_observable_unknowns(i)),
+            VRepr::Array(items) => items
+                .into_iter()
+                .any(|i| self.contains_observable_unknowns(i)),
             VRepr::Object(_) => {
                 let syn = self.xs[self.vs[v].def].syn.clone();
                 self.keys(v).iter().any(|k| {
@@ -1140,7 +1305,9 @@ impl Evaluator<'_> {
             VRepr::Bool(b) => EscRepr::Bool(b),
             VRepr::Number(n) => EscRepr::Number(n),
             VRepr::String(s) => EscRepr::String(s),
-            VRepr::Array(items) => EscRepr::Array(items.into_iter().map(|i| self.export(i)).collect()),
+            VRepr::Array(items) => {
+                EscRepr::Array(items.into_iter().map(|i| self.export(i)).collect())
+            }
             VRepr::Object(_) => {
                 let syn = self.xs[self.vs[v].def].syn.clone();
                 let keys = self.keys(v);
@@ -1197,7 +1364,9 @@ impl Evaluator<'_> {
         match repr {
             XRepr::SecretPlain(inner) => self.evaluate_expr(inner, &Schema::string()),
             XRepr::SecretCipher(text) => self.evaluate_ciphertext(x, &text),
-            XRepr::Open { provider, inputs, .. } => self.evaluate_open(x, provider, inputs),
+            XRepr::Open {
+                provider, inputs, ..
+            } => self.evaluate_open(x, provider, inputs),
             XRepr::Rotate {
                 provider,
                 inputs,
@@ -1215,7 +1384,11 @@ impl Evaluator<'_> {
                 if !self.vs[v].unknown {
                     let sep = self.string_of(d);
                     let parts: Vec<String> = match &self.vs[vals].repr {
-                        VRepr::Array(items) => items.clone().into_iter().map(|i| self.string_of(i)).collect(),
+                        VRepr::Array(items) => items
+                            .clone()
+                            .into_iter()
+                            .map(|i| self.string_of(i))
+                            .collect(),
                         _ => Vec::new(),
                     };
                     self.vs[v].repr = VRepr::String(Rc::from(parts.join(&sep)));
@@ -1244,7 +1417,8 @@ impl Evaluator<'_> {
             }
             XRepr::Concat(arrays) => {
                 let v = self.new_v(x, schema, VRepr::Null);
-                let (a, ok) = self.evaluate_typed(arrays, &Schema::array_of(Schema::array_of(always())));
+                let (a, ok) =
+                    self.evaluate_typed(arrays, &Schema::array_of(Schema::array_of(always())));
                 if !ok {
                     self.vs[v].unknown = true;
                     return v;
@@ -1388,7 +1562,8 @@ impl Evaluator<'_> {
         }
         match self.opts.decrypter.decrypt(&ciphertext) {
             Ok(plain) => {
-                self.vs[v].repr = VRepr::String(Rc::from(String::from_utf8_lossy(&plain).into_owned()));
+                self.vs[v].repr =
+                    VRepr::String(Rc::from(String::from_utf8_lossy(&plain).into_owned()));
             }
             Err(e) => {
                 self.error_x(x, format!("decrypting: {e}"));
@@ -1416,7 +1591,10 @@ impl Evaluator<'_> {
                 false
             }
         };
-        if let XRepr::Open { input_schema: s, .. } = &mut self.xs[x].repr {
+        if let XRepr::Open {
+            input_schema: s, ..
+        } = &mut self.xs[x].repr
+        {
             *s = input_schema.clone();
         }
         let schema = self.xs[x].schema.clone();
@@ -1442,7 +1620,13 @@ impl Evaluator<'_> {
         }
     }
 
-    fn evaluate_rotate(&mut self, x: XId, provider: Option<Rc<str>>, inputs: XId, state: XId) -> VId {
+    fn evaluate_rotate(
+        &mut self,
+        x: XId,
+        provider: Option<Rc<str>>,
+        inputs: XId,
+        state: XId,
+    ) -> VId {
         let Some(name) = provider else {
             return self.unknown_v(x, always());
         };
@@ -1541,7 +1725,8 @@ fn go_base64_decode(s: &str) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::STANDARD
         .decode(s)
         .map_err(|e| match e {
-            base64::DecodeError::InvalidByte(at, _) | base64::DecodeError::InvalidLastSymbol(at, _) => {
+            base64::DecodeError::InvalidByte(at, _)
+            | base64::DecodeError::InvalidLastSymbol(at, _) => {
                 format!("illegal base64 data at input byte {at}")
             }
             base64::DecodeError::InvalidLength(at) => {

@@ -66,46 +66,49 @@ pub struct Interpolation {
 pub fn parse_interpolate(node: &Node, value: &str) -> (Vec<Interpolation>, Vec<Diag>) {
     let mut parts = Vec::new();
     let mut diags = Vec::new();
-    let mut text = String::new();
+    // Work on bytes as ESC does: a malformed access may stop inside a multi-byte character, and that must not panic.
     let bytes = value.as_bytes();
+    let mut text: Vec<u8> = Vec::new();
     let mut offset = 0;
-    let mut literal_start = 0;
     while offset < bytes.len() {
         if bytes[offset] == b'$' && bytes.get(offset + 1) == Some(&b'$') {
-            text.push_str(&value[literal_start..offset]);
-            text.push('$');
+            text.push(b'$');
             offset += 2;
-            literal_start = offset;
         } else if bytes[offset] == b'$' && bytes.get(offset + 1) == Some(&b'{') {
-            text.push_str(&value[literal_start..offset]);
             let mut p = AccessParser {
                 node,
-                src: value,
+                src: bytes,
                 offset: offset + 2,
                 accessors: Vec::new(),
                 diags: &mut diags,
             };
             let access = p.parse();
             offset = p.offset;
-            literal_start = offset;
             parts.push(Interpolation {
-                text: std::mem::take(&mut text),
+                text: lossy(std::mem::take(&mut text)),
                 access: Some(access),
             });
         } else {
+            text.push(bytes[offset]);
             offset += 1;
         }
     }
-    text.push_str(&value[literal_start..]);
     if !text.is_empty() {
-        parts.push(Interpolation { text, access: None });
+        parts.push(Interpolation {
+            text: lossy(text),
+            access: None,
+        });
     }
     (parts, diags)
 }
 
+fn lossy(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 struct AccessParser<'a> {
     node: &'a Node,
-    src: &'a str,
+    src: &'a [u8],
     offset: usize,
     accessors: Vec<PropertyAccessor>,
     diags: &'a mut Vec<Diag>,
@@ -113,7 +116,7 @@ struct AccessParser<'a> {
 
 impl AccessParser<'_> {
     fn peek(&self) -> Option<u8> {
-        self.src.as_bytes().get(self.offset).copied()
+        self.src.get(self.offset).copied()
     }
 
     fn range_from(&self, start: usize) -> Option<Range> {
@@ -189,7 +192,7 @@ impl AccessParser<'_> {
             }
             self.offset += 1;
         }
-        let name = self.src[from..self.offset].to_owned();
+        let name = lossy(self.src[from..self.offset].to_vec());
         if name.is_empty() {
             self.error(start, "property name must not be empty");
         }
@@ -255,8 +258,8 @@ impl AccessParser<'_> {
             }
             self.offset += 1;
         }
-        let text = &self.src[from..self.offset];
-        match parse_go_int(text) {
+        let text = lossy(self.src[from..self.offset].to_vec());
+        match parse_go_int(&text) {
             Some(n) => {
                 if self.accessors.is_empty() {
                     self.error(
@@ -267,8 +270,11 @@ impl AccessParser<'_> {
                 Accessor::Index(n)
             }
             None => {
-                self.error(start + 1, "numeric subscript must be a positive base-10 integer");
-                Accessor::Key(text.to_owned())
+                self.error(
+                    start + 1,
+                    "numeric subscript must be a positive base-10 integer",
+                );
+                Accessor::Key(text)
             }
         }
     }

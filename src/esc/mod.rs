@@ -62,7 +62,11 @@ impl fmt::Display for Diagnostic {
 }
 
 impl Diagnostic {
-    fn from_diag(d: &Diag, display_file: &dyn Fn(&str) -> String, fallback_file: &str) -> Diagnostic {
+    fn from_diag(
+        d: &Diag,
+        display_file: &dyn Fn(&str) -> String,
+        fallback_file: &str,
+    ) -> Diagnostic {
         let (file, line, column, positioned) = match (&d.range, &d.file_hint) {
             (Some(r), _) => (
                 display_file(&r.file),
@@ -211,10 +215,14 @@ impl EscValue {
             EscRepr::Bool(b) => serde_json::Value::Bool(*b),
             EscRepr::Number(n) => number_json(n),
             EscRepr::String(s) => serde_json::Value::String(s.to_string()),
-            EscRepr::Array(items) => serde_json::Value::Array(items.iter().map(|i| i.to_json(redact)).collect()),
-            EscRepr::Object(m) => {
-                serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json(redact))).collect())
+            EscRepr::Array(items) => {
+                serde_json::Value::Array(items.iter().map(|i| i.to_json(redact)).collect())
             }
+            EscRepr::Object(m) => serde_json::Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.to_json(redact)))
+                    .collect(),
+            ),
         }
     }
 
@@ -278,7 +286,9 @@ impl EscValue {
             },
             EscRepr::String(s) => Value::String(s.to_string()),
             EscRepr::Array(items) => Value::Array(items.iter().map(EscValue::to_value).collect()),
-            EscRepr::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect()),
+            EscRepr::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect())
+            }
         };
         if self.secret { Value::secret(v) } else { v }
     }
@@ -318,7 +328,12 @@ pub trait Rotator {
     /// Input, state and output schemas.
     fn schema(&self) -> (SchemaRef, SchemaRef, SchemaRef);
     /// Opens the rotator with evaluated inputs and state.
-    fn open(&self, inputs: &EscValue, state: &EscValue, context: &EscValue) -> Result<EscValue, String>;
+    fn open(
+        &self,
+        inputs: &EscValue,
+        state: &EscValue,
+        context: &EscValue,
+    ) -> Result<EscValue, String>;
 }
 
 /// Finds providers and rotators by name.
@@ -373,7 +388,9 @@ impl DirLoader {
     /// The file environment `name` is read from, or `None` when the name is not a safe relative name.
     pub fn path_of(&self, name: &str) -> Option<PathBuf> {
         let segments: Vec<&str> = name.split('/').collect();
-        let safe = |s: &str| !s.is_empty() && s != "." && s != ".." && !s.contains('\\') && !s.contains('\0');
+        let safe = |s: &str| {
+            !s.is_empty() && s != "." && s != ".." && !s.contains('\\') && !s.contains('\0')
+        };
         if segments.len() > 2 || !segments.iter().all(|s| safe(s)) {
             return None;
         }
@@ -436,7 +453,11 @@ pub fn load_yaml(name: &str, bytes: &[u8]) -> (Option<ast::EnvironmentDecl>, Vec
     let src = match std::str::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => {
-            let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+            let line = bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u32
+                + 1;
             let d = Diag {
                 severity: Severity::Error,
                 summary: "yaml: invalid leading UTF-8 octet".into(),
@@ -493,9 +514,9 @@ pub fn open_environment(environments_dir: &Path, name: &str) -> Result<Evaluated
     let loader = DirLoader {
         dir: environments_dir.to_path_buf(),
     };
-    let path = loader
-        .path_of(name)
-        .ok_or_else(|| LoadError::InvalidName { name: name.to_owned() })?;
+    let path = loader.path_of(name).ok_or_else(|| LoadError::InvalidName {
+        name: name.to_owned(),
+    })?;
     let bytes = std::fs::read(&path).map_err(|source| LoadError::Read {
         name: name.to_owned(),
         path: path.clone(),
@@ -539,7 +560,8 @@ pub fn decode_ciphertext(text: &str) -> Result<Vec<u8>, String> {
     let bin = base64::engine::general_purpose::STANDARD
         .decode(text)
         .map_err(|e| match e {
-            base64::DecodeError::InvalidByte(at, _) | base64::DecodeError::InvalidLastSymbol(at, _) => {
+            base64::DecodeError::InvalidByte(at, _)
+            | base64::DecodeError::InvalidLastSymbol(at, _) => {
                 format!("illegal base64 data at input byte {at}")
             }
             base64::DecodeError::InvalidLength(at) => {
@@ -628,7 +650,9 @@ fn write_go_string(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -751,7 +775,9 @@ impl JsonParser<'_> {
                 Some(&c) if c == w => self.i += 1,
                 None => return Err("unexpected EOF".into()),
                 Some(_) => {
-                    return Err(self.invalid(&format!("in literal {word} (expecting {})", go_char(w))));
+                    return Err(
+                        self.invalid(&format!("in literal {word} (expecting {})", go_char(w)))
+                    );
                 }
             }
         }
@@ -822,16 +848,23 @@ impl JsonParser<'_> {
                         b't' => out.push(b'\t'),
                         b'u' => {
                             let cp = self.hex4()?;
-                            let ch = if (0xD800..0xDC00).contains(&cp) && self.b.get(self.i..self.i + 2) == Some(b"\\u")
+                            let ch = if (0xD800..0xDC00).contains(&cp)
+                                && self.b.get(self.i..self.i + 2) == Some(b"\\u")
                             {
                                 self.i += 2;
                                 let lo = self.hex4()?;
-                                char::from_u32(0x10000 + ((cp - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF))
+                                char::from_u32(
+                                    0x10000
+                                        + ((cp - 0xD800) << 10)
+                                        + (lo.wrapping_sub(0xDC00) & 0x3FF),
+                                )
                             } else {
                                 char::from_u32(cp)
                             };
                             let mut buf = [0u8; 4];
-                            out.extend_from_slice(ch.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes());
+                            out.extend_from_slice(
+                                ch.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes(),
+                            );
                         }
                         _ => {
                             self.i -= 1;
@@ -883,18 +916,26 @@ mod tests {
         let enc = encode_ciphertext(b"hello");
         assert_eq!(decode_ciphertext(&enc).unwrap(), b"hello");
         assert_eq!(decode_ciphertext("").unwrap_err(), "EOF");
-        assert!(decode_ciphertext("!!!").unwrap_err().starts_with("illegal base64 data"));
+        assert!(
+            decode_ciphertext("!!!")
+                .unwrap_err()
+                .starts_with("illegal base64 data")
+        );
     }
 
     #[test]
     fn json_keeps_number_text_and_go_errors() {
-        let v = parse_json_number_preserving("{\"a\": 1.50, \"b\": [true, null]} trailing").unwrap();
+        let v =
+            parse_json_number_preserving("{\"a\": 1.50, \"b\": [true, null]} trailing").unwrap();
         assert_eq!(v.get("a").unwrap().repr, EscRepr::Number(Rc::from("1.50")));
         assert_eq!(
             parse_json_number_preserving("x").unwrap_err(),
             "invalid character 'x' looking for beginning of value"
         );
-        assert_eq!(parse_json_number_preserving("[1,").unwrap_err(), "unexpected EOF");
+        assert_eq!(
+            parse_json_number_preserving("[1,").unwrap_err(),
+            "unexpected EOF"
+        );
     }
 
     #[test]
@@ -942,5 +983,43 @@ mod depth_tests {
             let diags = handle.join().expect("no stack overflow");
             assert!(diags <= 5_000);
         }
+    }
+}
+
+#[cfg(test)]
+mod loader_tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_under_the_environments_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proj")).unwrap();
+        std::fs::create_dir_all(dir.path().join("default")).unwrap();
+        std::fs::write(dir.path().join("proj/env.yaml"), "values:\n  a: 1\n").unwrap();
+        std::fs::write(dir.path().join("default/legacy.yaml"), "values:\n  b: 2\n").unwrap();
+        let loader = DirLoader {
+            dir: dir.path().to_path_buf(),
+        };
+        assert_eq!(
+            loader.path_of("proj/env").unwrap(),
+            dir.path().join("proj/env.yaml")
+        );
+        assert_eq!(
+            loader.path_of("legacy").unwrap(),
+            dir.path().join("default/legacy.yaml")
+        );
+        for bad in ["../x", "a/../b", "a/b/c", "", "/abs"] {
+            assert!(loader.path_of(bad).is_none(), "{bad}");
+        }
+        let opened = open_environment(dir.path(), "proj/env").unwrap();
+        assert!(!opened.has_errors());
+        assert_eq!(
+            opened.value.to_json(crate::value::Reveal::Revealed),
+            serde_json::json!({"a": 1})
+        );
+        assert!(matches!(
+            open_environment(dir.path(), "../etc"),
+            Err(LoadError::InvalidName { .. })
+        ));
     }
 }

@@ -149,7 +149,10 @@ impl Schema {
     }
     /// `{type: number, const: n}`.
     pub fn number_const(n: &str) -> SchemaRef {
-        let constant = n.parse::<serde_json::Number>().ok().map(serde_json::Value::Number);
+        let constant = n
+            .parse::<serde_json::Number>()
+            .ok()
+            .map(serde_json::Value::Number);
         Rc::new(Schema {
             constant,
             ..Schema::typed("number")
@@ -207,7 +210,10 @@ impl Schema {
         if self.ty != "array" {
             return Some(Schema::never());
         }
-        self.prefix_items.get(index).cloned().or_else(|| self.items.clone())
+        self.prefix_items
+            .get(index)
+            .cloned()
+            .or_else(|| self.items.clone())
     }
 
     /// The schema of element `index` of values of this schema.
@@ -226,7 +232,10 @@ impl Schema {
         if self.ty != "object" {
             return Some(Schema::never());
         }
-        self.properties.get(name).cloned().or_else(|| self.additional.clone())
+        self.properties
+            .get(name)
+            .cloned()
+            .or_else(|| self.additional.clone())
     }
 
     /// The schema of property `name` of values of this schema.
@@ -285,7 +294,9 @@ impl Schema {
                 .filter(|n| !n.contains('/'))
                 .ok_or(SchemaError::UnsupportedRef)?;
             if !defs.as_ref().is_some_and(|d| d.borrow().contains_key(name)) {
-                return Err(SchemaError::UnknownRef { reference: r.clone() });
+                return Err(SchemaError::UnknownRef {
+                    reference: r.clone(),
+                });
             }
         }
         Ok(Rc::new(s))
@@ -313,10 +324,16 @@ impl Schema {
                 });
             }
         };
-        let bad = |k: &str| SchemaError::InvalidKeyword { keyword: k.to_owned() };
+        let bad = |k: &str| SchemaError::InvalidKeyword {
+            keyword: k.to_owned(),
+        };
         let sub = |v: &J| Schema::build(v, defs).map(Rc::new);
         let subs = |k: &str, v: &J| -> Result<Vec<SchemaRef>, SchemaError> {
-            v.as_array().ok_or_else(|| bad(k))?.iter().map(sub).collect()
+            v.as_array()
+                .ok_or_else(|| bad(k))?
+                .iter()
+                .map(sub)
+                .collect()
         };
         let num = |k: &str, v: &J| -> Result<(String, f64), SchemaError> {
             let n = v.as_f64().ok_or_else(|| bad(k))?;
@@ -412,7 +429,8 @@ impl Schema {
     pub fn with_rotate_only(mut self, names: &[&str]) -> Schema {
         for name in names {
             if let Some(p) = self.properties.get(*name).cloned() {
-                self.properties.insert((*name).to_owned(), Schema::set_rotate_only(&p));
+                self.properties
+                    .insert((*name).to_owned(), Schema::set_rotate_only(&p));
             }
         }
         self

@@ -65,7 +65,11 @@ pub struct Diag {
 
 impl Diag {
     /// An error at a range.
-    pub fn error(range: Option<Range>, summary: impl Into<String>, path: impl Into<String>) -> Diag {
+    pub fn error(
+        range: Option<Range>,
+        summary: impl Into<String>,
+        path: impl Into<String>,
+    ) -> Diag {
         Diag {
             severity: Severity::Error,
             summary: summary.into(),
@@ -163,10 +167,10 @@ impl Node {
         }
         let at = |offset: usize| -> Pos {
             let offset = offset.min(text.len());
-            let prefix = text.get(..offset).unwrap_or(text);
+            let prefix = String::from_utf8_lossy(&text.as_bytes()[..offset]);
             Pos {
                 line: self.range.start.line,
-                column: self.range.start.column + display_width(prefix) as u32,
+                column: self.range.start.column + display_width(&prefix) as u32,
                 byte: self.range.start.byte + offset as u32,
             }
         };
@@ -178,15 +182,26 @@ impl Node {
     }
 }
 
-/// Width of text as ESC counts it inside a scalar (grapheme clusters; ESC uses display width, which differs only for
-/// wide East Asian characters and emoji).
+/// Width of text as ESC counts it inside a scalar: the display width of each grapheme cluster (`uniseg.StringWidth`):
+/// wide East Asian characters and emoji count 2, combining marks 0.
 fn display_width(s: &str) -> usize {
     use unicode_segmentation::UnicodeSegmentation;
+    use unicode_width::UnicodeWidthChar;
     if s.is_ascii() {
-        s.len()
-    } else {
-        s.graphemes(true).count()
+        return s.len();
     }
+    s.graphemes(true)
+        .map(|g| {
+            if g.contains('\u{FE0F}') {
+                return 2;
+            }
+            g.chars()
+                .map(|c| c.width().unwrap_or(0))
+                .find(|&w| w > 0)
+                .unwrap_or(0)
+                .min(2)
+        })
+        .sum()
 }
 
 /// Appends key `k` to document path `root`, quoting it as `["k"]` unless it is an identifier (ESC's `JoinKey`).
@@ -231,7 +246,10 @@ struct ByteCursor<'a> {
 impl ByteCursor<'_> {
     fn byte_of(&mut self, char_index: usize) -> usize {
         while self.chars < char_index && self.bytes < self.src.len() {
-            let c = self.src[self.bytes..].chars().next().map_or(1, char::len_utf8);
+            let c = self.src[self.bytes..]
+                .chars()
+                .next()
+                .map_or(1, char::len_utf8);
             self.bytes += c;
             self.chars += 1;
         }
@@ -308,7 +326,9 @@ pub fn parse_yaml(file: &str, src: &str) -> (Option<Node>, Vec<Diag>) {
         let child_path = |stack: &[Frame]| -> Rc<str> {
             match stack.last() {
                 None => Rc::from(""),
-                Some(Frame::Seq { items, path, .. }) => Rc::from(format!("{path}[{}]", items.len())),
+                Some(Frame::Seq { items, path, .. }) => {
+                    Rc::from(format!("{path}[{}]", items.len()))
+                }
                 Some(Frame::Map {
                     pending_key: Some(k),
                     path,
@@ -379,9 +399,14 @@ pub fn parse_yaml(file: &str, src: &str) -> (Option<Node>, Vec<Diag>) {
             Event::SequenceEnd | Event::MappingEnd => {
                 let Some(frame) = stack.pop() else { continue };
                 let (kind, start, path) = match frame {
-                    Frame::Seq { start, items, path, .. } => (NodeKind::Array(items), start, path),
+                    Frame::Seq {
+                        start, items, path, ..
+                    } => (NodeKind::Array(items), start, path),
                     Frame::Map {
-                        start, entries, path, ..
+                        start,
+                        entries,
+                        path,
+                        ..
                     } => (NodeKind::Object(entries), start, path),
                 };
                 // ESC ends a collection where its last child ends (the closing bracket is not counted).
@@ -401,7 +426,13 @@ pub fn parse_yaml(file: &str, src: &str) -> (Option<Node>, Vec<Diag>) {
                 }
             }
             Event::Scalar(text, style, _anchor, tag) => {
-                let is_key = matches!(stack.last(), Some(Frame::Map { pending_key: None, .. }));
+                let is_key = matches!(
+                    stack.last(),
+                    Some(Frame::Map {
+                        pending_key: None,
+                        ..
+                    })
+                );
                 // A key's path is the path of the value it names (ESC appends the key before decoding it).
                 let path = if is_key {
                     Rc::from(join_key(&child_path(&stack), &text))
@@ -436,7 +467,9 @@ pub fn parse_yaml(file: &str, src: &str) -> (Option<Node>, Vec<Diag>) {
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
-                entries, pending_key, ..
+                entries,
+                pending_key,
+                ..
             }) => match pending_key.take() {
                 None => *pending_key = Some(node),
                 Some(key) => entries.push((key, node)),
@@ -537,10 +570,12 @@ fn scalar_node(
             Some(k @ NodeKind::Bool(_)) => k,
             _ => return Err(decode_error(&range, &path, text, "!!bool")),
         },
-        Some("tag:yaml.org,2002:int" | "!!int" | "tag:yaml.org,2002:float" | "!!float") => match resolve_plain(text) {
-            Some(k @ NodeKind::Number(_)) => k,
-            _ => return Err(decode_error(&range, &path, text, tag.unwrap_or_default())),
-        },
+        Some("tag:yaml.org,2002:int" | "!!int" | "tag:yaml.org,2002:float" | "!!float") => {
+            match resolve_plain(text) {
+                Some(k @ NodeKind::Number(_)) => k,
+                _ => return Err(decode_error(&range, &path, text, tag.unwrap_or_default())),
+            }
+        }
         _ if !plain => return Ok(string(ScalarKind::Other)),
         _ => match resolve_plain(text) {
             Some(kind) => kind,
@@ -551,7 +586,9 @@ fn scalar_node(
 }
 
 fn decode_error(range: &Range, path: &str, text: &str, tag: &str) -> Diag {
-    let tag = tag.trim_start_matches("tag:yaml.org,2002:").trim_start_matches("!!");
+    let tag = tag
+        .trim_start_matches("tag:yaml.org,2002:")
+        .trim_start_matches("!!");
     Diag::error(
         Some(range.clone()),
         format!(
@@ -570,8 +607,8 @@ pub fn resolve_plain(text: &str) -> Option<NodeKind> {
         "false" | "False" | "FALSE" => return Some(NodeKind::Bool(false)),
         // yaml.v3 resolves these to NaN/±Inf floats, which JSON cannot hold; ESC's JSON output fails on them, so
         // they stay strings here.
-        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf"
-        | "-.INF" => return None,
+        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
+        | "-.inf" | "-.Inf" | "-.INF" => return None,
         "-0" | "-0.0" => return Some(NodeKind::Number(Rc::from("-0"))),
         _ => {}
     }
@@ -583,12 +620,11 @@ pub fn resolve_plain(text: &str) -> Option<NodeKind> {
     if let Some(n) = go_parse_int(&plain) {
         return Some(NodeKind::Number(Rc::from(n)));
     }
-    if is_yaml_float(&plain) {
-        if let Ok(f) = plain.parse::<f64>() {
-            if f.is_finite() {
-                return Some(NodeKind::Number(Rc::from(format_go_float(f))));
-            }
-        }
+    if is_yaml_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+        && f.is_finite()
+    {
+        return Some(NodeKind::Number(Rc::from(format_go_float(f))));
     }
     None
 }
@@ -603,17 +639,18 @@ fn go_parse_int(s: &str) -> Option<String> {
     if body.is_empty() {
         return None;
     }
-    let (radix, digits) = if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        (16, d)
-    } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-        (8, d)
-    } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-        (2, d)
-    } else if body.len() > 1 && body.starts_with('0') {
-        (8, &body[1..])
-    } else {
-        (10, body)
-    };
+    let (radix, digits) =
+        if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, d)
+        } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, d)
+        } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, d)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
@@ -694,7 +731,7 @@ pub fn format_go_float(f: f64) -> String {
         out.push('-');
     }
     // Go: with the shortest precision, %e is used when exp < -4 || exp >= 6.
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         out.push_str(&digits[..1]);
         if digits.len() > 1 {
             out.push('.');
@@ -742,7 +779,12 @@ fn yaml_error(file: &Rc<str>, err: &saphyr_parser::ScanError, stack: &[Frame]) -
     // collection), else the problem's 1-based line.
     let context_line = context.and_then(|_| {
         stack.iter().rev().find_map(|f| match f {
-            Frame::Seq { start, flow_line, .. } | Frame::Map { start, flow_line, .. } => flow_line
+            Frame::Seq {
+                start, flow_line, ..
+            }
+            | Frame::Map {
+                start, flow_line, ..
+            } => flow_line
                 .map(|_| start.line.saturating_sub(1))
                 .or(Some(start.line.saturating_sub(1))),
         })
@@ -776,14 +818,29 @@ mod tests {
         assert_eq!(resolve_plain("yes"), None);
         assert_eq!(resolve_plain("on"), None);
         assert_eq!(resolve_plain("true"), Some(NodeKind::Bool(true)));
-        assert_eq!(resolve_plain("0x1F"), Some(NodeKind::Number(Rc::from("31"))));
+        assert_eq!(
+            resolve_plain("0x1F"),
+            Some(NodeKind::Number(Rc::from("31")))
+        );
         assert_eq!(resolve_plain("010"), Some(NodeKind::Number(Rc::from("8"))));
         assert_eq!(resolve_plain("09"), Some(NodeKind::Number(Rc::from("9"))));
-        assert_eq!(resolve_plain("1_000"), Some(NodeKind::Number(Rc::from("1000"))));
-        assert_eq!(resolve_plain("3.14"), Some(NodeKind::Number(Rc::from("3.14"))));
+        assert_eq!(
+            resolve_plain("1_000"),
+            Some(NodeKind::Number(Rc::from("1000")))
+        );
+        assert_eq!(
+            resolve_plain("3.14"),
+            Some(NodeKind::Number(Rc::from("3.14")))
+        );
         assert_eq!(resolve_plain("1.0"), Some(NodeKind::Number(Rc::from("1"))));
-        assert_eq!(resolve_plain("1e21"), Some(NodeKind::Number(Rc::from("1e+21"))));
-        assert_eq!(resolve_plain("1.5e-7"), Some(NodeKind::Number(Rc::from("1.5e-07"))));
+        assert_eq!(
+            resolve_plain("1e21"),
+            Some(NodeKind::Number(Rc::from("1e+21")))
+        );
+        assert_eq!(
+            resolve_plain("1.5e-7"),
+            Some(NodeKind::Number(Rc::from("1.5e-07")))
+        );
         assert_eq!(resolve_plain("2001-12-14"), None);
         assert_eq!(resolve_plain("~"), Some(NodeKind::Null));
     }
@@ -809,7 +866,9 @@ mod tests {
         };
         let (_, a) = &values[0];
         assert_eq!((a.range.start.line, a.range.start.column), (3, 5));
-        let NodeKind::Object(p) = &a.kind else { panic!() };
+        let NodeKind::Object(p) = &a.kind else {
+            panic!()
+        };
         assert_eq!(&*p[0].1.path, "values.a.p");
         assert_eq!((p[0].1.range.start.line, p[0].1.range.start.column), (3, 8));
         let NodeKind::Array(items) = &values[1].1.kind else {
@@ -832,7 +891,10 @@ mod tests {
     #[test]
     fn syntax_errors_read_like_yaml_v3() {
         let (_, diags) = parse_yaml("t", "values:\n  some_unterminated_list: [hello, world\n");
-        assert_eq!(diags[0].summary, "yaml: line 1: did not find expected ',' or ']'");
+        assert_eq!(
+            diags[0].summary,
+            "yaml: line 1: did not find expected ',' or ']'"
+        );
         assert!(diags[0].range.is_none());
     }
 }

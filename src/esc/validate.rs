@@ -24,14 +24,14 @@ struct Loc {
 
 impl Loc {
     fn index(&self, e: &Evaluator, i: usize) -> Loc {
-        if let XRepr::Array(elements) = &e.xs[self.x].repr {
-            if let Some(el) = elements.get(i) {
-                return Loc {
-                    x: *el,
-                    path: format!("[{i}]"),
-                    prefix: false,
-                };
-            }
+        if let XRepr::Array(elements) = &e.xs[self.x].repr
+            && let Some(el) = elements.get(i)
+        {
+            return Loc {
+                x: *el,
+                path: format!("[{i}]"),
+                prefix: false,
+            };
         }
         Loc {
             x: self.x,
@@ -41,14 +41,14 @@ impl Loc {
     }
 
     fn property(&self, e: &Evaluator, k: &str) -> Loc {
-        if let XRepr::Object(props) = &e.xs[self.x].repr {
-            if let Some(p) = props.get(k) {
-                return Loc {
-                    x: *p,
-                    path: join_key("", k),
-                    prefix: false,
-                };
-            }
+        if let XRepr::Object(props) = &e.xs[self.x].repr
+            && let Some(p) = props.get(k)
+        {
+            return Loc {
+                x: *p,
+                path: join_key("", k),
+                prefix: false,
+            };
         }
         Loc {
             x: self.x,
@@ -105,7 +105,13 @@ impl Validator {
         self.validate_element(e, v, accept, &loc)
     }
 
-    fn validate_element(&mut self, e: &mut Evaluator, v: VId, accept: &SchemaRef, loc: &Loc) -> bool {
+    fn validate_element(
+        &mut self,
+        e: &mut Evaluator,
+        v: VId,
+        accept: &SchemaRef,
+        loc: &Loc,
+    ) -> bool {
         if accept.always {
             return true;
         }
@@ -123,13 +129,21 @@ impl Validator {
         let aok = self.validate_any_of(e, v, accept, loc);
         let ook = self.validate_one_of(e, v, accept, loc);
         let cok = match &accept.constant {
-            Some(c) if !equals_const(e, v, c) => self.errorf(e, loc, format!("expected {}", json_repr(c))),
+            Some(c) if !equals_const(e, v, c) => {
+                self.errorf(e, loc, format!("expected {}", json_repr(c)))
+            }
             _ => true,
         };
-        let eok = if accept.enumeration.is_empty() || accept.enumeration.iter().any(|c| equals_const(e, v, c)) {
+        let eok = if accept.enumeration.is_empty()
+            || accept.enumeration.iter().any(|c| equals_const(e, v, c))
+        {
             true
         } else if accept.enumeration.len() == 1 {
-            self.errorf(e, loc, format!("expected {}", json_repr(&accept.enumeration[0])))
+            self.errorf(
+                e,
+                loc,
+                format!("expected {}", json_repr(&accept.enumeration[0])),
+            )
         } else {
             let list = serde_json::Value::Array(accept.enumeration.clone());
             self.errorf(e, loc, format!("expected one of {}", json_repr(&list)))
@@ -138,7 +152,13 @@ impl Validator {
         rok && aok && ook && cok && eok && tok
     }
 
-    fn validate_any_of(&mut self, e: &mut Evaluator, v: VId, accept: &SchemaRef, loc: &Loc) -> bool {
+    fn validate_any_of(
+        &mut self,
+        e: &mut Evaluator,
+        v: VId,
+        accept: &SchemaRef,
+        loc: &Loc,
+    ) -> bool {
         if accept.any_of.is_empty() {
             return true;
         }
@@ -158,7 +178,13 @@ impl Validator {
         true
     }
 
-    fn validate_one_of(&mut self, e: &mut Evaluator, v: VId, accept: &SchemaRef, loc: &Loc) -> bool {
+    fn validate_one_of(
+        &mut self,
+        e: &mut Evaluator,
+        v: VId,
+        accept: &SchemaRef,
+        loc: &Loc,
+    ) -> bool {
         if accept.one_of.is_empty() {
             return true;
         }
@@ -206,68 +232,89 @@ impl Validator {
                 ok = self.errorf(e, loc, format!("expected a multiple of {text}"));
             }
         }
-        if let Some((text, m)) = &accept.minimum {
-            if n < *m {
-                ok = self.errorf(e, loc, format!("expected a number greater than or equal to {text}"));
-            }
+        if let Some((text, m)) = &accept.minimum
+            && n < *m
+        {
+            ok = self.errorf(
+                e,
+                loc,
+                format!("expected a number greater than or equal to {text}"),
+            );
         }
-        if let Some((text, m)) = &accept.exclusive_minimum {
-            if n <= *m {
-                ok = self.errorf(e, loc, format!("expected a number greater than {text}"));
-            }
+        if let Some((text, m)) = &accept.exclusive_minimum
+            && n <= *m
+        {
+            ok = self.errorf(e, loc, format!("expected a number greater than {text}"));
         }
-        if let Some((text, m)) = &accept.maximum {
-            if n > *m {
-                // ESC's message lacks the space; kept so diagnostics match.
-                ok = self.errorf(e, loc, format!("expected a number less than or equal to{text}"));
-            }
+        if let Some((text, m)) = &accept.maximum
+            && n > *m
+        {
+            // ESC's message lacks the space; kept so diagnostics match.
+            ok = self.errorf(
+                e,
+                loc,
+                format!("expected a number less than or equal to{text}"),
+            );
         }
-        if let Some((text, m)) = &accept.exclusive_maximum {
-            if n >= *m {
-                ok = self.errorf(e, loc, format!("expected a number less than {text}"));
-            }
+        if let Some((text, m)) = &accept.exclusive_maximum
+            && n >= *m
+        {
+            ok = self.errorf(e, loc, format!("expected a number less than {text}"));
         }
         ok
     }
 
     fn validate_string(&mut self, e: &Evaluator, s: &str, accept: &Schema, loc: &Loc) -> bool {
         let mut ok = true;
-        if let Some(m) = accept.min_length {
-            if (s.len() as u64) < m {
-                ok = self.errorf(e, loc, format!("expected a string of at least length {m}"));
-            }
+        if let Some(m) = accept.min_length
+            && (s.len() as u64) < m
+        {
+            ok = self.errorf(e, loc, format!("expected a string of at least length {m}"));
         }
-        if let Some(m) = accept.max_length {
-            if (s.len() as u64) > m {
-                ok = self.errorf(e, loc, format!("expected a string of at most length {m}"));
-            }
+        if let Some(m) = accept.max_length
+            && (s.len() as u64) > m
+        {
+            ok = self.errorf(e, loc, format!("expected a string of at most length {m}"));
         }
-        if let Some((text, re)) = &accept.pattern {
-            if !re.is_match(s) {
-                ok = self.errorf(
-                    e,
-                    loc,
-                    format!("string must match the pattern {}", super::ast::go_quote(text)),
-                );
-            }
+        if let Some((text, re)) = &accept.pattern
+            && !re.is_match(s)
+        {
+            ok = self.errorf(
+                e,
+                loc,
+                format!(
+                    "string must match the pattern {}",
+                    super::ast::go_quote(text)
+                ),
+            );
         }
         ok
     }
 
-    fn validate_array(&mut self, e: &mut Evaluator, items: &[VId], accept: &SchemaRef, loc: &Loc) -> bool {
+    fn validate_array(
+        &mut self,
+        e: &mut Evaluator,
+        items: &[VId],
+        accept: &SchemaRef,
+        loc: &Loc,
+    ) -> bool {
         let mut ok = true;
-        if let Some(m) = accept.min_items {
-            if (items.len() as u64) < m {
-                ok = self.errorf(e, loc, format!("expected an array with at least {m} items"));
-            }
+        if let Some(m) = accept.min_items
+            && (items.len() as u64) < m
+        {
+            ok = self.errorf(e, loc, format!("expected an array with at least {m} items"));
         }
-        if let Some(m) = accept.max_items {
-            if (items.len() as u64) > m {
-                ok = self.errorf(e, loc, format!("expected an array with at most {m} items"));
-            }
+        if let Some(m) = accept.max_items
+            && (items.len() as u64) > m
+        {
+            ok = self.errorf(e, loc, format!("expected an array with at most {m} items"));
         }
         for (i, item) in items.iter().enumerate() {
-            let s = accept.prefix_items.get(i).cloned().or_else(|| accept.items.clone());
+            let s = accept
+                .prefix_items
+                .get(i)
+                .cloned()
+                .or_else(|| accept.items.clone());
             let s = s.unwrap_or_else(Schema::always);
             if !self.validate_value(e, *item, &s) {
                 ok = false;
@@ -276,18 +323,32 @@ impl Validator {
         ok
     }
 
-    fn validate_object(&mut self, e: &mut Evaluator, v: VId, accept: &SchemaRef, loc: &Loc) -> bool {
+    fn validate_object(
+        &mut self,
+        e: &mut Evaluator,
+        v: VId,
+        accept: &SchemaRef,
+        loc: &Loc,
+    ) -> bool {
         let keys = e.keys(v);
         let mut ok = true;
-        if let Some(m) = accept.min_properties {
-            if (keys.len() as u64) < m {
-                ok = self.errorf(e, loc, format!("expected an object with at least {m} properties"));
-            }
+        if let Some(m) = accept.min_properties
+            && (keys.len() as u64) < m
+        {
+            ok = self.errorf(
+                e,
+                loc,
+                format!("expected an object with at least {m} properties"),
+            );
         }
-        if let Some(m) = accept.max_properties {
-            if (keys.len() as u64) > m {
-                ok = self.errorf(e, loc, format!("expected an object with at most {m} properties"));
-            }
+        if let Some(m) = accept.max_properties
+            && (keys.len() as u64) > m
+        {
+            ok = self.errorf(
+                e,
+                loc,
+                format!("expected an object with at most {m} properties"),
+            );
         }
         for k in keys.iter() {
             let Some(kv) = e.property(Some(v), None, k) else {
@@ -304,20 +365,35 @@ impl Validator {
             }
         }
         let has = |k: &str| keys.iter().any(|x| &**x == k);
-        let mut missing: Vec<&str> = accept.required.iter().map(String::as_str).filter(|k| !has(k)).collect();
+        let mut missing: Vec<&str> = accept
+            .required
+            .iter()
+            .map(String::as_str)
+            .filter(|k| !has(k))
+            .collect();
         for (k, req) in &accept.dependent_required {
             if has(k) {
                 missing.extend(req.iter().map(String::as_str).filter(|r| !has(r)));
             }
         }
         if !missing.is_empty() {
-            ok = self.errorf(e, loc, format!("missing required properties: {}", missing.join(", ")));
+            ok = self.errorf(
+                e,
+                loc,
+                format!("missing required properties: {}", missing.join(", ")),
+            );
         }
         ok
     }
 
     /// Checks that `accept` admits every value of schema `x` (for unknown values).
-    fn validate_schema_type(&mut self, e: &Evaluator, x: &SchemaRef, accept: &SchemaRef, loc: &Loc) -> bool {
+    fn validate_schema_type(
+        &mut self,
+        e: &Evaluator,
+        x: &SchemaRef,
+        accept: &SchemaRef,
+        loc: &Loc,
+    ) -> bool {
         if accept.always {
             return true;
         }
@@ -378,7 +454,13 @@ impl Validator {
     }
 
     /// At least one of `accept`'s alternatives must admit `x` (oneOf is treated like anyOf here, as ESC does).
-    fn accept_options(&mut self, e: &Evaluator, x: &SchemaRef, options: &[SchemaRef], loc: &Loc) -> bool {
+    fn accept_options(
+        &mut self,
+        e: &Evaluator,
+        x: &SchemaRef,
+        options: &[SchemaRef],
+        loc: &Loc,
+    ) -> bool {
         if options.is_empty() {
             return true;
         }
@@ -398,7 +480,13 @@ impl Validator {
         true
     }
 
-    fn validate_schema_array(&mut self, e: &Evaluator, x: &SchemaRef, accept: &SchemaRef, loc: &Loc) -> bool {
+    fn validate_schema_array(
+        &mut self,
+        e: &Evaluator,
+        x: &SchemaRef,
+        accept: &SchemaRef,
+        loc: &Loc,
+    ) -> bool {
         let mut all_ok = true;
         let (xp, ap) = (&x.prefix_items, &accept.prefix_items);
         let common = xp.len().min(ap.len());
@@ -419,15 +507,21 @@ impl Validator {
                 all_ok &= self.validate_schema_type(e, &x_items, s, &l);
             }
         }
-        if let Some(items) = &x.items {
-            if !items.never {
-                all_ok &= self.validate_schema_type(e, items, &accept_items, loc);
-            }
+        if let Some(items) = &x.items
+            && !items.never
+        {
+            all_ok &= self.validate_schema_type(e, items, &accept_items, loc);
         }
         all_ok
     }
 
-    fn validate_schema_object(&mut self, e: &Evaluator, x: &SchemaRef, accept: &SchemaRef, loc: &Loc) -> bool {
+    fn validate_schema_object(
+        &mut self,
+        e: &Evaluator,
+        x: &SchemaRef,
+        accept: &SchemaRef,
+        loc: &Loc,
+    ) -> bool {
         let mut all_ok = true;
         for (name, px) in &x.properties {
             let l = loc.property(e, name);
@@ -479,7 +573,9 @@ fn equals_const(e: &Evaluator, v: VId, c: &serde_json::Value) -> bool {
             a.to_string() == **b || (a.as_f64().is_some() && a.as_f64() == b.parse::<f64>().ok())
         }
         (J::String(a), VRepr::String(b)) => a == &**b,
-        (J::Array(a), VRepr::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(c, v)| equals_const(e, *v, c)),
+        (J::Array(a), VRepr::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(c, v)| equals_const(e, *v, c))
+        }
         (J::Object(a), VRepr::Object(b)) => {
             a.len() == b.len()
                 && a.iter()

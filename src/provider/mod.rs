@@ -6,15 +6,20 @@
 //! `pulumi_gestalt_proto` because it is the current protocol (with `Handshake` and today's request fields) taken from
 //! a registry artifact, and it is the same protocol the Python tests' client (`provider_pb2_grpc`) speaks.
 //!
-//! Launch contract (what Pulumi's engine expects, see [`LaunchArgs`] and [`run`]): bind `127.0.0.1:0`, print the port
+//! Launch contract (what Pulumi's engine expects, see [`LaunchArgs`] and [`serve`]): bind `127.0.0.1:0`, print the port
 //! on the first stdout line and flush before anything slow, accept `--logtostderr`, `-v=N`, `--tracing X` and unknown
 //! flags, take the engine address as the last argument, stop gracefully on SIGTERM/SIGINT.
 //!
 //! Layout: [`wire`] (Struct ⇄ [`crate::value::Value`], secrets and unknowns), [`secret_hash`] (the resource, no
 //! gRPC), [`schema`] (`GetSchema`), [`error`] (user errors vs bugs, one mapping to `tonic::Status`); this file is the
-//! thin adapter [`SophiaProvider`]. Use [`run`] from a binary, or [`SophiaProvider::server`] to serve in-process.
+//! thin adapter [`SophiaProvider`]. Use [`serve`] from a binary, or [`SophiaProvider::server`] to serve in-process.
 //!
 //! Logging never includes property values: with `-v=N` (N ≥ 7) each RPC's name, outcome and duration go to stderr.
+//! User-facing warnings (today one: `data` arrived without the secret mark) go to the engine's `Engine.Log` at the
+//! address from the command line or `Handshake`, in the background; an unreachable engine costs nothing but that call.
+//!
+//! Verified against the real engine (`tests/python/test_engine_e2e.py`): create, no-op update, one-key rotation whose
+//! `pulumi preview --diff` names only that key, and `hashKey` rotation updating in place.
 
 pub mod error;
 pub mod schema;
@@ -61,6 +66,7 @@ enum Config {
 pub struct SophiaProvider {
     config: RwLock<Config>,
     engine_address: RwLock<Option<String>>,
+    engine: std::sync::OnceLock<pulumirpc::engine_client::EngineClient<tonic::transport::Channel>>,
     verbosity: u8,
 }
 
@@ -120,6 +126,34 @@ impl SophiaProvider {
             };
             eprintln!("sophia: {rpc}: {outcome} in {:?}", started.elapsed());
         }
+    }
+
+    /// Sends a user-facing warning through the engine's `Engine.Log`, in the background, if an engine address is
+    /// known. Best effort: an unreachable engine only costs a failed background call. Never pass a value in `message`.
+    fn warn(&self, urn: &str, message: String) {
+        let Some(address) = self.engine_address() else {
+            return;
+        };
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let client = self.engine.get_or_init(|| {
+            let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+                .unwrap_or_else(|_| tonic::transport::Endpoint::from_static("http://127.0.0.1:1"))
+                .connect_timeout(std::time::Duration::from_secs(2));
+            pulumirpc::engine_client::EngineClient::new(endpoint.connect_lazy())
+        });
+        let mut client = client.clone();
+        let request = pulumirpc::LogRequest {
+            severity: pulumirpc::LogSeverity::Warning as i32,
+            message,
+            urn: urn.to_owned(),
+            ..Default::default()
+        };
+        handle.spawn(async move {
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(5), client.log(request)).await;
+        });
     }
 }
 
@@ -441,7 +475,22 @@ impl ResourceProvider for SophiaProvider {
                     });
                 }
             };
-            Ok::<_, Error>(match secret_hash::check(news) {
+            let plain = |d: &Value| d.as_object().is_some_and(|m| m.values().any(|v| !v.is_secret()));
+            if news.get("data").is_some_and(|d| !d.is_secret() && plain(d)) {
+                // The schema marks `data` secret and we return it marked, so state is encrypted either way; the
+                // warning tells the author their program handled the values as plain outputs.
+                self.warn(
+                    &request.urn,
+                    "SecretHash input `data` was not marked secret; sophia marks it secret in state, but wrap it \
+                     in a secret (pulumi.secret / Output.secret) so the program treats the values as secrets too"
+                        .to_owned(),
+                );
+            }
+            let key = match self.config() {
+                Config::Ready(key) => Some(key),
+                _ => None,
+            };
+            Ok::<_, Error>(match secret_hash::check(news, key.as_ref()) {
                 Ok(inputs) => pulumirpc::CheckResponse {
                     inputs: Some(wire::encode_struct(&inputs)),
                     failures: vec![],
@@ -674,20 +723,42 @@ pub async fn serve_on(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Nodelay on every accepted socket: with Nagle's algorithm a response split over several writes waits for the
+    // client's delayed ACK (~40 ms). `Server::tcp_nodelay` only applies to listeners tonic binds itself.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         // The engine (and our tests) may run 1,000 operations at once over one connection; hyper's default cap
         // of 200 streams would queue the rest.
         .max_concurrent_streams(Some(4096))
-        .tcp_nodelay(true)
+        .layer(tower::util::MapResponseLayer::new(relabel_decode_errors))
         .add_service(provider.server())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .map_err(ServeError::Transport)
 }
 
+/// tonic answers a request body that is not valid protobuf with `INTERNAL` ("failed to decode Protobuf message"),
+/// before any handler runs. Pulumi's engine reads `INTERNAL` from Create/Update as "the resource's state is unknown";
+/// a request it cannot decode is the caller's error, so it becomes `INVALID_ARGUMENT`, message unchanged.
+fn relabel_decode_errors(
+    mut response: tonic::codegen::http::Response<tonic::body::Body>,
+) -> tonic::codegen::http::Response<tonic::body::Body> {
+    let headers = response.headers();
+    let decode_error = headers.get("grpc-status").is_some_and(|s| s == "13")
+        && headers.get("grpc-message").is_some_and(|m| {
+            let m = m.as_bytes();
+            m.starts_with(b"failed to decode Protobuf message")
+                || m.starts_with(b"failed%20to%20decode%20Protobuf")
+        });
+    if decode_error {
+        let code = tonic::codegen::http::HeaderValue::from_static("3");
+        response.headers_mut().insert("grpc-status", code);
+    }
+    response
+}
+
 /// The launch contract, for `main`: bind, print the port, serve until SIGTERM/SIGINT.
-pub fn run(args: LaunchArgs) -> Result<(), ServeError> {
+pub fn serve(args: LaunchArgs) -> Result<(), ServeError> {
     // Bind and announce before building the runtime, so the engine learns the port as early as possible.
     let addr = "127.0.0.1:0";
     let listener = std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind {

@@ -70,7 +70,12 @@ impl Inputs {
         let mut failures = Vec::new();
         for name in props.keys() {
             // Names starting with `__` are reserved for the engine and SDKs (e.g. `__defaults`); leave them alone.
-            if name != "data" && name != "scope" && !name.starts_with("__") {
+            // `keyHashes` is added to the inputs by `Check` itself (see [`check`]) and recomputed everywhere.
+            if name != "data"
+                && name != "scope"
+                && name != KEY_HASHES_INPUT
+                && !name.starts_with("__")
+            {
                 let mut property = String::new();
                 wire::push_key(&mut property, name);
                 let hint = did_you_mean(name)
@@ -160,13 +165,35 @@ fn did_you_mean(name: &str) -> Option<&'static str> {
         .find(|want| lower == *want || lower.trim_end_matches('s') == *want)
 }
 
+/// The derived property `Check` adds to the inputs it returns.
+pub const KEY_HASHES_INPUT: &str = "keyHashes";
+
 /// What `Check` returns: the inputs as they came, with `data` marked secret (the schema says it is; Pulumi then
 /// encrypts it in state even if a program forgot `pulumi.secret`), or the failures.
-pub fn check(news: BTreeMap<String, Value>) -> Result<BTreeMap<String, Value>, Vec<Failure>> {
-    Inputs::parse(&news)?;
+///
+/// With a key, the computed `keyHashes` is added to the inputs. Pulumi's engine renders a `detailedDiff` entry that is
+/// not an input diff by comparing *old outputs* with *new inputs*; without `keyHashes` among the new inputs,
+/// `pulumi preview --diff` showed `- keyHashes: {...}` (a deletion) for a one-key rotation. With it, the preview
+/// shows `~ OPENAI_API_KEY: "hmac-sha256:…" => "hmac-sha256:…"`, which is what a reviewer needs. A `keyHashes` sent
+/// by the program is replaced, never trusted.
+pub fn check(
+    news: BTreeMap<String, Value>,
+    key: Option<&HashKey>,
+) -> Result<BTreeMap<String, Value>, Vec<Failure>> {
+    let inputs = Inputs::parse(&news)?;
     let mut out = news;
+    out.remove(KEY_HASHES_INPUT);
     if let Some(data) = out.remove("data") {
         out.insert("data".into(), Value::secret(data));
+    }
+    if let Some(key) = key
+        && let Known::Known(map) = compute(key, &inputs).key_hashes
+    {
+        let map = map
+            .into_iter()
+            .map(|(k, v)| (k, v.known().map_or(Value::Unknown, Value::String)))
+            .collect();
+        out.insert(KEY_HASHES_INPUT.into(), Value::Object(map));
     }
     Ok(out)
 }
@@ -438,7 +465,7 @@ mod tests {
             None,
         );
         p.insert("Scope".into(), Value::string("s"));
-        let failures = check(p).unwrap_err();
+        let failures = check(p, None).unwrap_err();
         assert_eq!(failures.len(), 2);
         assert_eq!(failures[0].property, "Scope");
         assert!(failures[0].reason.contains("did you mean `scope`"));
@@ -451,10 +478,28 @@ mod tests {
         );
         let not_map = BTreeMap::from([("data".to_owned(), Value::Array(vec![]))]);
         assert_eq!(
-            check(not_map).unwrap_err()[0].reason,
+            check(not_map, None).unwrap_err()[0].reason,
             "expected a map of string to string, got array"
         );
-        assert_eq!(check(BTreeMap::new()).unwrap_err()[0].property, "data");
+        assert_eq!(
+            check(BTreeMap::new(), None).unwrap_err()[0].property,
+            "data"
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_values() {
+        let inputs = Inputs::parse(&props(
+            &[("A", Value::string("hunter2-plaintext"))],
+            Some("s"),
+        ))
+        .unwrap();
+        assert!(!format!("{inputs:?}").contains("hunter2"));
+        let decoded = wire::decode_struct(Some(&wire::encode_struct(&props(
+            &[("A", Value::string("hunter2"))],
+            None,
+        ))));
+        assert!(!format!("{decoded:?}").contains("hunter2"));
     }
 
     #[test]
@@ -464,7 +509,24 @@ mod tests {
             "data".to_owned(),
             Value::from_json(&serde_json::json!({"K": "v"})),
         );
-        assert!(check(p).unwrap()["data"].is_secret());
+        let checked = check(p.clone(), None).unwrap();
+        assert!(checked["data"].is_secret());
+        assert!(
+            !checked.contains_key("keyHashes"),
+            "no key, nothing derived"
+        );
+        // With a key, the derived keyHashes joins the inputs (for the engine's diff display); a forged one is replaced.
+        let k = key("0123456789abcdef");
+        p.insert(
+            "keyHashes".into(),
+            Value::from_json(&serde_json::json!({"K": "forged"})),
+        );
+        let checked = check(p, Some(&k)).unwrap();
+        let expected = fingerprint(&k, "", &BTreeMap::from([("K".to_owned(), "v")])).key_hashes;
+        assert_eq!(
+            checked["keyHashes"].as_object().unwrap()["K"].as_str(),
+            Some(expected["K"].as_str())
+        );
     }
 
     #[test]

@@ -256,3 +256,45 @@ fn missing_stack_file_duplicate_key_and_unknown_environment() {
         "unknown ESC environment `demo/missing`",
     );
 }
+
+#[test]
+fn example_stack_merges_esc_and_cyclic_environments_fail_with_diagnostics() {
+    let out = Command::new(util::bin("sophia"))
+        .args(["config", "show", "--stack", "production", "--json", "--cwd"])
+        .arg(util::project_root())
+        .env_remove("PULUMI_CONFIG_PASSPHRASE_FILE")
+        .env(
+            "PULUMI_CONFIG_PASSPHRASE",
+            "sophia-production-example-passphrase",
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["sophia-secrets:namespace"], "sophia-production");
+    assert_eq!(json["sophia-secrets:log-level"], "info");
+    for key in ["hashKey", "openai-key", "database-url", "redis-url"] {
+        assert_eq!(json[format!("sophia-secrets:{key}")], "[secret]", "{key}");
+    }
+    assert!(
+        !text(&out.stdout).contains("placeholder"),
+        "no secret placeholder may be printed"
+    );
+
+    let dir = project(&[("dev", PASS, "config:\n  demo:environments: [demo/a]\n")]);
+    std::fs::create_dir_all(dir.path().join("environments/demo")).unwrap();
+    std::fs::write(
+        dir.path().join("environments/demo/a.yaml"),
+        "imports: [demo/b]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("environments/demo/b.yaml"),
+        "imports: [demo/a]\n",
+    )
+    .unwrap();
+    assert_fails(
+        &sophia(dir.path(), &["--stack", "dev"], None),
+        "ESC environment `demo/a` has errors:",
+    );
+}

@@ -68,10 +68,15 @@ fn opens_the_example_dev_environment_with_secrets_redacted() {
 #[test]
 fn show_secrets_reveals_and_production_differs_from_dev() {
     let dir = project_root().join("environments");
-    let dev: serde_json::Value = serde_json::from_slice(&open(&dir, "sophia/dev", &["--show-secrets"]).stdout).unwrap();
+    let dev: serde_json::Value =
+        serde_json::from_slice(&open(&dir, "sophia/dev", &["--show-secrets"]).stdout).unwrap();
     let prod: serde_json::Value =
-        serde_json::from_slice(&open(&dir, "sophia/production", &["--show-secrets"]).stdout).unwrap();
-    assert_eq!(dev["pulumiConfig"]["openai-key"], "sk-dev-placeholder-openai");
+        serde_json::from_slice(&open(&dir, "sophia/production", &["--show-secrets"]).stdout)
+            .unwrap();
+    assert_eq!(
+        dev["pulumiConfig"]["openai-key"],
+        "sk-dev-placeholder-openai"
+    );
     assert_eq!(
         dev["environmentVariables"]["OPENAI_API_KEY"],
         "sk-dev-placeholder-openai"
@@ -104,7 +109,10 @@ fn dotenv_and_shell_print_environment_variables() {
         "{shell}"
     );
     let yaml = text(&open(&dir, "sophia/production", &["--format", "yaml"]).stdout);
-    assert!(yaml.contains("  namespace: \"sophia-production\"\n"), "{yaml}");
+    assert!(
+        yaml.contains("  namespace: \"sophia-production\"\n"),
+        "{yaml}"
+    );
 }
 
 #[test]
@@ -132,7 +140,10 @@ fn errors_are_positioned_and_never_leak_secrets() {
         b"imports:\n  - p/missing\nvalues:\n  s:\n    fn::secret: hunter2-very-secret\n  a: ${s.nope}\n  b: ${nope}\n";
     let dir = envs(&[("p/e.yaml", doc)]);
     let out = open(dir.path(), "p/e", &[]);
-    assert_diagnosed(&out, "e.yaml:2:5: error: environment \"p/missing\" not found");
+    assert_diagnosed(
+        &out,
+        "e.yaml:2:5: error: environment \"p/missing\" not found",
+    );
     assert_diagnosed(&out, "e.yaml:7:8: error: unknown property \"nope\"");
     assert!(!text(&out.stderr).contains("hunter2"));
 }
@@ -169,7 +180,10 @@ fn cyclic_imports() {
         ("p/a.yaml", b"imports:\n  - p/b\n"),
         ("p/b.yaml", b"imports:\n  - p/a\nvalues:\n  x: 1\n"),
     ]);
-    assert_diagnosed(&open(dir.path(), "p/a", &[]), "b.yaml:2:5: error: cyclic import of p/a");
+    assert_diagnosed(
+        &open(dir.path(), "p/a", &[]),
+        "b.yaml:2:5: error: cyclic import of p/a",
+    );
 }
 
 #[test]
@@ -183,7 +197,11 @@ fn cyclic_references() {
 
 #[test]
 fn ten_thousand_deep_nesting_is_a_diagnostic() {
-    let flow = format!("values:\n  a: {}1{}\n", "[".repeat(10_000), "]".repeat(10_000));
+    let flow = format!(
+        "values:\n  a: {}1{}\n",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
     let dir = envs(&[("p/flow.yaml", flow.as_bytes())]);
     assert_diagnosed(&open(dir.path(), "p/flow", &[]), "error:");
     let mut block = String::from("values:\n");
@@ -200,7 +218,10 @@ fn ten_thousand_deep_nesting_is_a_diagnostic() {
     }
     chain.push_str("  v10000: end\n");
     let dir = envs(&[("p/chain.yaml", chain.as_bytes())]);
-    assert_diagnosed(&open(dir.path(), "p/chain", &[]), "error: evaluation nests deeper than");
+    assert_diagnosed(
+        &open(dir.path(), "p/chain", &[]),
+        "error: evaluation nests deeper than",
+    );
 }
 
 #[test]

@@ -52,10 +52,10 @@ def unused_port():
 class Provider:
     """One provider process and a client stub; `call` records serialized responses."""
 
-    def __init__(self, extra_args=()):
+    def __init__(self, extra_args=(), engine=None):
         assert BIN.exists(), f"{BIN} not built: run `cargo build --bins` first"
-        # A fake engine address (nothing listens there): the provider must not need it to serve.
-        self.engine = f"127.0.0.1:{unused_port()}"
+        # By default a fake engine address (nothing listens there): the provider must not need it to serve.
+        self.engine = engine or f"127.0.0.1:{unused_port()}"
         args = [str(BIN), "--logtostderr", "-v=9", "--tracing", "127.0.0.1:1", "--unknown-flag=x", *extra_args, self.engine]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = self.proc.stdout.readline().decode()

@@ -5,16 +5,15 @@ Run with `scripts/test.sh` (or `.venv/bin/python -m pytest tests/python` after `
 
 import hashlib
 import hmac
-import random
-import signal
-import time
+import threading
+from concurrent import futures
 
 import grpc
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from google.rpc import status_pb2
 from pulumi.runtime import rpc
-from pulumi.runtime.proto import provider_pb2
+from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, provider_pb2
 from pulumi.runtime.proto.provider_pb2 import DiffResponse, PropertyDiff
 
 from conftest import HASH_KEY, TYPE, URN, Provider, from_struct, secret, to_struct
@@ -192,6 +191,8 @@ def test_check_good_inputs_come_back_secret(configured):
     assert not resp.failures
     echoed = from_struct(resp.inputs)
     assert echoed["data"] == secret(DATA) and echoed["scope"] == "sophia/api"
+    # The derived per-key fingerprints join the inputs, so the engine's diff display can compare them key by key.
+    assert echoed["keyHashes"] == reference_fingerprint(HASH_KEY, "sophia/api", DATA)[1]
     resp = check(configured, to_struct({"data": secret({"A": rpc.UNKNOWN})}))
     assert not resp.failures
 
@@ -371,3 +372,52 @@ def test_large_secret_and_many_keys(configured):
     many = {f"KEY_{i:04}": f"value-{i}" for i in range(2000)}
     out = outputs(configured.create(many))
     assert len(out["keys"]) == 2000 and out["keys"] == sorted(many)
+
+
+class FakeEngine(engine_pb2_grpc.EngineServicer):
+    """The engine side of `Engine.Log`, served with Pulumi's own generated server stubs."""
+
+    def __init__(self):
+        self.logs = []
+        self.logged = threading.Event()
+
+    def Log(self, request, context):
+        self.logs.append(request)
+        self.logged.set()
+        return empty_pb2.Empty()
+
+
+def test_plain_data_warns_through_engine_log_without_values():
+    engine = FakeEngine()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    engine_pb2_grpc.add_EngineServicer_to_server(engine, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    p = Provider(engine=f"127.0.0.1:{port}")
+    try:
+        p.configure()
+        assert not check(p, to_struct({"data": secret(DATA)})).failures
+        assert not engine.logged.wait(0.5), "secret data is not warned about"
+        assert not check(p, to_struct({"data": DATA})).failures
+        assert engine.logged.wait(10), "plain data is warned about through Engine.Log"
+        log = engine.logs[0]
+        assert log.severity == engine_pb2.LogSeverity.WARNING and log.urn == URN
+        assert "not marked secret" in log.message
+        assert not any(s.encode() in log.SerializeToString() for s in SECRETS)
+    finally:
+        p.stop()
+        server.stop(None)
+
+
+@pytest.mark.parametrize("method", ["Check", "Create", "Diff", "Configure"])
+def test_undecodable_request_is_invalid_argument_and_the_provider_keeps_serving(configured, method):
+    raw = configured.channel.unary_unary(
+        f"/pulumirpc.ResourceProvider/{method}", request_serializer=lambda b: b, response_deserializer=lambda b: b
+    )
+    for payload in (b"\xff\xff\xff\xff", b"\x12\x05\x0a\x03abc\xff"):
+        with pytest.raises(grpc.RpcError) as err:
+            raw(payload, timeout=10)
+        # INTERNAL would tell the engine the resource's state is unknown; this is the caller's error.
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, err.value.details()
+        assert "decode" in err.value.details()
+    assert configured.call("GetPluginInfo").version
