@@ -143,7 +143,10 @@ launch() { # component binary args...
   local c="$1" bin="$2"
   shift 2
   basename "$bin" >"$state/run/$c.bin"
-  setsid "$bin" "$@" >"$state/logs/$c.log" 2>&1 </dev/null &
+  # Debian's etcd 3.4 lacks what the API server needs to serve streaming lists (it logs "RequestWatchProgress
+  # feature is not supported"), and client-go 1.35+ (kwok's) asks for them by default, retrying for seconds each time,
+  # which made kwok take ~20 s to remove a deleted pod. Clients of 1.34 and older default to plain list+watch.
+  KUBE_FEATURE_WatchListClient=false setsid "$bin" "$@" >"$state/logs/$c.log" 2>&1 </dev/null &
   echo $! >"$state/run/$c.pid"
 }
 

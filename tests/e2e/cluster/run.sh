@@ -14,7 +14,7 @@ if [ ! -x scripts/install-toolchain.sh ]; then
   [ -z "${SOPHIA_E2E_REQUIRE:-}" ] || exit 1
   exit 0
 fi
-eval "$(scripts/install-toolchain.sh --env pulumi language-go kubernetes)"
+eval "$(scripts/install-toolchain.sh --env pulumi pulumi-kubernetes)"
 eval "$(scripts/install-cluster-tools.sh --env kube kwok)"
 cargo build --release --locked --bins
 exec python3 tests/e2e/cluster/cluster_e2e.py "$@"
