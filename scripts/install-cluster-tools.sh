@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Builds the local Kubernetes control plane the cluster end-to-end tests run against (kube-apiserver,
-# kube-controller-manager, kube-scheduler and kubectl from k8s.io/kubernetes; kwok from sigs.k8s.io/kwok), from Go
-# modules at pinned versions, into a cache outside the repository, and reuses what is already there. etcd is not built:
-# it comes from the distribution (Debian `etcd-server`), see scripts/local-cluster.sh. Same conventions as
-# scripts/install-toolchain.sh.
+# kube-controller-manager, kube-scheduler and kubectl from k8s.io/kubernetes, etcd at the version Kubernetes pins, kwok
+# from sigs.k8s.io/kwok), from Go modules at pinned versions, into a cache outside the repository, and reuses what is
+# already there. Same conventions as scripts/install-toolchain.sh.
 #
 #   scripts/install-cluster-tools.sh [--env | --check] [TOOL...]
 #
-# TOOL is any of: kube (the control plane and kubectl), kwok, kwokctl (only for BENCHMARKS.md: kwok's own cluster
+# TOOL is any of: kube (the control plane, etcd and kubectl), kwok, kwokctl (only for BENCHMARKS.md: kwok's own cluster
 # launcher, the peer of scripts/local-cluster.sh). Default: kube kwok.
 # Prints the bin directories of the tools, one a line, on stdout (build logs go to stderr). With --env it prints one
 # `export PATH=...` line instead. With --check it builds nothing and exits 3 when a tool is missing.
@@ -52,7 +51,7 @@ module_dir() { case "$1" in kube) echo kubernetes ;; kwok | kwokctl) echo kwok ;
 tool_version() { case "$1" in kube) echo "$KUBERNETES_VERSION" ;; kwok | kwokctl) echo "$KWOK_VERSION" ;; esac; }
 # The binaries a tool provides; the first is the one whose presence means "built".
 binaries() { case "$1" in
-  kube) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+  kube) echo kube-apiserver kube-controller-manager kube-scheduler kubectl etcd ;;
   kwok) echo kwok ;; kwokctl) echo kwokctl ;; esac; }
 # kwok's config (its Stages) sits beside bin/ as kwok.yaml.
 
@@ -96,8 +95,11 @@ build_one() {
       ldflags+=" -X $pkg.buildDate=1970-01-01T00:00:00Z"
       # One `go build` for all four shares the compiled packages between them.
       local -a pkgs=()
-      for b in $(binaries kube); do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
-      (cd "$mod" && go build "${goflags[@]}" -ldflags "$ldflags" -o "$tmp/bin/" "${pkgs[@]}") ;;
+      for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+      (cd "$mod" && go build "${goflags[@]}" -ldflags "$ldflags" -o "$tmp/bin/" "${pkgs[@]}")
+      # etcd's main package is its module root (the binary would be named `v3`), hence a build of its own. Its
+      # version is a constant in go.etcd.io/etcd/api/v3/version, nothing to stamp.
+      (cd "$mod" && go build "${goflags[@]}" -ldflags "-s -w" -o "$tmp/bin/etcd" go.etcd.io/etcd/server/v3) ;;
     kwok)
       # kwok's version is a constant in its source, nothing to stamp.
       (cd "$mod" && go build "${goflags[@]}" -ldflags "-s -w" -o "$tmp/bin/kwok" sigs.k8s.io/kwok/cmd/kwok)

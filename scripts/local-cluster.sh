@@ -14,7 +14,8 @@
 #   SOPHIA_CLUSTER_DIR    data directory: certificates, kubeconfigs, etcd data, logs, pid files
 #                         (default: ${TMPDIR:-/tmp}/sophia-cluster-<uid>); never inside the repository
 #   SOPHIA_CLUSTER_NODES  number of kwok fake Nodes (default: 1)
-#   SOPHIA_ETCD           the etcd binary (default: `etcd` on PATH; Debian/Ubuntu: apt-get install etcd-server)
+#   SOPHIA_ETCD           another etcd binary (default: etcd 3.6.4, built with the control plane). Debian's 3.4.23
+#                         works, but kwok then needs ~20 s to notice a deleted pod (no streaming lists in etcd < 3.4.31)
 #   SOPHIA_TOOLCHAIN_CACHE, GOCACHE, ...  see scripts/install-cluster-tools.sh
 #
 # Everything listens on 127.0.0.1 only, on ports the kernel picks free at start. etcd speaks plain HTTP on loopback;
@@ -143,10 +144,7 @@ launch() { # component binary args...
   local c="$1" bin="$2"
   shift 2
   basename "$bin" >"$state/run/$c.bin"
-  # Debian's etcd 3.4 lacks what the API server needs to serve streaming lists (it logs "RequestWatchProgress
-  # feature is not supported"), and client-go 1.35+ (kwok's) asks for them by default, retrying for seconds each time,
-  # which made kwok take ~20 s to remove a deleted pod. Clients of 1.34 and older default to plain list+watch.
-  KUBE_FEATURE_WatchListClient=false setsid "$bin" "$@" >"$state/logs/$c.log" 2>&1 </dev/null &
+  setsid "$bin" "$@" >"$state/logs/$c.log" 2>&1 </dev/null &
   echo $! >"$state/run/$c.pid"
 }
 
@@ -177,14 +175,13 @@ start() {
   if status >/dev/null 2>&1; then log "already running"; print_env; return 0; fi
   stop # leftovers of a crashed or half-stopped run
   local etcd k8s_bin kwok_bin dirs
-  etcd="${SOPHIA_ETCD:-$(command -v etcd || true)}"
-  [ -x "${etcd:-/nonexistent}" ] ||
-    die "etcd is missing: apt-get install etcd-server (Debian/Ubuntu), or set SOPHIA_ETCD to an etcd 3.4+ binary"
   command -v openssl >/dev/null || die "openssl is missing (it generates the cluster's certificates)"
   command -v python3 >/dev/null || die "python3 is missing (it picks free ports)"
   dirs="$("$root/scripts/install-cluster-tools.sh" kube kwok)" || die "building the cluster binaries failed"
   k8s_bin="$(sed -n 1p <<<"$dirs")"
   kwok_bin="$(sed -n 2p <<<"$dirs")"
+  etcd="${SOPHIA_ETCD:-$k8s_bin/etcd}"
+  [ -x "$etcd" ] || die "SOPHIA_ETCD ($etcd) is not an executable"
 
   local t0=$SECONDS
   if [ -d "$state" ] && [ -n "$(ls -A "$state")" ] && [ ! -f "$state/.sophia-local-cluster" ]; then

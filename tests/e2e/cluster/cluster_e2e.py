@@ -136,8 +136,6 @@ def check_preconditions() -> None:
     probe = subprocess.run([RELEASE / "sophia-program"], capture_output=True, text=True, timeout=60, env={"PATH": ""})
     if "not built yet" in probe.stdout + probe.stderr:
         raise Skip("target/release/sophia-program reports it is not built yet (the program issue has not landed)")
-    if shutil.which("etcd") is None and not os.environ.get("SOPHIA_ETCD"):
-        raise Skip("etcd is missing (apt-get install etcd-server)")
 
 
 def copy_project(run: Run) -> None:
