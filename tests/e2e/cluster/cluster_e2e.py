@@ -149,6 +149,7 @@ def copy_project(run: Run) -> None:
 
 def init_stack(run: Run) -> dict[str, str]:
     """A fresh stack: every pinned secret generated, the local cluster's kubeconfig as a secret. Returns the values."""
+    (run.tmp / "state").mkdir()
     run.pulumi("login", f"file://{run.tmp / 'state'}")
     run.pulumi("stack", "init", STACK, "--secrets-provider", "passphrase")
     values = {key: f"e2e-{key}-{secrets.token_hex(12)}" for key in SECRET_KEYS}
