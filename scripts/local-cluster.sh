@@ -69,19 +69,31 @@ status() {
 }
 
 stop() {
-  local i c pid n
-  for ((i = ${#components[@]} - 1; i >= 0; i--)); do
-    c="${components[$i]}"
-    alive "$c" || continue
-    pid="$(pid_of "$c")"
-    kill -TERM "$pid" 2>/dev/null || true
-    # Graceful first (etcd and the API server flush); a process that hangs is killed after 15 s.
-    for ((n = 0; n < 150; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then log "$c (pid $pid) ignored TERM; killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
-    log "stopped $c"
+  # Clients first (together: each takes a second or two to exit gracefully), then the API server, then etcd.
+  local group
+  for group in "kwok kube-scheduler kube-controller-manager" kube-apiserver etcd; do
+    # shellcheck disable=SC2086 # the group is a word list on purpose
+    stop_group $group
   done
   # Delete only a directory this script made (SOPHIA_CLUSTER_DIR might point anywhere).
   if [ "${1:-}" != keep ] && [ -f "$state/.sophia-local-cluster" ]; then rm -rf "$state"; fi
+}
+
+stop_group() {
+  local c pid n pids=()
+  for c in "$@"; do
+    alive "$c" || continue
+    pid="$(pid_of "$c")"
+    kill -TERM "$pid" 2>/dev/null || true
+    pids+=("$c:$pid")
+  done
+  for c in "${pids[@]}"; do
+    pid="${c#*:}"
+    # Graceful first (etcd and the API server flush); a process that hangs is killed after 15 s.
+    for ((n = 0; n < 150; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then log "${c%%:*} (pid $pid) ignored TERM; killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
+    log "stopped ${c%%:*}"
+  done
 }
 
 # Ports the kernel hands out free right now (bound then released; a race with another process is possible but rare).

@@ -13,8 +13,9 @@ with its own file backend and a fresh stack whose config holds the cluster's kub
      Secret carries that key (their pods all end with the new `pod-template-hash`); every other Deployment keeps its
      ReplicaSets and pods; every Secret keeps its UID (updated in place, never deleted and recreated); each rolled
      pod's environment (`envFrom` its Secret, read through the API) holds the new value and not the old one
-  4. `kubectl delete secret` of one Secret + `pulumi up --refresh`: the Secret is back with the same content, and no
-     Deployment rolls
+  4. `kubectl delete secret` of one Secret, then `pulumi up`: Pulumi diffs against its state, so the Secret is back
+     only if Pulumi.yaml refreshes first (`options: refresh: always`), else after `pulumi up --refresh` (both asserted);
+     it comes back with the same content, and no Deployment rolls
   5. `pulumi refresh --expect-no-changes`: no drift
   6. no secret value, plain or base64, in any pulumi output or control-plane log
 Values are compared in this process; nothing here prints one.
@@ -258,6 +259,10 @@ def scenario(run: Run) -> None:
     copy_project(run)
     values = init_stack(run)
     known = set(values.values())
+    # The admin's private key travels as a secret config value too: it must not leak either.
+    known.update(
+        line.split(":", 1)[1].strip() for line in run.kubeconfig.splitlines() if line.strip().startswith("client-key-data:")
+    )
     run.kubectl("create", "namespace", NAMESPACE)
 
     # 1. Create: every Deployment Available, its pods Running and Ready on kwok nodes.
@@ -334,11 +339,22 @@ def scenario(run: Run) -> None:
     pods_on_kwok(run)
     log(f"rotation of {ROTATED_KEY}: new ReplicaSet for exactly {users}; {others} untouched; Secret UIDs kept")
 
-    # 4. A Secret deleted by hand comes back with `pulumi up --refresh`, and nothing rolls.
+    # 4. A Secret deleted by hand. Pulumi diffs against its state, not the cluster: a plain `pulumi up` restores it
+    # only when the project refreshes first (Pulumi.yaml `options: refresh: always`); otherwise `pulumi up --refresh`
+    # does. Both halves are asserted, so a change of either behaviour shows here.
     victim = secret_of[users[0]]
     before = secret_data(run, victim)
     run.kubectl("delete", "secret", victim, "-n", NAMESPACE)
-    run.pulumi("up", "--yes", "--refresh", "--skip-preview", label="up --refresh (restore)")
+    refresh_always = "refresh: always" in (run.project / "Pulumi.yaml").read_text()
+    run.pulumi("up", "--yes", "--skip-preview", label="up (after a Secret was deleted)")
+    exists = bool(run.kubectl("get", "secret", victim, "-n", NAMESPACE, "--ignore-not-found", "-o", "name").strip())
+    if exists != refresh_always:
+        raise Failure(
+            f"after deleting secret {victim}, a plain `pulumi up` {'restored' if exists else 'did not restore'} it "
+            f"(Pulumi.yaml {'sets' if refresh_always else 'does not set'} `refresh: always`)"
+        )
+    if not exists:
+        run.pulumi("up", "--yes", "--refresh", "--skip-preview", label="up --refresh (restore)")
     restored = run.get("secret", victim)
     if restored["metadata"]["uid"] == uids1[victim]:
         raise Failure(f"secret {victim} has its old UID after being deleted")
@@ -347,7 +363,8 @@ def scenario(run: Run) -> None:
     settle(run)
     if replica_sets(run) != rs1:
         raise Failure("restoring a deleted Secret rolled a Deployment")
-    log(f"secret {victim} deleted by hand is restored by `pulumi up --refresh` with the same content; nothing rolled")
+    how = "`pulumi up` (refresh: always)" if refresh_always else "`pulumi up --refresh` (a plain `pulumi up` does not)"
+    log(f"secret {victim} deleted by hand is restored by {how} with the same content; nothing rolled")
 
     # 5. No drift.
     run.pulumi("refresh", "--yes", "--expect-no-changes", label="refresh (no drift)")
