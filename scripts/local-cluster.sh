@@ -28,6 +28,7 @@ state="${SOPHIA_CLUSTER_DIR:-${TMPDIR:-/tmp}/sophia-cluster-$(id -u)}"
 nodes="${SOPHIA_CLUSTER_NODES:-1}"
 # Start order; stop goes the other way.
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+launched=()
 
 log() { echo "local-cluster: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -153,15 +154,18 @@ launch() { # component binary args...
   local c="$1" bin="$2"
   shift 2
   basename "$bin" >"$state/run/$c.bin"
+  launched+=("$c")
   setsid "$bin" "$@" >"$state/logs/$c.log" 2>&1 </dev/null &
   echo $! >"$state/run/$c.pid"
 }
 
 wait_for() { # what seconds command...
-  local what="$1" secs="$2" n
+  local what="$1" secs="$2" n c
   shift 2
   for ((n = 0; n < secs * 5; n++)); do
     "$@" >/dev/null 2>&1 && return 0
+    # A component that died will not come up: say so now rather than at the timeout.
+    for c in "${launched[@]}"; do alive "$c" || { log "$c exited while waiting for $what"; return 1; }; done
     sleep 0.2
   done
   log "timed out after ${secs}s waiting for $what"
