@@ -21,6 +21,8 @@ with its own file backend and a fresh stack whose config holds the cluster's kub
 Values are compared in this process; nothing here prints one.
 
 Skips (exit 0; exit 1 with SOPHIA_E2E_REQUIRE=1) when a tool is missing or the program is not built yet.
+tests/e2e/cluster/selftest.sh shows it can fail: SOPHIA_CLUSTER_E2E_SABOTAGE=extra-rollout restarts one Deployment that
+does not use the rotated key, and the run must fail naming it.
 """
 
 from __future__ import annotations
@@ -314,6 +316,9 @@ def scenario(run: Run) -> None:
     known.add(new)
     run.pulumi("config", "set", "--secret", ROTATED_KEY, new, label="config set --secret (rotate)")
     run.pulumi("up", "--yes", "--skip-preview", label="up (rotation)")
+    if os.environ.get("SOPHIA_CLUSTER_E2E_SABOTAGE") == "extra-rollout":
+        # Self-test (tests/e2e/cluster/selftest.sh): one rollout too many must fail the run.
+        run.kubectl("rollout", "restart", f"deployment/{others[0]}", "-n", NAMESPACE)
     wait_available(run, declared)
     settle(run)
     rs1, pods1, uids1 = replica_sets(run), pods(run), secret_uids(run)
@@ -334,6 +339,8 @@ def scenario(run: Run) -> None:
             raise Failure(f"{d} does not use {ROTATED_KEY} but its ReplicaSets changed: {rs0.get(d)} -> {rs1.get(d)}")
         if set(pods1.get(d, {})) != set(pods0.get(d, {})):
             raise Failure(f"{d} does not use {ROTATED_KEY} but its pods were replaced")
+    if not set(secret_of.values()) <= set(uids0):
+        raise Failure(f"the Secrets the pods use {sorted(secret_of.values())} are not all among {sorted(uids0)}")
     if uids1 != uids0:
         raise Failure(f"a Secret was deleted and recreated instead of updated in place: {uids0} -> {uids1}")
     pods_on_kwok(run)
