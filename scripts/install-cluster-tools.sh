@@ -56,7 +56,8 @@ binaries() { case "$1" in
 # kwok's config (its Stages) sits beside bin/ as kwok.yaml.
 
 module_hash() {
-  (cd "$root/tools/$(module_dir "$1")" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 | LC_ALL=C sort -z |
+  (cd "$root/tools/$(module_dir "$1")" &&
+    find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 | LC_ALL=C sort -z |
     xargs -0 sha256sum) | sha256sum | cut -c1-10
 }
 
@@ -95,7 +96,9 @@ build_one() {
       ldflags+=" -X $pkg.buildDate=1970-01-01T00:00:00Z"
       # One `go build` for all four shares the compiled packages between them.
       local -a pkgs=()
-      for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+      for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+        pkgs+=("k8s.io/kubernetes/cmd/$b")
+      done
       (cd "$mod" && go build "${goflags[@]}" -ldflags "$ldflags" -o "$tmp/bin/" "${pkgs[@]}")
       # etcd's main package is its module root (the binary would be named `v3`), hence a build of its own. Its
       # version is a constant in go.etcd.io/etcd/api/v3/version, nothing to stamp.

@@ -20,7 +20,7 @@
 #
 # Everything listens on 127.0.0.1 only, on ports the kernel picks free at start. etcd speaks plain HTTP on loopback;
 # the API server serves TLS with a CA generated per start, and clients authenticate with certificates: `admin`
-# (system:masters, the kubeconfig for users and kwok), the controller manager (also in system:masters) and the scheduler.
+# (system:masters, the kubeconfig for users and kwok), the controller manager (also in system:masters), the scheduler.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -53,7 +53,8 @@ kubectl_() { "$(cat "$state/run/kubectl.path")" --kubeconfig "$state/admin.kubec
 api_ready() { [ -f "$state/run/kubectl.path" ] && kubectl_ get --raw /readyz >/dev/null 2>&1; }
 
 print_env() {
-  [ -f "$state/admin.kubeconfig" ] || die "not started (no $state/admin.kubeconfig); run: scripts/local-cluster.sh start"
+  [ -f "$state/admin.kubeconfig" ] ||
+    die "not started (no $state/admin.kubeconfig); run: scripts/local-cluster.sh start"
   printf 'export KUBECONFIG=%q\n' "$state/admin.kubeconfig"
   # shellcheck disable=SC2016 # $PATH stays literal: it expands where the line is eval-ed.
   printf 'export PATH=%q:"$PATH"\n' "$(dirname "$(cat "$state/run/kubectl.path")")"
@@ -89,7 +90,10 @@ stop_group() {
     pid="${c#*:}"
     # Graceful first (etcd and the API server flush); a process that hangs is killed after 15 s.
     for ((n = 0; n < 150; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then log "${c%%:*} (pid $pid) ignored TERM; killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
+    if kill -0 "$pid" 2>/dev/null; then
+      log "${c%%:*} (pid $pid) ignored TERM; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
     log "stopped ${c%%:*}"
   done
 }

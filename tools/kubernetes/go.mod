@@ -3,8 +3,9 @@
 // etcd's main package is its server module's root). Debian's etcd 3.4.23 runs too, but cannot serve the streaming
 // lists newer clients (kwok's client-go 1.36) ask for, which slows them by seconds per watch.
 //
-// k8s.io/kubernetes points every k8s.io/* staging module at ./staging with `replace`, so `go install k8s.io/kubernetes/cmd/...@version` refuses it; this module requires it and
-// replaces each staging module by its published copy at the matching v0.x.y version.
+// k8s.io/kubernetes points every k8s.io/* staging module at ./staging with `replace`, so
+// `go install k8s.io/kubernetes/cmd/...@version` refuses it; this module requires it and replaces each staging module
+// by its published copy at the matching v0.x.y version.
 module github.com/sophia-secrets/tools/kubernetes
 
 go 1.24.0
