@@ -1,0 +1,432 @@
+#!/usr/bin/env python3
+"""Rollouts on a real Kubernetes control plane: rotate one key, and exactly the Deployments that use it roll.
+
+Run it through tests/e2e/cluster/run.sh, which builds what it needs (the Pulumi toolchain, the control plane, the
+release binaries) and puts the tools on PATH. Standard library only; kubectl and pulumi are the only clients.
+
+Against a local control plane (scripts/local-cluster.sh, started here in a private directory and stopped at the end:
+etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok fake nodes), in a temporary copy of the project
+with its own file backend and a fresh stack whose config holds the cluster's kubeconfig:
+  1. `pulumi up --yes`: every Deployment the stack declares becomes Available on a kwok node
+  2. `pulumi up --expect-no-changes`: no new ReplicaSet, no pod replaced, no Secret touched
+  3. `pulumi config set --secret openai-key NEW` + `pulumi up`: a new ReplicaSet for exactly the Deployments whose
+     Secret carries that key (their pods all end with the new `pod-template-hash`); every other Deployment keeps its
+     ReplicaSets and pods; every Secret keeps its UID (updated in place, never deleted and recreated); each rolled
+     pod's environment (`envFrom` its Secret, read through the API) holds the new value and not the old one
+  4. `kubectl delete secret` of one Secret, then `pulumi up`: Pulumi diffs against its state, so the Secret is back
+     only if Pulumi.yaml refreshes first (`options: refresh: always`), else after `pulumi up --refresh` (both asserted);
+     it comes back with the same content, and no Deployment rolls
+  5. `pulumi refresh --expect-no-changes`: no drift
+  6. no secret value, plain or base64, in any pulumi output or control-plane log
+Values are compared in this process; nothing here prints one.
+
+Skips (exit 0; exit 1 with SOPHIA_E2E_REQUIRE=1) when a tool is missing or the program is not built yet.
+tests/e2e/cluster/selftest.sh shows it can fail: SOPHIA_CLUSTER_E2E_SABOTAGE=extra-rollout restarts one Deployment that
+does not use the rotated key, and the run must fail naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+RELEASE = ROOT / "target" / "release"
+BINARIES = ("sophia-program", "pulumi-resource-sophia")
+TOOLS = ("pulumi", "pulumi-language-go", "pulumi-resource-kubernetes", "kubectl")
+STACK = "cluster"
+NAMESPACE = "sophia"
+ROTATED_KEY = "openai-key"
+SECRET_KEYS = ("hashKey", "database-url", "openai-key", "serpapi-key", "perplexity-key", "anthropic-key", "redis-url")
+PASSPHRASE = "sophia-cluster-e2e-passphrase"
+ROLLOUT_TIMEOUT = 180
+
+
+class Skip(Exception):
+    """A precondition this run cannot meet (not a failure of what it tests)."""
+
+
+class Failure(Exception):
+    """What the test asserts did not hold."""
+
+
+def log(msg: str) -> None:
+    print(f"cluster-e2e: {msg}", flush=True)
+
+
+class Run:
+    """A temporary project copy, its Pulumi home and file backend, and a local cluster; every output is kept."""
+
+    def __init__(self, keep: bool) -> None:
+        self.keep = keep
+        self.tmp = Path(tempfile.mkdtemp(prefix="sophia-cluster-e2e-"))
+        self.project = self.tmp / "project"
+        self.cluster_dir = self.tmp / "cluster"
+        self.outputs: list[str] = []
+        self.timings: list[tuple[str, float]] = []
+        self.kubeconfig = ""
+        self.env = dict(os.environ)
+        self.env.update(
+            {
+                "PULUMI_HOME": str(self.tmp / "pulumi-home"),
+                "PULUMI_SKIP_UPDATE_CHECK": "true",
+                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+                "PULUMI_SKIP_CONFIRMATIONS": "true",
+                "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+                "SOPHIA_CLUSTER_DIR": str(self.cluster_dir),
+                "NO_COLOR": "1",
+            }
+        )
+        self.env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
+        self.env.pop("KUBECONFIG", None)
+
+    def timed(self, label: str, cmd: list[str], ok: bool = True, timeout: int = 900, **kw) -> str:
+        start = time.monotonic()
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout, **kw)
+        self.timings.append((label, time.monotonic() - start))
+        out = proc.stdout + proc.stderr
+        self.outputs.append(out)
+        if ok and proc.returncode != 0:
+            # Pulumi and kubectl print secrets masked; the leak check covers these outputs too.
+            raise Failure(f"`{' '.join(cmd[:6])}` exited {proc.returncode}:\n{out[-6000:]}")
+        return proc.stdout
+
+    def pulumi(self, *args: str, label: str = "") -> str:
+        cmd = ["pulumi", *args, "--non-interactive", "--color", "never"]
+        return self.timed("pulumi " + (label or " ".join(args[:2])), cmd, cwd=self.project)
+
+    def kubectl(self, *args: str, ok: bool = True) -> str:
+        cmd = ["kubectl", "--kubeconfig", str(self.cluster_dir / "admin.kubeconfig"), *args]
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=ROLLOUT_TIMEOUT + 30)
+        if ok and proc.returncode != 0:
+            raise Failure(f"`kubectl {' '.join(args)}` exited {proc.returncode}: {proc.stderr[-2000:]}")
+        return proc.stdout
+
+    def get(self, kind: str, name: str = "") -> list[dict] | dict:
+        out = json.loads(self.kubectl("get", kind, *([name] if name else []), "-n", NAMESPACE, "-o", "json"))
+        return out if name else out["items"]
+
+    def cluster(self, action: str) -> str:
+        return self.timed(f"local-cluster {action}", [str(ROOT / "scripts" / "local-cluster.sh"), action], timeout=1800)
+
+    def close(self) -> None:
+        try:
+            self.cluster("stop")
+        except Failure as e:
+            log(f"stopping the cluster failed: {e}")
+        if self.keep:
+            log(f"kept {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def check_preconditions() -> None:
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        raise Skip(f"not on PATH: {', '.join(missing)} (tests/e2e/cluster/run.sh installs them)")
+    absent = [b for b in BINARIES if not (RELEASE / b).is_file()]
+    if absent:
+        raise Skip(f"release binaries missing: {', '.join(absent)} (cargo build --release --bins)")
+    probe = subprocess.run([RELEASE / "sophia-program"], capture_output=True, text=True, timeout=60, env={"PATH": ""})
+    if "not built yet" in probe.stdout + probe.stderr:
+        raise Skip("target/release/sophia-program reports it is not built yet (the program issue has not landed)")
+
+
+def copy_project(run: Run) -> None:
+    ignore = shutil.ignore_patterns(".git", "target", ".venv", "out", ".pulumi", "__pycache__", "fuzz")
+    shutil.copytree(ROOT, run.project, ignore=ignore, symlinks=True)
+    release = run.project / "target" / "release"
+    release.mkdir(parents=True)
+    for b in BINARIES:
+        (release / b).symlink_to(RELEASE / b)
+
+
+def init_stack(run: Run) -> dict[str, str]:
+    """A fresh stack: every pinned secret generated, the local cluster's kubeconfig as a secret. Returns the values."""
+    (run.tmp / "state").mkdir()
+    run.pulumi("login", f"file://{run.tmp / 'state'}")
+    run.pulumi("stack", "init", STACK, "--secrets-provider", "passphrase")
+    values = {key: f"e2e-{key}-{secrets.token_hex(12)}" for key in SECRET_KEYS}
+    for key, value in values.items():
+        run.pulumi("config", "set", "--secret", key, value, label="config set --secret")
+    run.pulumi("config", "set", "log-level", "info", label="config set")
+    run.pulumi("config", "set", "namespace", NAMESPACE, label="config set")
+    run.kubeconfig = (run.cluster_dir / "admin.kubeconfig").read_text()
+    # Through stdin: the kubeconfig holds the admin's private key, never a command-line argument.
+    start = time.monotonic()
+    proc = subprocess.run(
+        ["pulumi", "config", "set", "--secret", "kubeconfig", "--non-interactive"],
+        input=run.kubeconfig, cwd=run.project, env=run.env, capture_output=True, text=True, timeout=120,
+    )
+    run.timings.append(("pulumi config set --secret kubeconfig", time.monotonic() - start))
+    run.outputs.append(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise Failure(f"setting the kubeconfig failed: {proc.stderr[-2000:]}")
+    return values
+
+
+# --- what the cluster holds ------------------------------------------------------------------------------------------
+
+
+def replica_sets(run: Run) -> dict[str, set[str]]:
+    """Deployment name -> names of its ReplicaSets (every revision, scaled down or not)."""
+    out: dict[str, set[str]] = {}
+    for rs in run.get("replicasets"):
+        owner = next((o["name"] for o in rs["metadata"].get("ownerReferences", []) if o["kind"] == "Deployment"), "")
+        out.setdefault(owner, set()).add(rs["metadata"]["name"])
+    return out
+
+
+def pods(run: Run) -> dict[str, dict[str, dict]]:
+    """Deployment name -> pod name -> pod, for pods not being deleted (app label as the Deployment's selector)."""
+    by_rs = {rs["metadata"]["name"]: rs for rs in run.get("replicasets")}
+    out: dict[str, dict[str, dict]] = {}
+    for pod in run.get("pods"):
+        if pod["metadata"].get("deletionTimestamp"):
+            continue
+        rs = next((o["name"] for o in pod["metadata"].get("ownerReferences", []) if o["kind"] == "ReplicaSet"), "")
+        owner = by_rs.get(rs, {}).get("metadata", {}).get("ownerReferences", [{}])[0].get("name", "")
+        out.setdefault(owner, {})[pod["metadata"]["name"]] = pod
+    return out
+
+
+def secret_uids(run: Run) -> dict[str, str]:
+    return {s["metadata"]["name"]: s["metadata"]["uid"] for s in run.get("secrets") if s.get("type") == "Opaque"}
+
+
+def secret_data(run: Run, name: str) -> dict[str, str]:
+    """A Secret's data, decoded, in this process only."""
+    data = run.get("secret", name).get("data") or {}
+    return {k: base64.b64decode(v).decode() for k, v in data.items()}
+
+
+def wait_available(run: Run, deployments: list[str]) -> None:
+    """Every Deployment fully rolled out: its newest ReplicaSet owns all replicas and they are Ready."""
+    deadline = time.monotonic() + ROLLOUT_TIMEOUT
+    start = time.monotonic()
+    for name in deployments:
+        left = max(1, int(deadline - time.monotonic()))
+        run.kubectl("rollout", "status", f"deployment/{name}", "-n", NAMESPACE, f"--timeout={left}s")
+    for d in run.get("deployments"):
+        if d["metadata"]["name"] not in deployments:
+            continue
+        st, want = d.get("status", {}), d["spec"].get("replicas", 1)
+        cond = {c["type"]: c["status"] for c in st.get("conditions", [])}
+        if cond.get("Available") != "True" or st.get("availableReplicas") != want or st.get("updatedReplicas") != want:
+            raise Failure(f"deployment {d['metadata']['name']} is not available: {json.dumps(st)[:800]}")
+        if st.get("observedGeneration") != d["metadata"]["generation"]:
+            raise Failure(f"deployment {d['metadata']['name']}: controller has not observed the latest generation")
+    run.timings.append((f"rollout of {len(deployments)} deployment(s)", time.monotonic() - start))
+
+
+def pods_on_kwok(run: Run) -> None:
+    for owner, ps in pods(run).items():
+        for name, pod in ps.items():
+            node = pod["spec"].get("nodeName", "")
+            ready = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions", [])}.get("Ready")
+            if not node.startswith("kwok-node-") or pod["status"].get("phase") != "Running" or ready != "True":
+                raise Failure(f"pod {name} of {owner} is not Running and Ready on a kwok node (node {node!r})")
+
+
+def settle(run: Run, seconds: float = 5.0) -> None:
+    """Give the controllers time to act on anything they would act on (a no-op must stay a no-op after this)."""
+    time.sleep(seconds)
+
+
+def pod_env_secret_names(pod: dict) -> set[str]:
+    names = set()
+    for c in pod["spec"]["containers"]:
+        names.update(e["secretRef"]["name"] for e in c.get("envFrom", []) if "secretRef" in e)
+        names.update(
+            e["valueFrom"]["secretKeyRef"]["name"] for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})
+        )
+    return names
+
+
+# --- the scenario ----------------------------------------------------------------------------------------------------
+
+
+def scenario(run: Run) -> None:
+    run.cluster("start")
+    log(f"local control plane up in {run.timings[-1][1]:.1f} s")
+    copy_project(run)
+    values = init_stack(run)
+    known = set(values.values())
+    # The admin's private key travels as a secret config value too: it must not leak either.
+    known.update(
+        line.split(":", 1)[1].strip()
+        for line in run.kubeconfig.splitlines()
+        if line.strip().startswith("client-key-data:")
+    )
+    run.kubectl("create", "namespace", NAMESPACE)
+
+    # 1. Create: every Deployment Available, its pods Running and Ready on kwok nodes.
+    run.pulumi("up", "--yes", "--skip-preview", label="up (create)")
+    state = json.loads(run.pulumi("stack", "export", label="stack export"))
+    declared = sorted(
+        r["inputs"]["metadata"]["name"]
+        for r in state["deployment"]["resources"]
+        if r["type"] == "kubernetes:apps/v1:Deployment"
+    )
+    if not declared:
+        raise Failure("the stack declares no Deployment")
+    live = sorted(d["metadata"]["name"] for d in run.get("deployments"))
+    if live != declared:
+        raise Failure(f"the cluster has Deployments {live}, the stack declares {declared}")
+    wait_available(run, declared)
+    pods_on_kwok(run)
+    log(f"{len(declared)} deployments available: {declared}")
+
+    # 2. No-op: nothing new in the cluster.
+    rs0, pods0, uids0 = replica_sets(run), pods(run), secret_uids(run)
+    versions0 = {s["metadata"]["name"]: s["metadata"]["resourceVersion"] for s in run.get("secrets")}
+    run.pulumi("up", "--yes", "--expect-no-changes", label="up (no-op)")
+    settle(run)
+    if replica_sets(run) != rs0:
+        raise Failure(f"a no-op up changed the ReplicaSets: {rs0} -> {replica_sets(run)}")
+    if {k: set(v) for k, v in pods(run).items()} != {k: set(v) for k, v in pods0.items()}:
+        raise Failure("a no-op up replaced pods")
+    if {s["metadata"]["name"]: s["metadata"]["resourceVersion"] for s in run.get("secrets")} != versions0:
+        raise Failure("a no-op up wrote to a Secret")
+    if any(len(v) != 1 for k, v in rs0.items() if k in declared):
+        raise Failure(f"after the first up every Deployment should have one ReplicaSet: {rs0}")
+    log("no-op up: no new ReplicaSet, no pod replaced, no Secret written")
+
+    # 3. Rotate one key. Which Deployments use it is read from the cluster (whose Secret holds the old value), and
+    # cross-checked with what the Secret each Deployment's pods take their env from.
+    old = values[ROTATED_KEY]
+    secret_of = {}
+    for owner, ps in pods0.items():
+        refs = set().union(*(pod_env_secret_names(p) for p in ps.values()))
+        if len(refs) != 1:
+            raise Failure(f"pods of {owner} take env from {len(refs)} Secrets; expected exactly one")
+        secret_of[owner] = refs.pop()
+    users = sorted(d for d in declared if old in secret_data(run, secret_of[d]).values())
+    others = sorted(set(declared) - set(users))
+    if not users or not others:
+        raise Failure(f"rotating {ROTATED_KEY} must touch some Deployments and not others: users {users}")
+    new = f"e2e-rotated-{secrets.token_hex(16)}"
+    known.add(new)
+    run.pulumi("config", "set", "--secret", ROTATED_KEY, new, label="config set --secret (rotate)")
+    run.pulumi("up", "--yes", "--skip-preview", label="up (rotation)")
+    if os.environ.get("SOPHIA_CLUSTER_E2E_SABOTAGE") == "extra-rollout":
+        # Self-test (tests/e2e/cluster/selftest.sh): one rollout too many must fail the run.
+        run.kubectl("rollout", "restart", f"deployment/{others[0]}", "-n", NAMESPACE)
+    wait_available(run, declared)
+    settle(run)
+    rs1, pods1, uids1 = replica_sets(run), pods(run), secret_uids(run)
+    for d in users:
+        added = rs1.get(d, set()) - rs0.get(d, set())
+        if len(added) != 1 or not rs0[d] <= rs1[d]:
+            raise Failure(f"{d} uses {ROTATED_KEY}: expected one new ReplicaSet, got {rs0.get(d)} -> {rs1.get(d)}")
+        new_hash = run.get("replicaset", added.pop())["metadata"]["labels"]["pod-template-hash"]
+        hashes = {p["metadata"]["labels"].get("pod-template-hash") for p in pods1.get(d, {}).values()}
+        if hashes != {new_hash}:
+            raise Failure(f"{d}: pods carry pod-template-hash {sorted(map(str, hashes))}, expected only {new_hash}")
+        for name, pod in pods1[d].items():
+            envs = [secret_data(run, s) for s in pod_env_secret_names(pod)]
+            if not any(new in e.values() for e in envs) or any(old in e.values() for e in envs):
+                raise Failure(f"pod {name} of {d}: its environment does not hold the rotated {ROTATED_KEY}")
+    for d in others:
+        if rs1.get(d) != rs0.get(d):
+            raise Failure(f"{d} does not use {ROTATED_KEY} but its ReplicaSets changed: {rs0.get(d)} -> {rs1.get(d)}")
+        if set(pods1.get(d, {})) != set(pods0.get(d, {})):
+            raise Failure(f"{d} does not use {ROTATED_KEY} but its pods were replaced")
+    if not set(secret_of.values()) <= set(uids0):
+        raise Failure(f"the Secrets the pods use {sorted(secret_of.values())} are not all among {sorted(uids0)}")
+    if uids1 != uids0:
+        raise Failure(f"a Secret was deleted and recreated instead of updated in place: {uids0} -> {uids1}")
+    pods_on_kwok(run)
+    log(f"rotation of {ROTATED_KEY}: new ReplicaSet for exactly {users}; {others} untouched; Secret UIDs kept")
+
+    # 4. A Secret deleted by hand. Pulumi diffs against its state, not the cluster: a plain `pulumi up` restores it
+    # only when the project refreshes first (Pulumi.yaml `options: refresh: always`); otherwise `pulumi up --refresh`
+    # does. Both halves are asserted, so a change of either behaviour shows here.
+    victim = secret_of[users[0]]
+    before = secret_data(run, victim)
+    run.kubectl("delete", "secret", victim, "-n", NAMESPACE)
+    refresh_always = "refresh: always" in (run.project / "Pulumi.yaml").read_text()
+    run.pulumi("up", "--yes", "--skip-preview", label="up (after a Secret was deleted)")
+    exists = bool(run.kubectl("get", "secret", victim, "-n", NAMESPACE, "--ignore-not-found", "-o", "name").strip())
+    if exists != refresh_always:
+        raise Failure(
+            f"after deleting secret {victim}, a plain `pulumi up` {'restored' if exists else 'did not restore'} it "
+            f"(Pulumi.yaml {'sets' if refresh_always else 'does not set'} `refresh: always`)"
+        )
+    if not exists:
+        run.pulumi("up", "--yes", "--refresh", "--skip-preview", label="up --refresh (restore)")
+    restored = run.get("secret", victim)
+    if restored["metadata"]["uid"] == uids1[victim]:
+        raise Failure(f"secret {victim} has its old UID after being deleted")
+    if secret_data(run, victim) != before:
+        raise Failure(f"secret {victim} came back with different content")
+    settle(run)
+    if replica_sets(run) != rs1:
+        raise Failure("restoring a deleted Secret rolled a Deployment")
+    how = "`pulumi up` (refresh: always)" if refresh_always else "`pulumi up --refresh` (a plain `pulumi up` does not)"
+    log(f"secret {victim} deleted by hand is restored by {how} with the same content; nothing rolled")
+
+    # 5. No drift.
+    run.pulumi("refresh", "--yes", "--expect-no-changes", label="refresh (no drift)")
+    log("refresh: no drift")
+
+    # 6. No secret value in any output of this run or in the control plane's logs.
+    haystacks = {f"output {i}": out for i, out in enumerate(run.outputs)}
+    for p in sorted((run.cluster_dir / "logs").glob("*.log")):
+        haystacks[p.name] = p.read_text(errors="replace")
+    for value in known:
+        needles = {value, base64.b64encode(value.encode()).decode()}
+        for where, text in haystacks.items():
+            if any(n in text for n in needles):
+                raise Failure(f"a secret value (of length {len(value)}) appears in {where}")
+    log(f"no secret value in {len(run.outputs)} outputs or {len(haystacks) - len(run.outputs)} control-plane logs")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the temporary project and cluster data")
+    args = parser.parse_args()
+    try:
+        check_preconditions()
+    except Skip as e:
+        return skip(str(e))
+    run = Run(args.keep)
+    try:
+        scenario(run)
+    except (Failure, subprocess.CalledProcessError, subprocess.TimeoutExpired, KeyError, ValueError) as e:
+        log(f"FAILED: {type(e).__name__}: {e}")
+        run.keep = True
+        run.close()
+        report(run)
+        return 1
+    run.close()
+    report(run)
+    log("1 passed, 0 failed")
+    return 0
+
+
+def report(run: Run) -> None:
+    for label, seconds in run.timings:
+        if not label.startswith("pulumi config set"):
+            log(f"  {seconds:7.2f} s  {label}")
+
+
+def skip(reason: str) -> int:
+    log(f"skipped: {reason}")
+    if os.environ.get("SOPHIA_E2E_REQUIRE"):
+        return 1
+    log("0 passed, 0 failed, 1 skipped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
