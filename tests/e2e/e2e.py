@@ -176,6 +176,25 @@ def secret_values(run: Run, stack: str | None = None, env: dict[str, str] | None
     return values
 
 
+def merged_secret_values(run: Run, stack: str, env: dict[str, str] | None = None) -> set[str]:
+    """The stack's secrets after ESC projection (`sophia config show`): the ESC values too, which Pulumi's own
+    `pulumi config` does not know (the program evaluates the environments). Read into this process only."""
+
+    def show(*extra: str) -> dict:
+        cmd = [RELEASE / "sophia", "config", "show", "--stack", stack, "--cwd", run.project, "--json", *extra]
+        proc = subprocess.run(cmd, env={**run.env, **(env or {})}, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise Failure(f"`sophia config show --stack {stack}` exited {proc.returncode}: {proc.stderr[-2000:]}")
+        return json.loads(proc.stdout)
+
+    redacted, revealed = show(), show("--show-secrets")
+    return {
+        revealed[k]
+        for k, v in redacted.items()
+        if v == "[secret]" and isinstance(revealed.get(k), str) and len(revealed[k]) >= 6
+    }
+
+
 def state_digest(run: Run) -> str:
     h = hashlib.sha256()
     for p in sorted((run.tmp / "state").rglob("*")):
@@ -249,7 +268,7 @@ def check_branching(run: Run, other: str, base: dict[tuple[str, str], dict], bas
     env = {"PULUMI_CONFIG_PASSPHRASE": passphrase_for(other, False, run.project / f"Pulumi.{other}.yaml")}
     run.pulumi("stack", "init", other, "--secrets-provider", "passphrase", env=env, label=f"stack init {other}")
     try:
-        known = secret_values(run, other, env)
+        known = secret_values(run, other, env) | merged_secret_values(run, other, env)
         run.pulumi("up", "--yes", "--stack", other, env=env, label=f"up ({other})")
         run.pulumi("up", "--yes", "--expect-no-changes", "--stack", other, env=env, label=f"up ({other}, no-op)")
         theirs = manifest_objects(rendered_manifests(run, other))
@@ -331,7 +350,7 @@ def main() -> int:
     try:
         copy_project(run)
         init_stack(run)
-        known = secret_values(run)
+        known = secret_values(run) | merged_secret_values(run, run.stack)
         log(f"stack {run.stack} initialised in {run.project} ({len(known)} secret values to watch for)")
 
         # A wrong passphrase fails before anything is touched.
