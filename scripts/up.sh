@@ -46,9 +46,11 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE+x}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FI
 fi
 
 export PULUMI_SKIP_UPDATE_CHECK=true
-# A local backend inside the project; the state never leaves this directory.
+# A local backend inside the project; the state never leaves this directory. PULUMI_BACKEND_URL rather than
+# `pulumi login`, so that the user's own login (Pulumi Cloud, say) stays as it was; set it yourself to use another.
 mkdir -p .pulumi
-pulumi login --non-interactive "file://$PWD/.pulumi" >/dev/null
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.pulumi}"
+step "backend $PULUMI_BACKEND_URL"
 if ! pulumi stack select --non-interactive "$stack" 2>/dev/null; then
   step "creating stack $stack (keeps the settings of Pulumi.$stack.yaml when it exists)"
   pulumi stack init --non-interactive "$stack" --secrets-provider passphrase

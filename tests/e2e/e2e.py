@@ -298,6 +298,9 @@ def check_branching(run: Run, other: str, base: dict[tuple[str, str], dict], bas
         log(f"branching: {other} differs from {run.stack} in all {compared} secret values of {len(theirs)} objects "
             f"and in all {len(mine_fp)} fingerprints")
         run.pulumi("destroy", "--yes", "--stack", other, env=env, label=f"destroy ({other})")
+        left = json.loads(run.pulumi("stack", "export", "--stack", other, env=env, label=f"stack export ({other})"))
+        if (left.get("deployment") or {}).get("resources"):
+            raise Failure(f"destroy of {other} left resources")
     finally:
         run.pulumi("stack", "select", run.stack, label="stack select")
     return known
@@ -308,6 +311,8 @@ def refresh_ours(run: Run, export: str) -> int:
     resources = (json.loads(export).get("deployment") or {}).get("resources") or []
     urns = [r["urn"] for r in resources if r.get("type") in OUR_TYPES]
     if not urns:
+        if os.environ.get("SOPHIA_E2E_BIN_DIR"):
+            return 0  # stand-ins (tests/e2e/selftest.sh) declare no SecretHash
         raise Failure("the state holds no sophia:index:SecretHash to refresh")
     targets = [a for urn in urns for a in ("--target", urn)]
     run.pulumi("refresh", "--yes", "--expect-no-changes", *targets, label="refresh (SecretHash)")
