@@ -50,4 +50,7 @@ if [ "${SOPHIA_SKIP_E2E:-}" = 1 ]; then
 else
   SOPHIA_E2E_REQUIRE=1 tests/e2e/run.sh
   phase "end to end (release build + pulumi)"
+  # The harness itself: against stand-ins it passes, and it fails when a secret leaks (tests/e2e/selftest.sh).
+  tests/e2e/selftest.sh
+  phase "end-to-end harness self-test"
 fi

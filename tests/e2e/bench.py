@@ -38,7 +38,10 @@ trap 'kill -TERM $child 2>/dev/null' TERM INT
 wait $child; status=$?
 while kill -0 $child 2>/dev/null; do wait $child; status=$?; done
 end=$(date +%s.%N)
-cpu=$(times | tail -1 | awk '{{ split($1,u,"m"); split($2,s,"m"); print u[1]*60+u[2]+s[1]*60+s[2] }}' | tr -d s)
+# `times` must run in this shell (a pipe or $(...) would fork, and a fresh fork has no children's times).
+times > "$SOPHIA_BENCH_LOG.$$"
+cpu=$(tail -1 "$SOPHIA_BENCH_LOG.$$" | tr -d s | awk '{{ split($1,u,"m"); split($2,s,"m"); print u[1]*60+u[2]+s[1]*60+s[2] }}')
+rm -f "$SOPHIA_BENCH_LOG.$$"
 echo "{name} $(awk -v a="$start" -v b="$end" 'BEGIN {{ print b - a }}') $cpu" >> "$SOPHIA_BENCH_LOG"
 exit $status
 """
