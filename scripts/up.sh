@@ -53,7 +53,12 @@ export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.pulumi}"
 step "backend $PULUMI_BACKEND_URL"
 if ! pulumi stack select --non-interactive "$stack" 2>/dev/null; then
   step "creating stack $stack (keeps the settings of Pulumi.$stack.yaml when it exists)"
+  # `stack init` rewrites the stack file (same salt and values, but without its comments and `secretsprovider`
+  # line): put the checked-in file back so that the work tree stays clean.
+  kept=""
+  if [ -f "Pulumi.$stack.yaml" ]; then kept="$(mktemp)"; cp "Pulumi.$stack.yaml" "$kept"; fi
   pulumi stack init --non-interactive "$stack" --secrets-provider passphrase
+  if [ -n "$kept" ]; then cp "$kept" "Pulumi.$stack.yaml"; rm -f "$kept"; fi
 fi
 step "pulumi up --stack $stack"
 pulumi up --yes --non-interactive --stack "$stack" "$@"
