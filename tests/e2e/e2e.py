@@ -16,7 +16,12 @@ In a temporary copy of the project, on a local file backend with the passphrase 
      `sophia render` says changed, there are no creates, deletes or replacements, and the diff names the key
   6. `pulumi up --yes`; the manifests the Kubernetes provider rendered changed for exactly those objects
   7. `pulumi stack export` (and every log of this run, and the state files) contain no secret value, plain or base64
-  8. `pulumi refresh --expect-no-changes` (with a KUBECONFIG only: render mode has no cluster to read back from),
+  7b. environment branching: a second stack (`production`, --branch) in the same project and backend gets its own
+     values: its manifests land in out/production, every Secret value that is a secret of one stack differs in the
+     other (compared by digest, never printed), no value of one stack appears in the other's manifests, and the
+     fingerprints differ; then it is destroyed
+  8. `pulumi refresh --expect-no-changes`: of our provider's resources (their Read returns the stored state), and of
+     everything with a KUBECONFIG only: render mode has no cluster to read objects back from (issue 7 covers it);
      then `pulumi destroy --yes` leaves no resource
 
 It skips (exit 0, or 1 with SOPHIA_E2E_REQUIRE=1) when the program binary still says it is "not built yet".
@@ -48,6 +53,8 @@ K8S_TYPES = {"kubernetes:core/v1:Secret": "Secret", "kubernetes:apps/v1:Deployme
 OUR_TYPES = {"sophia:index:SecretHash"}
 # Used only when the caller gives no passphrase and the project has no example stack file (a fresh stack).
 FRESH_PASSPHRASE = "sophia-e2e-passphrase"
+# The example stacks' passphrases, public by design (the headers of Pulumi.dev.yaml and Pulumi.production.yaml say so).
+EXAMPLE_PASSPHRASES = {"dev": "sophia-dev-example-passphrase", "production": "sophia-production-example-passphrase"}
 
 
 class Skip(Exception):
@@ -130,14 +137,21 @@ def copy_project(run: Run) -> None:
         (release / b).symlink_to(RELEASE / b)
 
 
+def passphrase_for(stack: str, main: bool, stack_file: Path) -> str:
+    """SOPHIA_E2E_PASSPHRASE_<STACK>, else PULUMI_CONFIG_PASSPHRASE (main stack only), else the example's public one."""
+    given = os.environ.get(f"SOPHIA_E2E_PASSPHRASE_{stack.upper()}")
+    if given is None and main:
+        given = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
+    if given is None:
+        given = EXAMPLE_PASSPHRASES.get(stack)
+    if given is None and stack_file.exists():
+        raise Skip(f"{stack_file.name} is encrypted with a passphrase; set SOPHIA_E2E_PASSPHRASE_{stack.upper()}")
+    return given if given is not None else FRESH_PASSPHRASE
+
+
 def init_stack(run: Run) -> None:
     stack_file = run.project / f"Pulumi.{run.stack}.yaml"
-    given = os.environ.get("PULUMI_CONFIG_PASSPHRASE")
-    if given is None and stack_file.exists():
-        raise Skip(
-            f"{stack_file.name} is encrypted with a passphrase; set PULUMI_CONFIG_PASSPHRASE to the example stack's one"
-        )
-    run.env["PULUMI_CONFIG_PASSPHRASE"] = given if given is not None else FRESH_PASSPHRASE
+    run.env["PULUMI_CONFIG_PASSPHRASE"] = passphrase_for(run.stack, True, stack_file)
     run.env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
     (run.tmp / "state").mkdir()  # a file backend's directory must exist
     run.pulumi("login", f"file://{run.tmp / 'state'}")
@@ -148,9 +162,10 @@ def init_stack(run: Run) -> None:
             run.pulumi("config", "set", "--secret", key, f"e2e-{key}-{secrets.token_hex(12)}", label="config set")
 
 
-def secret_values(run: Run) -> set[str]:
+def secret_values(run: Run, stack: str | None = None, env: dict[str, str] | None = None) -> set[str]:
     """Every secret value of the stack's config, read with --show-secrets into this process only."""
-    raw = json.loads(run.pulumi("config", "--show-secrets", "--json", label="config --show-secrets"))
+    args = ["config", "--show-secrets", "--json", *(["--stack", stack] if stack else [])]
+    raw = json.loads(run.pulumi(*args, env=env, label="config --show-secrets"))
     run.outputs.pop()  # this output holds plaintext by design; it is not a log to check
     values = set()
     for entry in raw.values():
@@ -159,6 +174,25 @@ def secret_values(run: Run) -> set[str]:
             texts = [value] if isinstance(value, str) else [json.dumps(value)]
             values.update(t for t in texts if t and len(t) >= 6)
     return values
+
+
+def merged_secret_values(run: Run, stack: str, env: dict[str, str] | None = None) -> set[str]:
+    """The stack's secrets after ESC projection (`sophia config show`): the ESC values too, which Pulumi's own
+    `pulumi config` does not know (the program evaluates the environments). Read into this process only."""
+
+    def show(*extra: str) -> dict:
+        cmd = [RELEASE / "sophia", "config", "show", "--stack", stack, "--cwd", run.project, "--json", *extra]
+        proc = subprocess.run(cmd, env={**run.env, **(env or {})}, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise Failure(f"`sophia config show --stack {stack}` exited {proc.returncode}: {proc.stderr[-2000:]}")
+        return json.loads(proc.stdout)
+
+    redacted, revealed = show(), show("--show-secrets")
+    return {
+        revealed[k]
+        for k, v in redacted.items()
+        if v == "[secret]" and isinstance(revealed.get(k), str) and len(revealed[k]) >= 6
+    }
 
 
 def state_digest(run: Run) -> str:
@@ -189,10 +223,100 @@ def render(run: Run, out: Path) -> dict[tuple[str, str], bytes]:
     return objects
 
 
-def rendered_manifests(run: Run) -> dict[str, bytes]:
-    """What the Kubernetes provider wrote (renderYamlToDirectory) under out/, by relative path."""
-    out = run.project / "out"
+def rendered_manifests(run: Run, stack: str | None = None) -> dict[str, bytes]:
+    """What the Kubernetes provider wrote (renderYamlToDirectory) under out/ (out/STACK), by relative path."""
+    out = run.project / "out" / (stack or "")
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} if out.exists() else {}
+
+
+def manifest_objects(manifests: dict[str, bytes]) -> dict[tuple[str, str], dict]:
+    """The Kubernetes objects in rendered manifests: (kind, name) -> the object."""
+    import yaml
+
+    objects = {}
+    for text in manifests.values():
+        for doc in yaml.safe_load_all(text):
+            if isinstance(doc, dict) and "kind" in doc:
+                objects[(doc["kind"], (doc.get("metadata") or {}).get("name", ""))] = doc
+    return objects
+
+
+def secret_data(doc: dict) -> dict[str, str]:
+    """A Secret's values in plaintext (data is base64, stringData is not); kept in this process only."""
+    data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (doc.get("data") or {}).items()}
+    data.update(doc.get("stringData") or {})
+    return data
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:12]
+
+
+def fingerprints(objects: dict[tuple[str, str], dict]) -> dict[str, str]:
+    """Deployment name -> its pod template annotations that carry a fingerprint (hmac-sha256:...)."""
+    found = {}
+    for (kind, name), doc in objects.items():
+        if kind != "Deployment":
+            continue
+        notes = ((doc.get("spec") or {}).get("template") or {}).get("metadata", {}).get("annotations") or {}
+        found.update({f"{name} {k}": v for k, v in notes.items() if str(v).startswith("hmac-sha256:")})
+    return found
+
+
+def check_branching(run: Run, other: str, base: dict[tuple[str, str], dict], base_known: set[str]) -> set[str]:
+    """A second stack in the same project and backend gets its own values (environment branching); returns them."""
+    env = {"PULUMI_CONFIG_PASSPHRASE": passphrase_for(other, False, run.project / f"Pulumi.{other}.yaml")}
+    run.pulumi("stack", "init", other, "--secrets-provider", "passphrase", env=env, label=f"stack init {other}")
+    try:
+        known = secret_values(run, other, env) | merged_secret_values(run, other, env)
+        run.pulumi("up", "--yes", "--stack", other, env=env, label=f"up ({other})")
+        run.pulumi("up", "--yes", "--expect-no-changes", "--stack", other, env=env, label=f"up ({other}, no-op)")
+        theirs = manifest_objects(rendered_manifests(run, other))
+        if not theirs:
+            raise Failure(f"stack {other} rendered nothing under out/{other}")
+        if set(theirs) != set(base):
+            raise Failure(f"{run.stack} and {other} declare different objects: {sorted(set(theirs) ^ set(base))}")
+        # Values are compared as digests; a failure message names the Secret and key, never a value.
+        compared, same = 0, []
+        for key in sorted(k for k in base if k[0] == "Secret"):
+            mine, yours = secret_data(base[key]), secret_data(theirs[key])
+            if set(mine) != set(yours):
+                raise Failure(f"Secret {key[1]} holds keys {sorted(mine)} in {run.stack}, {sorted(yours)} in {other}")
+            for k in sorted(mine):
+                if mine[k] in base_known or yours[k] in known:
+                    compared += 1
+                    if digest(mine[k]) == digest(yours[k]):
+                        same.append(f"{key[1]}/{k}")
+        if compared == 0 or same:
+            raise Failure(f"{other} shares secret values with {run.stack} ({compared} compared): {same}")
+        other_text = "\n".join(json.dumps(d, sort_keys=True) for d in theirs.values())
+        if any(v in other_text for v in base_known - known):
+            raise Failure(f"a secret value of stack {run.stack} appears in the manifests of stack {other}")
+        mine_fp, theirs_fp = fingerprints(base), fingerprints(theirs)
+        if not mine_fp or set(mine_fp) != set(theirs_fp) or any(mine_fp[k] == theirs_fp[k] for k in mine_fp):
+            raise Failure(f"fingerprint annotations do not differ between {run.stack} and {other}")
+        log(f"branching: {other} differs from {run.stack} in all {compared} secret values of {len(theirs)} objects "
+            f"and in all {len(mine_fp)} fingerprints")
+        run.pulumi("destroy", "--yes", "--stack", other, env=env, label=f"destroy ({other})")
+        left = json.loads(run.pulumi("stack", "export", "--stack", other, env=env, label=f"stack export ({other})"))
+        if (left.get("deployment") or {}).get("resources"):
+            raise Failure(f"destroy of {other} left resources")
+    finally:
+        run.pulumi("stack", "select", run.stack, label="stack select")
+    return known
+
+
+def refresh_ours(run: Run, export: str) -> int:
+    """`pulumi refresh --expect-no-changes` of our provider's resources only; returns how many it read back."""
+    resources = (json.loads(export).get("deployment") or {}).get("resources") or []
+    urns = [r["urn"] for r in resources if r.get("type") in OUR_TYPES]
+    if not urns:
+        if os.environ.get("SOPHIA_E2E_BIN_DIR"):
+            return 0  # stand-ins (tests/e2e/selftest.sh) declare no SecretHash
+        raise Failure("the state holds no sophia:index:SecretHash to refresh")
+    targets = [a for urn in urns for a in ("--target", urn)]
+    run.pulumi("refresh", "--yes", "--expect-no-changes", *targets, label="refresh (SecretHash)")
+    return len(urns)
 
 
 def preview_steps(run: Run) -> list[dict]:
@@ -220,6 +344,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project for inspection")
+    parser.add_argument("--branch", default="production", help="second stack for environment branching ('' = none)")
     args = parser.parse_args()
     try:
         check_preconditions()
@@ -230,7 +355,7 @@ def main() -> int:
     try:
         copy_project(run)
         init_stack(run)
-        known = secret_values(run)
+        known = secret_values(run) | merged_secret_values(run, run.stack)
         log(f"stack {run.stack} initialised in {run.project} ({len(known)} secret values to watch for)")
 
         # A wrong passphrase fails before anything is touched.
@@ -280,13 +405,17 @@ def main() -> int:
             if unexpected:
                 raise Failure(f"rendered manifests changed for objects the rotation does not use: {unexpected}")
 
+        if args.branch and args.branch != run.stack:
+            known |= check_branching(run, args.branch, manifest_objects(manifests_after), known)
+
         export = run.pulumi("stack", "export", label="stack export")
+        log(f"refresh: {refresh_ours(run, export)} SecretHash resources read back, no drift")
         if os.environ.get("KUBECONFIG"):
             run.pulumi("refresh", "--yes", "--expect-no-changes", label="refresh")
         else:
             # Refresh reads every object back from a cluster; in render mode there is none, and this provider
             # version fails with "unreachable cluster" (tests/e2e/smoke.sh checks that). Issue 7's cluster covers it.
-            log("refresh skipped: no KUBECONFIG (render mode has no cluster to read objects back from)")
+            log("refresh of the Kubernetes objects skipped: no KUBECONFIG (render mode has no cluster to read from)")
         run.pulumi("destroy", "--yes", label="destroy")
         remaining = json.loads(run.pulumi("stack", "export", label="stack export (after destroy)"))
         resources = (remaining.get("deployment") or {}).get("resources") or []

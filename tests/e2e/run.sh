@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end test with the real Pulumi CLI (tests/e2e/e2e.py says what it checks). Builds what it needs: the Pulumi
 # toolchain (scripts/install-toolchain.sh, cached outside the repository), the release binaries, the .venv.
-# Not part of scripts/test.sh yet. Skips, exit 0, while the program is not built (SOPHIA_E2E_REQUIRE=1: exit 1).
+# scripts/test.sh runs it with SOPHIA_E2E_REQUIRE=1 (a skip is then a failure). Passphrases: the example stacks'
+# public ones unless PULUMI_CONFIG_PASSPHRASE (the --stack) or SOPHIA_E2E_PASSPHRASE_<STACK> says otherwise.
 #
-#   tests/e2e/run.sh [--keep] [--stack dev]
+#   tests/e2e/run.sh [--keep] [--stack dev] [--branch production]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -17,7 +17,9 @@ cat >"$bin/sophia" <<'EOF'
 #!/usr/bin/env bash
 # Stand-in for `sophia render --stack S --cwd D --out O --show-secrets`: the Secret tools/smoke-program declares.
 set -euo pipefail
-[ "${1:-}" = render ] || { echo "stand-in sophia: only render" >&2; exit 2; }
+# `config show` (the harness asks it for the ESC secrets): the smoke stack has none beyond Pulumi's own config.
+[ "${1:-}" = config ] && { echo '{}'; exit 0; }
+[ "${1:-}" = render ] || { echo "stand-in sophia: only render and config show" >&2; exit 2; }
 shift
 while [ $# -gt 0 ]; do
   case "$1" in --stack) stack=$2; shift 2 ;; --cwd) cwd=$2; shift 2 ;; --out) out=$2; shift 2 ;; *) shift ;; esac
@@ -30,10 +32,11 @@ EOF
 chmod +x "$bin"/*
 # PyYAML: the project's .venv has it (through Pulumi's Python SDK).
 "$root/scripts/setup-python.sh"
-SOPHIA_E2E_BIN_DIR="$bin" "$root/.venv/bin/python" "$root/tests/e2e/e2e.py" "$@"
+# No second stack: the smoke program has no per-stack values to compare (--branch '').
+SOPHIA_E2E_BIN_DIR="$bin" "$root/.venv/bin/python" "$root/tests/e2e/e2e.py" --branch '' "$@"
 
 # The harness must notice a leak: the same run with a program that exports the secret as a plain output fails.
-if SMOKE_PROGRAM_LEAK=1 SOPHIA_E2E_BIN_DIR="$bin" "$root/.venv/bin/python" "$root/tests/e2e/e2e.py" >"$bin/leak.log" 2>&1
+if SMOKE_PROGRAM_LEAK=1 SOPHIA_E2E_BIN_DIR="$bin" "$root/.venv/bin/python" "$root/tests/e2e/e2e.py" --branch '' >"$bin/leak.log" 2>&1
 then
   cat "$bin/leak.log"
   echo "selftest: FAILED: the harness did not notice a secret exported in plaintext" >&2
