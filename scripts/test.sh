@@ -53,4 +53,8 @@ else
   # The harness itself: against stand-ins it passes, and it fails when a secret leaks (tests/e2e/selftest.sh).
   tests/e2e/selftest.sh
   phase "end-to-end harness self-test"
+  # Rollouts on a real control plane (etcd, kube-apiserver, controller manager, scheduler, kwok nodes), started on
+  # loopback by the test and stopped after it; its tools are built from Go modules into the same cache.
+  SOPHIA_E2E_REQUIRE=1 tests/e2e/cluster/run.sh
+  phase "end to end on a local control plane"
 fi

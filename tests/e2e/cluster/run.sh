@@ -3,7 +3,7 @@
 # Builds what it needs, each cached outside the repository: the Pulumi toolchain (scripts/install-toolchain.sh), the
 # control plane and kubectl (scripts/install-cluster-tools.sh), and the release binaries. Starts and stops its own
 # cluster in a temporary directory (scripts/local-cluster.sh), so it never touches one you have running.
-# Not part of scripts/test.sh; skips, exit 0, while a prerequisite is missing (SOPHIA_E2E_REQUIRE=1: exit 1).
+# scripts/test.sh runs it, required. Skips, exit 0, while a prerequisite is missing (SOPHIA_E2E_REQUIRE=1: exit 1).
 #
 #   tests/e2e/cluster/run.sh [--keep]
 set -euo pipefail
