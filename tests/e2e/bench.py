@@ -66,7 +66,7 @@ def generate(project: Path, n: int) -> str:
     )
     config = ["config:", "  sophia-secrets:hashKey: bench-hash-key-0123456789abcdef", "  sophia-secrets:namespace: bench"]
     config += [f"  sophia-secrets:key-{k:03}: secret-value-{k:03}-0123456789abcdefghijklmnopqrstuvwxyz" for k in range(KEYS)]
-    (project / "Pulumi.bench.yaml").write_text("secretsprovider: passphrase\n" + "\n".join(config) + "\n")
+    (project / "Pulumi.bench.yaml").write_text("\n".join(config) + "\n")
     return "bench"
 
 
