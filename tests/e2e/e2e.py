@@ -20,11 +20,11 @@ In a temporary copy of the project, on a local file backend with the passphrase 
      values: its manifests land in out/production, every Secret value that is a secret of one stack differs in the
      other (compared by digest, never printed), no value of one stack appears in the other's manifests, and the
      fingerprints differ; then it is destroyed
-  9. the README's first command, `scripts/up.sh dev` (its own backend in the copy's .pulumi/), twice: the first
-     creates, the second changes nothing, and the stack file is byte-identical afterwards (a clean work tree)
   8. `pulumi refresh --expect-no-changes`: of our provider's resources (their Read returns the stored state), and of
      everything with a KUBECONFIG only: render mode has no cluster to read objects back from (issue 7 covers it);
      then `pulumi destroy --yes` leaves no resource
+  9. the README's first command, `scripts/up.sh dev` (its own backend in the copy's .pulumi/), twice: the first
+     creates, the second changes nothing, and the stack file is byte-identical afterwards (a clean work tree)
 
 It skips (exit 0, or 1 with SOPHIA_E2E_REQUIRE=1) when the program binary still says it is "not built yet".
 Secret values are handled in this process only; nothing here prints one.
