@@ -12,6 +12,8 @@ In a temporary copy of the project, on a local file backend with the passphrase 
   2. a wrong passphrase fails before anything is touched (the state is byte-identical afterwards)
   3. `pulumi up --yes`, then `pulumi up --expect-no-changes` (a no-op changes nothing)
   4. `pulumi config set --secret openai-key NEW`
+  4b. `sophia impact OLD NEW --format markdown` over two redacted renders (what the pull-request workflow posts)
+     names exactly the Deployments that roll, and the key
   5. `pulumi preview --diff --json`: the Secrets and Deployments that update are exactly those whose objects
      `sophia render` says changed, there are no creates, deletes or replacements, and the diff names the key
   6. `pulumi up --yes`; the manifests the Kubernetes provider rendered changed for exactly those objects
@@ -225,6 +227,28 @@ def render(run: Run, out: Path) -> dict[tuple[str, str], bytes]:
     return objects
 
 
+def impact_markdown(run: Run, before: Path, after: Path) -> str:
+    """What the pull-request workflow posts (.github/workflows/preview.yml): `sophia impact OLD NEW --format markdown`
+    over two redacted renders."""
+    proc = subprocess.run(
+        [RELEASE / "sophia", "impact", before, after, "--format", "markdown"],
+        env=run.env, capture_output=True, text=True, timeout=120,
+    )
+    run.outputs.append(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise Failure(f"`sophia impact OLD NEW --format markdown` exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return proc.stdout
+
+
+def render_redacted(run: Run, out: Path) -> None:
+    """`sophia render --out DIR` without --show-secrets, as the pull-request workflow renders."""
+    cmd = [RELEASE / "sophia", "render", "--stack", run.stack, "--cwd", run.project, "--out", out]
+    proc = subprocess.run(cmd, env=run.env, capture_output=True, text=True, timeout=120)
+    run.outputs.append(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise Failure(f"`sophia render --out` exited {proc.returncode}: {proc.stderr[-2000:]}")
+
+
 def rendered_manifests(run: Run, stack: str | None = None) -> dict[str, bytes]:
     """What the Kubernetes provider wrote (renderYamlToDirectory) under out/ (out/STACK), by relative path."""
     out = run.project / "out" / (stack or "")
@@ -402,11 +426,24 @@ def main() -> int:
         run.pulumi("up", "--yes", "--expect-no-changes", label="up (no-op)")
         manifests_before = rendered_manifests(run)
         render_before = render(run, run.tmp / "render-before")
+        if not args.standins:
+            render_redacted(run, run.tmp / "pr-base")
 
         new_value = f"e2e-rotated-{secrets.token_hex(16)}"
         known.add(new_value)
         run.pulumi("config", "set", "--secret", ROTATED_KEY, new_value, label="config set --secret")
         render_after = render(run, run.tmp / "render-after")
+        if not args.standins:
+            # The rollout impact the pull-request workflow posts names exactly the services that use the key.
+            render_redacted(run, run.tmp / "pr-head")
+            table = impact_markdown(run, run.tmp / "pr-base", run.tmp / "pr-head")
+            rolling = {name for kind, name in render_after
+                       if kind == "Deployment" and render_before.get((kind, name)) != render_after[(kind, name)]}
+            named = {line.split("|")[1].strip().strip("`").rsplit("/", 1)[-1] for line in table.splitlines()
+                     if line.startswith("| `")}
+            if named != rolling or "OPENAI_API_KEY" not in table:
+                raise Failure(f"`sophia impact` names {sorted(named)}; the rotation rolls {sorted(rolling)}:\n{table}")
+            log(f"sophia impact (the pull-request comment) names exactly {sorted(named)} and OPENAI_API_KEY")
         expected = {k for k in render_before.keys() | render_after.keys() if render_before.get(k) != render_after.get(k)}
         if not expected:
             raise Failure(f"`sophia render` shows no object using {ROTATED_KEY}; the test needs at least one")
