@@ -40,7 +40,6 @@ fn main() -> anyhow::Result<()> {
             "# Stack `{stack}` of sophia-secrets: passphrase secrets provider.\n\
              # EXAMPLE ONLY: the passphrase is `sophia-{stack}-example-passphrase` and every value is a placeholder.\n\
              # Rotate a value with `pulumi config set --secret KEY VALUE --stack {stack}`.\n\
-             secretsprovider: passphrase\n\
              encryptionsalt: {salt}\n\
              config:\n\
              \x20 # The ESC environments this stack uses, evaluated from environments/ on a local backend.\n\

@@ -8,7 +8,8 @@
 # - The Pulumi toolchain comes from scripts/install-toolchain.sh (built once from Go modules into a cache outside the
 #   repository); set SOPHIA_USE_INSTALLED_PULUMI=1 to use a `pulumi` already on PATH instead.
 # - Our program and provider are built in release mode; Pulumi.yaml finds them in target/release
-#   (`runtime.options.binary`, `plugins.providers`).
+#   (`runtime.options.binary`, `plugins.providers`). SOPHIA_SKIP_BUILD=1 uses the binaries already there (a CI
+#   artifact, say; tests/e2e/e2e.py runs this script that way).
 # - Passphrase: PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE when set; otherwise, for the example stacks
 #   only, their public example passphrase (`sophia-<stack>-example-passphrase`). A real stack never uses those.
 # - Without a `sophia-secrets:kubeconfig` in the stack config, the Kubernetes provider renders the manifests to
@@ -32,8 +33,14 @@ else
   eval "$(scripts/install-toolchain.sh --env pulumi pulumi-kubernetes)"
 fi
 
-step "release build of the program and the provider"
-cargo build --release --locked --bins
+if [ "${SOPHIA_SKIP_BUILD:-}" = 1 ]; then
+  for bin in sophia-program pulumi-resource-sophia; do
+    [ -x "target/release/$bin" ] || { echo "up: SOPHIA_SKIP_BUILD=1 but target/release/$bin is missing" >&2; exit 2; }
+  done
+else
+  step "release build of the program and the provider"
+  cargo build --release --locked --bins
+fi
 
 if [ -z "${PULUMI_CONFIG_PASSPHRASE+x}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
   case "$stack" in

@@ -12,6 +12,8 @@ In a temporary copy of the project, on a local file backend with the passphrase 
   2. a wrong passphrase fails before anything is touched (the state is byte-identical afterwards)
   3. `pulumi up --yes`, then `pulumi up --expect-no-changes` (a no-op changes nothing)
   4. `pulumi config set --secret openai-key NEW`
+  4b. `sophia impact OLD NEW --format markdown` over two redacted renders (what the pull-request workflow posts)
+     names exactly the Deployments that roll, and the key
   5. `pulumi preview --diff --json`: the Secrets and Deployments that update are exactly those whose objects
      `sophia render` says changed, there are no creates, deletes or replacements, and the diff names the key
   6. `pulumi up --yes`; the manifests the Kubernetes provider rendered changed for exactly those objects
@@ -23,6 +25,8 @@ In a temporary copy of the project, on a local file backend with the passphrase 
   8. `pulumi refresh --expect-no-changes`: of our provider's resources (their Read returns the stored state), and of
      everything with a KUBECONFIG only: render mode has no cluster to read objects back from (issue 7 covers it);
      then `pulumi destroy --yes` leaves no resource
+  9. the README's first command, `scripts/up.sh dev` (its own backend in the copy's .pulumi/), twice: the first
+     creates, the second changes nothing, and the stack file is byte-identical afterwards (a clean work tree)
 
 It skips (exit 0, or 1 with SOPHIA_E2E_REQUIRE=1) when the program binary still says it is "not built yet".
 Secret values are handled in this process only; nothing here prints one.
@@ -223,6 +227,28 @@ def render(run: Run, out: Path) -> dict[tuple[str, str], bytes]:
     return objects
 
 
+def impact_markdown(run: Run, before: Path, after: Path) -> str:
+    """What the pull-request workflow posts (.github/workflows/preview.yml): `sophia impact OLD NEW --format markdown`
+    over two redacted renders."""
+    proc = subprocess.run(
+        [RELEASE / "sophia", "impact", before, after, "--format", "markdown"],
+        env=run.env, capture_output=True, text=True, timeout=120,
+    )
+    run.outputs.append(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise Failure(f"`sophia impact OLD NEW --format markdown` exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return proc.stdout
+
+
+def render_redacted(run: Run, out: Path) -> None:
+    """`sophia render --out DIR` without --show-secrets, as the pull-request workflow renders."""
+    cmd = [RELEASE / "sophia", "render", "--stack", run.stack, "--cwd", run.project, "--out", out]
+    proc = subprocess.run(cmd, env=run.env, capture_output=True, text=True, timeout=120)
+    run.outputs.append(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise Failure(f"`sophia render --out` exited {proc.returncode}: {proc.stderr[-2000:]}")
+
+
 def rendered_manifests(run: Run, stack: str | None = None) -> dict[str, bytes]:
     """What the Kubernetes provider wrote (renderYamlToDirectory) under out/ (out/STACK), by relative path."""
     out = run.project / "out" / (stack or "")
@@ -306,13 +332,13 @@ def check_branching(run: Run, other: str, base: dict[tuple[str, str], dict], bas
     return known
 
 
-def refresh_ours(run: Run, export: str) -> int:
+def refresh_ours(run: Run, export: str, standins: bool) -> int:
     """`pulumi refresh --expect-no-changes` of our provider's resources only; returns how many it read back."""
     resources = (json.loads(export).get("deployment") or {}).get("resources") or []
     urns = [r["urn"] for r in resources if r.get("type") in OUR_TYPES]
     if not urns:
-        if os.environ.get("SOPHIA_E2E_BIN_DIR"):
-            return 0  # stand-ins (tests/e2e/selftest.sh) declare no SecretHash
+        if standins:
+            return 0  # tests/e2e/selftest.sh's stand-ins declare no SecretHash
         raise Failure("the state holds no sophia:index:SecretHash to refresh")
     targets = [a for urn in urns for a in ("--target", urn)]
     run.pulumi("refresh", "--yes", "--expect-no-changes", *targets, label="refresh (SecretHash)")
@@ -340,11 +366,41 @@ def k8s_name(step: dict) -> str:
     return name if isinstance(name, str) else step["urn"].rsplit("::", 1)[-1]
 
 
+def check_up_script(run: Run) -> None:
+    """`scripts/up.sh dev` twice in the copy: create, then a no-op; the checked-in stack file is left as it was."""
+    stack_file = run.project / "Pulumi.dev.yaml"
+    before = stack_file.read_bytes() if stack_file.exists() else None
+    env = {**run.env, "SOPHIA_SKIP_BUILD": "1"}
+    for key in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE"):
+        env.pop(key, None)
+    env["PULUMI_CONFIG_PASSPHRASE"] = passphrase_for("dev", run.stack == "dev", stack_file)
+    outs = []
+    for attempt in ("first", "second"):
+        start = time.monotonic()
+        proc = subprocess.run(["scripts/up.sh", "dev"], cwd=run.project, env=env, capture_output=True, text=True,
+                              timeout=900)
+        run.timings.append((f"scripts/up.sh dev ({attempt})", time.monotonic() - start))
+        out = proc.stdout + proc.stderr
+        run.outputs.append(out)
+        if proc.returncode != 0:
+            raise Failure(f"scripts/up.sh dev ({attempt} run) exited {proc.returncode}:\n{out[-4000:]}")
+        outs.append(out)
+    if "created" not in outs[0] or "unchanged" not in outs[1] or any(w in outs[1] for w in ("created", "updated")):
+        raise Failure(f"scripts/up.sh: the second run is not a no-op:\n{outs[1][-3000:]}")
+    if not any((run.project / "out" / "dev").rglob("*.yaml")):
+        raise Failure("scripts/up.sh wrote no manifests to out/dev")
+    if (stack_file.read_bytes() if stack_file.exists() else None) != before:
+        raise Failure("scripts/up.sh rewrote Pulumi.dev.yaml (the work tree would be dirty)")
+    log("scripts/up.sh dev: created, then a no-op; Pulumi.dev.yaml untouched")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--keep", action="store_true", help="keep the temporary project for inspection")
     parser.add_argument("--branch", default="production", help="second stack for environment branching ('' = none)")
+    parser.add_argument("--standins", action="store_true",
+                        help="the binaries are tests/e2e/selftest.sh's stand-ins: no SecretHash, no scripts/up.sh run")
     args = parser.parse_args()
     try:
         check_preconditions()
@@ -370,11 +426,24 @@ def main() -> int:
         run.pulumi("up", "--yes", "--expect-no-changes", label="up (no-op)")
         manifests_before = rendered_manifests(run)
         render_before = render(run, run.tmp / "render-before")
+        if not args.standins:
+            render_redacted(run, run.tmp / "pr-base")
 
         new_value = f"e2e-rotated-{secrets.token_hex(16)}"
         known.add(new_value)
         run.pulumi("config", "set", "--secret", ROTATED_KEY, new_value, label="config set --secret")
         render_after = render(run, run.tmp / "render-after")
+        if not args.standins:
+            # The rollout impact the pull-request workflow posts names exactly the services that use the key.
+            render_redacted(run, run.tmp / "pr-head")
+            table = impact_markdown(run, run.tmp / "pr-base", run.tmp / "pr-head")
+            rolling = {name for kind, name in render_after
+                       if kind == "Deployment" and render_before.get((kind, name)) != render_after[(kind, name)]}
+            named = {line.split("|")[1].strip().strip("`").rsplit("/", 1)[-1] for line in table.splitlines()
+                     if line.startswith("| `")}
+            if named != rolling or "OPENAI_API_KEY" not in table:
+                raise Failure(f"`sophia impact` names {sorted(named)}; the rotation rolls {sorted(rolling)}:\n{table}")
+            log(f"sophia impact (the pull-request comment) names exactly {sorted(named)} and OPENAI_API_KEY")
         expected = {k for k in render_before.keys() | render_after.keys() if render_before.get(k) != render_after.get(k)}
         if not expected:
             raise Failure(f"`sophia render` shows no object using {ROTATED_KEY}; the test needs at least one")
@@ -409,7 +478,7 @@ def main() -> int:
             known |= check_branching(run, args.branch, manifest_objects(manifests_after), known)
 
         export = run.pulumi("stack", "export", label="stack export")
-        log(f"refresh: {refresh_ours(run, export)} SecretHash resources read back, no drift")
+        log(f"refresh: {refresh_ours(run, export, args.standins)} SecretHash resources read back, no drift")
         if os.environ.get("KUBECONFIG"):
             run.pulumi("refresh", "--yes", "--expect-no-changes", label="refresh")
         else:
@@ -433,6 +502,11 @@ def main() -> int:
             for where, text in haystacks.items():
                 if any(n in text for n in needles):
                     raise Failure(f"a secret value (of length {len(value)}) appears in {where}")
+        if run.stack == "dev" and not args.standins:
+            check_up_script(run)
+            for where, text in [(f"log {i}", out) for i, out in enumerate(run.outputs)]:
+                if any(v in text or base64.b64encode(v.encode()).decode() in text for v in known):
+                    raise Failure(f"a secret value appears in {where} (scripts/up.sh)")
         log(f"no secret value in the export, {len(run.outputs)} logs or the state files")
     except Skip as e:
         run.close()

@@ -9,6 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 eval "$(scripts/install-toolchain.sh --env pulumi pulumi-kubernetes)"
-cargo build --release --locked --bins
+# SOPHIA_E2E_BIN_DIR=target/debug tests the debug build instead (scripts/test.sh does: one Rust build, not two).
+if [ -z "${SOPHIA_E2E_BIN_DIR:-}" ]; then
+  cargo build --release --locked --bins
+fi
 scripts/setup-python.sh
 exec .venv/bin/python tests/e2e/e2e.py "$@"

@@ -32,11 +32,12 @@ EOF
 chmod +x "$bin"/*
 # PyYAML: the project's .venv has it (through Pulumi's Python SDK).
 "$root/scripts/setup-python.sh"
-# No second stack: the smoke program has no per-stack values to compare (--branch '').
-SOPHIA_E2E_BIN_DIR="$bin" "$root/.venv/bin/python" "$root/tests/e2e/e2e.py" --branch '' "$@"
+# --standins: no SecretHash to refresh, no scripts/up.sh run; no second stack: the smoke program has no per-stack
+# values to compare (--branch '').
+SOPHIA_E2E_BIN_DIR="$bin" "$root/.venv/bin/python" "$root/tests/e2e/e2e.py" --standins --branch '' "$@"
 
 # The harness must notice a leak: the same run with a program that exports the secret as a plain output fails.
-if SMOKE_PROGRAM_LEAK=1 SOPHIA_E2E_BIN_DIR="$bin" "$root/.venv/bin/python" "$root/tests/e2e/e2e.py" --branch '' >"$bin/leak.log" 2>&1
+if SMOKE_PROGRAM_LEAK=1 SOPHIA_E2E_BIN_DIR="$bin" "$root/.venv/bin/python" "$root/tests/e2e/e2e.py" --standins --branch '' >"$bin/leak.log" 2>&1
 then
   cat "$bin/leak.log"
   echo "selftest: FAILED: the harness did not notice a secret exported in plaintext" >&2
