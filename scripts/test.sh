@@ -57,6 +57,6 @@ else
   phase "end-to-end harness self-test"
   # Rollouts on a real control plane (etcd, kube-apiserver, controller manager, scheduler, kwok nodes), started on
   # loopback by the test and stopped after it; its tools are built from Go modules into the same cache.
-  SOPHIA_E2E_REQUIRE=1 tests/e2e/cluster/run.sh
+  SOPHIA_E2E_REQUIRE=1 SOPHIA_E2E_BIN_DIR="$PWD/target/debug" tests/e2e/cluster/run.sh
   phase "end to end on a local control plane"
 fi

@@ -40,7 +40,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-RELEASE = ROOT / "target" / "release"
+# The binaries under test; SOPHIA_E2E_BIN_DIR points elsewhere (scripts/test.sh: the debug build, one Rust build in CI).
+RELEASE = Path(os.environ.get("SOPHIA_E2E_BIN_DIR") or ROOT / "target" / "release").resolve()
 BINARIES = ("sophia-program", "pulumi-resource-sophia")
 TOOLS = ("pulumi", "pulumi-language-go", "pulumi-resource-kubernetes", "kubectl")
 STACK = "cluster"

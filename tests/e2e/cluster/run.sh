@@ -16,5 +16,8 @@ if [ ! -x scripts/install-toolchain.sh ]; then
 fi
 eval "$(scripts/install-toolchain.sh --env pulumi pulumi-kubernetes)"
 eval "$(scripts/install-cluster-tools.sh --env kube kwok)"
-cargo build --release --locked --bins
+# SOPHIA_E2E_BIN_DIR=target/debug tests the debug build instead (scripts/test.sh does: one Rust build, not two).
+if [ -z "${SOPHIA_E2E_BIN_DIR:-}" ]; then
+  cargo build --release --locked --bins
+fi
 exec python3 tests/e2e/cluster/cluster_e2e.py "$@"
