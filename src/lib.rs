@@ -11,6 +11,8 @@
 //! | [`provider`] | the `pulumi-resource-sophia` gRPC service | [`provider::serve`] |
 //! | [`program`] | the Pulumi program (behind the gestalt adapter) | [`program::run`] |
 //! | [`cli`] | the `sophia` command-line tool | [`cli::main`] |
+//! | [`proto`] | Pulumi's gRPC protocol, generated from the `pulumi` wheel's descriptors | `proto::pulumirpc` |
+//! | [`spell`] | edit distance for "did you mean" hints | [`spell::levenshtein`] |
 //!
 //! Values that may be secret travel as [`value::Value`]; secret strings held in memory as [`secret::SecretString`].
 
