@@ -33,12 +33,21 @@ func run(version, out string) error {
 	if version == "" || strings.HasPrefix(version, "v") {
 		return fmt.Errorf("-version must be a semver without a leading v, got %q", version)
 	}
-	// The provider's directory in the module cache, at the version this module requires.
-	dir, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", providerModule).Output()
+	// The provider's directory in the module cache, at the version this module requires. `go mod download -json`
+	// fetches it when the cache lacks it (a fresh machine: building this command does not need the provider's
+	// module, so nothing has downloaded it yet) and reports its Dir; `go list -m` would report an empty Dir.
+	listing, err := exec.Command("go", "mod", "download", "-json", providerModule).Output()
 	if err != nil {
-		return fmt.Errorf("locating %s: %w", providerModule, err)
+		return fmt.Errorf("downloading %s: %w", providerModule, err)
 	}
-	src := filepath.Join(strings.TrimSpace(string(dir)), "cmd", "pulumi-resource-kubernetes")
+	var module struct{ Dir, Error string }
+	if err := json.Unmarshal(listing, &module); err != nil {
+		return fmt.Errorf("reading `go mod download -json %s`: %w", providerModule, err)
+	}
+	if module.Error != "" || module.Dir == "" {
+		return fmt.Errorf("downloading %s: %s", providerModule, module.Error)
+	}
+	src := filepath.Join(module.Dir, "cmd", "pulumi-resource-kubernetes")
 
 	raw, err := os.ReadFile(filepath.Join(src, "schema.json"))
 	if err != nil {
