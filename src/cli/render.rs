@@ -53,7 +53,9 @@ fn remove_stale(dir: &std::path::Path, docs: &[render::Document]) -> anyhow::Res
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let ours = (name.starts_with("v1-secret-") || name.starts_with("apps_v1-deployment-"))
+        let ours = ["v1-namespace-", "v1-secret-", "apps_v1-deployment-"]
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
             && name.ends_with(".yaml");
         if ours && !keep.contains(name) {
             std::fs::remove_file(&path)

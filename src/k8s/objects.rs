@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerPort, EnvFromSource, PodSpec, PodTemplateSpec, ResourceRequirements,
-    Secret, SecretEnvSource,
+    Container, ContainerPort, EnvFromSource, Namespace, PodSpec, PodTemplateSpec,
+    ResourceRequirements, Secret, SecretEnvSource,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -43,6 +43,10 @@ pub const PART_OF_LABEL: &str = "app.kubernetes.io/part-of";
 pub const NAMESPACE_KEY: &str = "namespace";
 /// Namespace used when the stack sets none (also the default in `Pulumi.yaml`).
 pub const DEFAULT_NAMESPACE: &str = "sophia";
+/// Namespaces every cluster has and the cluster owns: a stack deploying into one of these does not declare it (Pulumi
+/// would otherwise try to create it, fail on "already exists", and `pulumi destroy` would try to delete it).
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
 /// Stack config key (project namespace) of the fingerprint key.
 pub const HASH_KEY_KEY: &str = "hashKey";
 
@@ -163,6 +167,9 @@ impl Provenance {
 pub struct StackObjects {
     /// The namespace every object lives in.
     pub namespace: String,
+    /// The `v1/Namespace` the stack declares (created before any Secret or Deployment), or `None` for one of
+    /// [`SYSTEM_NAMESPACES`], which the cluster already has.
+    pub namespace_object: Option<Namespace>,
     /// Per service, sorted by name.
     pub services: Vec<ServiceObjects>,
 }
@@ -252,9 +259,30 @@ pub fn desired_objects(
             deployment,
         });
     }
+    let namespace_object = build_namespace(&config.project, &namespace);
     Ok(StackObjects {
         namespace,
+        namespace_object,
         services,
+    })
+}
+
+/// The stack's Namespace, unless it is a system one. Only the name and the project label: no provenance annotations,
+/// which change every run and would update the Namespace on every `pulumi up` for nothing.
+fn build_namespace(project: &str, namespace: &str) -> Option<Namespace> {
+    if SYSTEM_NAMESPACES.contains(&namespace) {
+        return None;
+    }
+    Some(Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace.to_owned()),
+            labels: Some(BTreeMap::from([(
+                PART_OF_LABEL.to_owned(),
+                project.to_owned(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
     })
 }
 
@@ -482,6 +510,20 @@ impl ServiceObjects {
     /// The Deployment as Pulumi resource inputs with the pod annotation set to `hash` (the provider's output).
     pub fn deployment_inputs(&self, hash: &str) -> BTreeMap<String, Value> {
         deployment_inputs(&self.deployment, hash)
+    }
+}
+
+impl StackObjects {
+    /// The Namespace as a manifest, if the stack declares one.
+    pub fn namespace_manifest(&self) -> Option<serde_json::Value> {
+        self.namespace_object
+            .as_ref()
+            .map(|ns| serde_json::to_value(ns).expect("k8s-openapi objects serialize"))
+    }
+
+    /// The Namespace as Pulumi resource inputs, if the stack declares one.
+    pub fn namespace_inputs(&self) -> Option<BTreeMap<String, Value>> {
+        self.namespace_manifest().map(top_level)
     }
 }
 

@@ -8,16 +8,23 @@ use super::objects::StackObjects;
 /// One rendered object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
-    /// File name when writing a directory: `<apiVersion with / as _>-<kind>-<namespace>-<name>.yaml`, the shape
-    /// pulumi-kubernetes uses for `renderYamlToDirectory`.
+    /// File name when writing a directory: `<apiVersion with / as _>-<kind>-<namespace>-<name>.yaml` (no
+    /// `<namespace>-` for the cluster-scoped Namespace), the shape pulumi-kubernetes uses for `renderYamlToDirectory`.
     pub file_name: String,
     /// The manifest.
     pub manifest: serde_json::Value,
 }
 
-/// The stack's objects in a stable order (services by name; each its Secret, then its Deployment).
+/// The stack's objects in a stable order: the Namespace (unless a system one), then services by name, each its
+/// Secret, then its Deployment. `kubectl apply -f` of the stream creates the Namespace before what lives in it.
 pub fn documents(objects: &StackObjects, reveal: Reveal) -> Vec<Document> {
-    let mut docs = Vec::with_capacity(objects.services.len() * 2);
+    let mut docs = Vec::with_capacity(1 + objects.services.len() * 2);
+    if let Some(manifest) = objects.namespace_manifest() {
+        docs.push(Document {
+            file_name: file_name(&manifest),
+            manifest,
+        });
+    }
     for service in &objects.services {
         for manifest in [
             service.secret_manifest(reveal),
@@ -40,13 +47,14 @@ fn file_name(manifest: &serde_json::Value) -> String {
         }
         v.as_str().unwrap_or_default().to_owned()
     };
-    format!(
-        "{}-{}-{}-{}.yaml",
-        field(&["apiVersion"]).replace('/', "_"),
-        field(&["kind"]).to_lowercase(),
-        field(&["metadata", "namespace"]),
-        field(&["metadata", "name"])
-    )
+    let api_version = field(&["apiVersion"]).replace('/', "_");
+    let kind = field(&["kind"]).to_lowercase();
+    let name = field(&["metadata", "name"]);
+    match field(&["metadata", "namespace"]) {
+        // Cluster-scoped (the Namespace itself): no namespace part.
+        ns if ns.is_empty() => format!("{api_version}-{kind}-{name}.yaml"),
+        ns => format!("{api_version}-{kind}-{ns}-{name}.yaml"),
+    }
 }
 
 /// One document as YAML (no leading `---`).

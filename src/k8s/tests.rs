@@ -327,11 +327,71 @@ fn secret_inputs_wrap_the_payload_as_one_secret() {
 }
 
 #[test]
+fn the_stack_declares_its_namespace_first_unless_it_is_a_system_one() {
+    let objects = build(&config(&[]));
+    let docs = render::documents(&objects, Reveal::Redacted);
+    assert_eq!(docs.len(), 1 + 2 * objects.services.len());
+    assert_eq!(
+        docs[0].manifest,
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "mcp", "labels": {"app.kubernetes.io/part-of": "sophia-secrets"}},
+        })
+    );
+    let inputs = objects.namespace_inputs().unwrap();
+    assert_eq!(inputs["kind"], Value::string("Namespace"));
+    // Every other object lives in it.
+    for d in &docs[1..] {
+        assert_eq!(
+            d.manifest["metadata"]["namespace"], "mcp",
+            "{}",
+            d.file_name
+        );
+    }
+    for system in objects::SYSTEM_NAMESPACES {
+        let objects = build(&config(&[(
+            "sophia-secrets:namespace",
+            Value::string(system),
+        )]));
+        assert!(objects.namespace_object.is_none(), "{system}");
+        assert!(objects.namespace_inputs().is_none(), "{system}");
+        let docs = render::documents(&objects, Reveal::Redacted);
+        assert_eq!(docs.len(), 2 * objects.services.len(), "{system}");
+        assert!(
+            docs.iter().all(|d| d.manifest["kind"] != "Namespace"),
+            "{system}"
+        );
+    }
+    // `kube-system` is skipped, a look-alike is not.
+    let objects = build(&config(&[(
+        "sophia-secrets:namespace",
+        Value::string("kube-systems"),
+    )]));
+    assert!(objects.namespace_object.is_some());
+}
+
+#[test]
+fn impact_does_not_report_the_namespace_as_a_service() {
+    let objects = build(&config(&[]));
+    let docs = render::documents(&objects, Reveal::Redacted);
+    let manifests: Vec<_> = docs.iter().map(|d| d.manifest.clone()).collect();
+    let with = Snapshot::from_manifests(&manifests);
+    // A render from before the Namespace was declared (the base of the first pull request after this change).
+    let without = Snapshot::from_manifests(&manifests[1..]);
+    assert_eq!(with, without);
+    let impact = Impact::between(&without, &with);
+    assert_eq!(impact.affected().count(), 0);
+    assert!(!impact.to_markdown().contains("mcp/mcp"));
+}
+
+#[test]
 fn rendered_yaml_reads_back_as_the_same_snapshot() {
     let objects = build(&config(&[]));
     let docs = render::documents(&objects, Reveal::Redacted);
-    assert_eq!(docs[0].file_name, "v1-secret-mcp-api-env.yaml");
-    assert_eq!(docs[1].file_name, "apps_v1-deployment-mcp-api.yaml");
+    assert_eq!(docs[0].file_name, "v1-namespace-mcp.yaml");
+    assert_eq!(docs[1].file_name, "v1-secret-mcp-api-env.yaml");
+    assert_eq!(docs[2].file_name, "apps_v1-deployment-mcp-api.yaml");
     let dir = tempfile::tempdir().unwrap();
     let stream = dir.path().join("all.yaml");
     std::fs::write(&stream, render::to_stream(&docs)).unwrap();

@@ -9,9 +9,10 @@
 //!
 //! 1. **No dependencies.** It sends no `dependencies`/`propertyDependencies`/`parent`; the only option is
 //!    `provider`. Work-around: [`Engine::register`]'s `after` list holds the registration back until those
-//!    resources are registered, so the engine sees the Secret before the Deployment that mounts it (creation order is
-//!    right). Still different from a first-class SDK: the engine does not know the edges, so `pulumi destroy` and
-//!    `--target` do not order or include dependents, and the dependency graph in the state is flat.
+//!    resources are registered, so the engine sees the Namespace before every Secret and Deployment in it, and the
+//!    Secret before the Deployment that mounts it (creation order is right). Still different from a first-class SDK: the engine does not know the edges, so `pulumi destroy` and
+//!    `--target` do not order or include dependents (destroy may delete the Namespace, which cascades in the
+//!    cluster, alongside its Secrets and Deployments), and the dependency graph in the state is flat.
 //! 2. **A nested unknown is sent as `null`** (only a top-level unknown becomes the unknown sentinel), and an unknown
 //!    output read back arrives as the sentinel string. Work-around: [`Deferred::map`] turns a value that is unknown
 //!    anywhere (gestalt's "nothing", the sentinel string, or [`Value::Unknown`] inside) into a whole-field unknown, so
@@ -40,8 +41,8 @@ use pulumi_gestalt_rust::{
 };
 
 use super::{
-    DEPLOYMENT_TYPE, ESC_ENVIRONMENT_TYPE, KUBERNETES_PROVIDER, Plan, SECRET_HASH_TYPE,
-    SECRET_TYPE, SOPHIA_PROVIDER,
+    DEPLOYMENT_TYPE, ESC_ENVIRONMENT_TYPE, KUBERNETES_PROVIDER, NAMESPACE_TYPE, Plan,
+    SECRET_HASH_TYPE, SECRET_TYPE, SOPHIA_PROVIDER,
 };
 use crate::k8s::objects::deployment_inputs;
 use crate::value::Value;
@@ -297,8 +298,9 @@ fn known_inputs(inputs: &BTreeMap<String, Value>) -> Vec<(String, Deferred)> {
         .collect()
 }
 
-/// Registers everything in `plan`: providers, ESC environments (Pulumi Cloud mode), and per service its Secret,
-/// SecretHash and Deployment; then the `services` stack output.
+/// Registers everything in `plan`: providers, ESC environments (Pulumi Cloud mode), the stack's Namespace (unless a
+/// system one), and per service its Secret, SecretHash and Deployment (Secrets and Deployments held back until the
+/// Namespace is registered); then the `services` stack output.
 pub fn execute(plan: &Plan) {
     let engine = Engine::connect();
     let kubernetes = engine.register(
@@ -327,6 +329,19 @@ pub fn execute(plan: &Plan) {
             &[],
         );
     }
+    let namespace = plan.objects.namespace_inputs().map(|inputs| {
+        engine.register(
+            NAMESPACE_TYPE,
+            &plan.objects.namespace,
+            "",
+            known_inputs(&inputs),
+            Some(&kubernetes),
+            &[],
+        )
+    });
+    // Everything namespaced waits for the Namespace (gap 1): the engine would otherwise create them concurrently and
+    // the API server rejects objects in a namespace that does not exist yet.
+    let in_namespace: Vec<&Resource> = namespace.iter().collect();
     let mut exports = Vec::with_capacity(plan.objects.services.len());
     for service in &plan.objects.services {
         let secret = engine.register(
@@ -335,7 +350,7 @@ pub fn execute(plan: &Plan) {
             "",
             known_inputs(&service.secret_inputs()),
             Some(&kubernetes),
-            &[],
+            &in_namespace,
         );
         let hash = engine.register(
             SECRET_HASH_TYPE,
@@ -371,7 +386,7 @@ pub fn execute(plan: &Plan) {
             "",
             inputs,
             Some(&kubernetes),
-            &[&secret],
+            &[in_namespace.as_slice(), &[&secret]].concat(),
         );
         let keys = Value::Array(service.fingerprint.keys.iter().map(Value::string).collect());
         exports.push((

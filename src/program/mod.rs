@@ -6,6 +6,8 @@
 //!   fingerprint annotation is what rolls pods) and, unless the stack sets `sophia-secrets:kubeconfig`,
 //!   `renderYamlToDirectory: out/<stack>` (no cluster: manifests are written instead of applied);
 //! - `pulumi:providers:sophia` named `sophia` with the stack's `hashKey` (secret);
+//! - the stack's `kubernetes:core/v1:Namespace` (from [`crate::k8s::desired_objects`]; none for `default` and the
+//!   other [`crate::k8s::objects::SYSTEM_NAMESPACES`]), before any Secret or Deployment;
 //! - per service (from [`crate::k8s::desired_objects`], the builder `sophia render` uses): a
 //!   `kubernetes:core/v1:Secret`, a `sophia:index:SecretHash` over the same data with scope `namespace/service`, and
 //!   a `kubernetes:apps/v1:Deployment` whose pod template annotation is the SecretHash `hash` output;
@@ -37,6 +39,8 @@ pub const CLOUD_KEY: &str = "pulumiCloud";
 pub const KUBERNETES_PROVIDER: &str = "pulumi:providers:kubernetes";
 /// The sophia provider resource type.
 pub const SOPHIA_PROVIDER: &str = "pulumi:providers:sophia";
+/// A Kubernetes Namespace.
+pub const NAMESPACE_TYPE: &str = "kubernetes:core/v1:Namespace";
 /// A Kubernetes Secret.
 pub const SECRET_TYPE: &str = "kubernetes:core/v1:Secret";
 /// A Kubernetes Deployment.

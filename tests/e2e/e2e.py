@@ -289,6 +289,14 @@ def fingerprints(objects: dict[tuple[str, str], dict]) -> dict[str, str]:
     return found
 
 
+def check_own_namespace(stack: str, objects: dict[tuple[str, str], dict]) -> None:
+    """The stack declares exactly one Namespace, and every other object lives in it."""
+    declared = [name for kind, name in objects if kind == "Namespace"]
+    used = {(doc.get("metadata") or {}).get("namespace") for (kind, _), doc in objects.items() if kind != "Namespace"}
+    if len(declared) != 1 or used != set(declared):
+        raise Failure(f"stack {stack} declares Namespaces {declared} but its objects live in {sorted(map(str, used))}")
+
+
 def check_branching(run: Run, other: str, base: dict[tuple[str, str], dict], base_known: set[str]) -> set[str]:
     """A second stack in the same project and backend gets its own values (environment branching); returns them."""
     env = {"PULUMI_CONFIG_PASSPHRASE": passphrase_for(other, False, run.project / f"Pulumi.{other}.yaml")}
@@ -300,8 +308,13 @@ def check_branching(run: Run, other: str, base: dict[tuple[str, str], dict], bas
         theirs = manifest_objects(rendered_manifests(run, other))
         if not theirs:
             raise Failure(f"stack {other} rendered nothing under out/{other}")
-        if set(theirs) != set(base):
-            raise Failure(f"{run.stack} and {other} declare different objects: {sorted(set(theirs) ^ set(base))}")
+        # Each stack declares its own Namespace (named by its config) and puts everything else in it.
+        for stack, objects in ((run.stack, base), (other, theirs)):
+            check_own_namespace(stack, objects)
+        mine_ns, theirs_ns = ({k for k in objects if k[0] != "Namespace"} for objects in (base, theirs))
+        if theirs_ns != mine_ns:
+            diff = sorted(theirs_ns ^ mine_ns)
+            raise Failure(f"{run.stack} and {other} declare different objects: {diff}")
         # Values are compared as digests; a failure message names the Secret and key, never a value.
         compared, same = 0, []
         for key in sorted(k for k in base if k[0] == "Secret"):

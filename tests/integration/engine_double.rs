@@ -71,6 +71,11 @@ impl Registration {
 pub struct Recording {
     /// Registrations in arrival order.
     pub registrations: Vec<Registration>,
+    /// Registration answers in the order they were sent (`type::name`): with [`Options::slow_namespace`], shows
+    /// which registrations arrived only after another was answered.
+    pub answered: Vec<String>,
+    /// Per registration (arrival order), how many registrations had been answered when it arrived.
+    pub answered_before: Vec<usize>,
     /// `RegisterResourceOutputs` calls: (urn, outputs).
     pub outputs: Vec<(String, serde_json::Value)>,
     /// Provider calls in order (`Handshake`, `Configure`, `Check <name>`, `Create <name> preview=<b>`).
@@ -155,6 +160,9 @@ pub struct Options {
     pub preview: bool,
     /// In preview, answer every SecretHash with unknown outputs (as when the provider's config is unknown).
     pub unknown_hashes: bool,
+    /// Answer the `kubernetes:core/v1:Namespace` registration only after a pause (as a real cluster does while it
+    /// creates the namespace), so anything registered without waiting for it arrives before its answer.
+    pub slow_namespace: bool,
 }
 
 struct State {
@@ -165,6 +173,10 @@ struct State {
     recording: Recording,
     provider: Option<ResourceProviderClient<Channel>>,
     child: Option<tokio::process::Child>,
+}
+
+fn slow_answer(type_: &str, options: Options) -> bool {
+    options.slow_namespace && type_ == "kubernetes:core/v1:Namespace"
 }
 
 #[derive(Clone)]
@@ -453,6 +465,8 @@ impl pulumirpc::resource_monitor_server::ResourceMonitor for Double {
         let (urn, preview) = {
             let mut state = self.0.lock().await;
             let urn = registration.urn(&state.project, &state.stack);
+            let answered = state.recording.answered.len();
+            state.recording.answered_before.push(answered);
             state.recording.registrations.push(registration);
             (urn, state.options.preview)
         };
@@ -480,6 +494,15 @@ impl pulumirpc::resource_monitor_server::ResourceMonitor for Double {
             "sophia:index:SecretHash" => self.secret_hash(&urn, &req.name, object.clone()).await?,
             _ => (stable_id(&req.name), object.clone()),
         };
+        if slow_answer(&req.r#type, self.0.lock().await.options) {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        self.0
+            .lock()
+            .await
+            .recording
+            .answered
+            .push(format!("{}::{}", req.r#type, req.name));
         if req.custom {
             let mut state = self.0.lock().await;
             let entry = (

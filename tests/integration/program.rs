@@ -126,6 +126,17 @@ fn update_registers_providers_and_per_service_secret_hash_and_deployment() {
         engine_double::SECRET_SIG
     );
 
+    // The stack's Namespace, through the kubernetes provider, holding only its name and the project label.
+    let namespaces = run.of_type("kubernetes:core/v1:Namespace");
+    assert_eq!(namespaces.keys().collect::<Vec<_>>(), ["mcp"]);
+    assert_eq!(
+        namespaces["mcp"].object,
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "mcp", "labels": {"app.kubernetes.io/part-of": "sophia-secrets"}},
+        })
+    );
     let (secrets, hashes, deployments) = (
         run.of_type("kubernetes:core/v1:Secret"),
         run.of_type("sophia:index:SecretHash"),
@@ -136,6 +147,7 @@ fn update_registers_providers_and_per_service_secret_hash_and_deployment() {
     }
     let k8s_ref = format!("{}::provider-kubernetes", k8s.urn("sophia-secrets", "dev"));
     let sophia_ref = format!("{}::provider-sophia", sophia.urn("sophia-secrets", "dev"));
+    assert_eq!(namespaces["mcp"].provider, k8s_ref);
     for name in SERVICES {
         assert_eq!(secrets[name].provider, k8s_ref);
         assert_eq!(deployments[name].provider, k8s_ref);
@@ -232,6 +244,65 @@ fn the_annotation_is_the_fingerprint_library_hash_and_the_secret_precedes_its_de
                 .is_empty()
         );
     }
+}
+
+#[test]
+fn the_namespace_is_registered_first_and_secrets_and_deployments_wait_for_its_answer() {
+    for preview in [false, true] {
+        let run = run(
+            base_config(),
+            Options {
+                preview,
+                slow_namespace: true,
+                ..Options::default()
+            },
+        );
+        let rec = &run.recording;
+        let kubernetes: Vec<_> = rec
+            .registrations
+            .iter()
+            .filter(|r| r.type_.starts_with("kubernetes:"))
+            .collect();
+        assert_eq!(
+            (kubernetes[0].type_.as_str(), kubernetes[0].name.as_str()),
+            ("kubernetes:core/v1:Namespace", "mcp")
+        );
+        // The double answers the Namespace 500 ms late; gestalt sends no dependencies (gap 1), so only the adapter's
+        // hold-back keeps every Secret and Deployment from arriving before that answer.
+        let namespace_answered = |i: usize| {
+            rec.answered[..rec.answered_before[i]]
+                .iter()
+                .any(|a| a == "kubernetes:core/v1:Namespace::mcp")
+        };
+        let mut held = 0;
+        for (i, r) in rec.registrations.iter().enumerate() {
+            if matches!(
+                r.type_.as_str(),
+                "kubernetes:core/v1:Secret" | "kubernetes:apps/v1:Deployment"
+            ) {
+                assert!(
+                    namespace_answered(i),
+                    "{} {} arrived before the Namespace was registered",
+                    r.type_,
+                    r.name
+                );
+                assert!(r.dependencies.is_empty());
+                held += 1;
+            }
+        }
+        assert_eq!(held, 2 * SERVICES.len(), "preview={preview}");
+    }
+}
+
+#[test]
+fn a_system_namespace_is_not_registered() {
+    let mut config = base_config();
+    config.insert("sophia-secrets:namespace".into(), "default".into());
+    let run = update(config);
+    assert!(run.of_type("kubernetes:core/v1:Namespace").is_empty());
+    let secrets = run.of_type("kubernetes:core/v1:Secret");
+    assert_eq!(secrets.len(), SERVICES.len());
+    assert_eq!(secrets["alpha"].object["metadata"]["namespace"], "default");
 }
 
 #[test]
@@ -346,6 +417,7 @@ fn preview_with_an_unknown_hash_sends_the_whole_spec_unknown_not_a_null_annotati
         Options {
             preview: true,
             unknown_hashes: true,
+            ..Options::default()
         },
     );
     for (name, d) in run.of_type("kubernetes:apps/v1:Deployment") {
@@ -513,14 +585,17 @@ fn what_sophia_render_prints_is_what_the_program_registers() {
     );
     let docs: Vec<serde_json::Value> =
         serde_saphyr::from_multiple(&String::from_utf8(out.stdout).unwrap()).unwrap();
-    assert_eq!(docs.len(), 10);
-    let (secrets, deployments) = (
+    assert_eq!(docs.len(), 11);
+    let (namespaces, secrets, deployments) = (
+        run.of_type("kubernetes:core/v1:Namespace"),
         run.of_type("kubernetes:core/v1:Secret"),
         run.of_type("kubernetes:apps/v1:Deployment"),
     );
+    assert_eq!(docs[0]["kind"], "Namespace");
     for doc in docs {
         let name = doc["metadata"]["name"].as_str().unwrap();
         let registered = match doc["kind"].as_str().unwrap() {
+            "Namespace" => &namespaces[name],
             "Secret" => &secrets[name.trim_end_matches("-env")],
             "Deployment" => &deployments[name],
             other => panic!("unexpected kind {other}"),
@@ -577,7 +652,7 @@ fn thousand_services_against_the_engine_double() {
     ] {
         let run = engine_double::run(&project, options);
         run.assert_ok();
-        assert_eq!(run.recording.registrations.len(), 3 + 3 * 1000);
+        assert_eq!(run.recording.registrations.len(), 4 + 3 * 1000);
         println!(
             "1000 services, preview={}: {} registrations, wall {:.2?}, program peak RSS {} MiB",
             options.preview,

@@ -37,6 +37,11 @@ fn render_prints_the_example_stack_with_secrets_redacted() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&stdout).unwrap();
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds[0], "Namespace",
+        "the Namespace comes first, so `kubectl apply -f` creates it first"
+    );
+    assert_eq!(docs[0]["metadata"]["name"], "sophia-dev");
     assert_eq!(kinds.iter().filter(|k| **k == "Secret").count(), 4);
     assert_eq!(kinds.iter().filter(|k| **k == "Deployment").count(), 4);
     let research = docs
@@ -95,7 +100,11 @@ fn render_out_writes_one_file_per_object() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     files.sort();
-    assert_eq!(files.len(), 8);
+    assert_eq!(files.len(), 9);
+    assert!(
+        files.contains(&"v1-namespace-sophia-dev.yaml".to_owned()),
+        "{files:?}"
+    );
     assert!(
         files.contains(&"apps_v1-deployment-sophia-dev-mcp-research.yaml".to_owned()),
         "{files:?}"
@@ -104,7 +113,7 @@ fn render_out_writes_one_file_per_object() {
         files.contains(&"v1-secret-sophia-dev-mcp-research-env.yaml".to_owned()),
         "{files:?}"
     );
-    assert!(text(&out.stderr).contains("wrote 8 objects for 4 services"));
+    assert!(text(&out.stderr).contains("wrote 9 objects for 4 services"));
 
     // Rendering again after a service is removed leaves exactly the stack's objects (no stale files).
     let dir = project_copy(Some(
@@ -132,6 +141,7 @@ fn render_out_writes_one_file_per_object() {
         [
             "apps_v1-deployment-sophia-dev-mcp-search.yaml",
             "notes.yaml",
+            "v1-namespace-sophia-dev.yaml",
             "v1-secret-sophia-dev-mcp-search-env.yaml"
         ]
     );

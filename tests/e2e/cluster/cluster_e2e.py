@@ -268,11 +268,24 @@ def scenario(run: Run) -> None:
         for line in run.kubeconfig.splitlines()
         if line.strip().startswith("client-key-data:")
     )
-    run.kubectl("create", "namespace", NAMESPACE)
+    # The namespace is not created by hand: the program declares it and registers it before anything in it.
+    if run.kubectl("get", "namespace", NAMESPACE, "--ignore-not-found", "-o", "name").strip():
+        raise Failure(f"namespace {NAMESPACE} exists before the first up; the test must start without it")
 
-    # 1. Create: every Deployment Available, its pods Running and Ready on kwok nodes.
+    # 1. Create: the Namespace, then every Deployment Available, its pods Running and Ready on kwok nodes.
     run.pulumi("up", "--yes", "--skip-preview", label="up (create)")
     state = json.loads(run.pulumi("stack", "export", label="stack export"))
+    namespaces = [
+        r["inputs"]["metadata"]["name"]
+        for r in state["deployment"]["resources"]
+        if r["type"] == "kubernetes:core/v1:Namespace"
+    ]
+    if namespaces != [NAMESPACE]:
+        raise Failure(f"the stack declares Namespaces {namespaces}, expected [{NAMESPACE!r}]")
+    ns = json.loads(run.kubectl("get", "namespace", NAMESPACE, "-o", "json"))
+    if ns["metadata"].get("labels", {}).get("app.kubernetes.io/part-of") != "sophia-secrets":
+        raise Failure(f"namespace {NAMESPACE} was not created by the program: labels {ns['metadata'].get('labels')}")
+    log(f"namespace {NAMESPACE} created by the program")
     declared = sorted(
         r["inputs"]["metadata"]["name"]
         for r in state["deployment"]["resources"]
