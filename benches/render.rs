@@ -165,7 +165,7 @@ fn main() {
         );
         assert_eq!(
             render::documents(&objects.unwrap(), Reveal::Redacted).len(),
-            20
+            21, // the namespace, then a Secret and a Deployment per service
         );
         return;
     }
