@@ -1191,52 +1191,31 @@ impl Evaluator<'_> {
     }
 
     pub(crate) fn contains_unknowns(&mut self, v: VId) -> bool {
-        if self.vs[v].unknown {
-            return true;
-        }
-        match self.vs[v].repr.clone() {
-            VRepr::Array(items) => items.into_iter().any(|i| self.contains_unknowns(i)),
-            VRepr::Object(_) => {
-                let syn = self.xs[self.vs[v].def].syn.clone();
-                self.keys(v).iter().any(|k| {
-                    let p = self.property(Some(v), syn.as_ref(), k);
-                    p.is_some_and(|p| self.contains_unknowns(p))
-                })
-            }
-            _ => false,
-        }
+        self.any_below(v, |val| val.unknown.then_some(true))
     }
 
+    /// Like [`Self::contains_unknowns`], but a rotate-only unknown is not observable (and ends its branch).
     fn contains_observable_unknowns(&mut self, v: VId) -> bool {
-        if self.vs[v].unknown {
-            return !self.vs[v].rotate_only;
-        }
-        match self.vs[v].repr.clone() {
-            VRepr::Array(items) => items
-                .into_iter()
-                .any(|i| self.contains_observable_unknowns(i)),
-            VRepr::Object(_) => {
-                let syn = self.xs[self.vs[v].def].syn.clone();
-                self.keys(v).iter().any(|k| {
-                    let p = self.property(Some(v), syn.as_ref(), k);
-                    p.is_some_and(|p| self.contains_observable_unknowns(p))
-                })
-            }
-            _ => false,
-        }
+        self.any_below(v, |val| val.unknown.then_some(!val.rotate_only))
     }
 
     pub(crate) fn contains_secrets(&mut self, v: VId) -> bool {
-        if self.vs[v].secret {
-            return true;
+        self.any_below(v, |val| val.secret.then_some(true))
+    }
+
+    /// Walks `v` and the values below it: `decide` answers for a value (`Some`) or lets the walk go into its items
+    /// and properties (`None`); the result is whether any answer was `true`.
+    fn any_below(&mut self, v: VId, decide: fn(&Val) -> Option<bool>) -> bool {
+        if let Some(answer) = decide(&self.vs[v]) {
+            return answer;
         }
         match self.vs[v].repr.clone() {
-            VRepr::Array(items) => items.into_iter().any(|i| self.contains_secrets(i)),
+            VRepr::Array(items) => items.into_iter().any(|i| self.any_below(i, decide)),
             VRepr::Object(_) => {
                 let syn = self.xs[self.vs[v].def].syn.clone();
                 self.keys(v).iter().any(|k| {
                     let p = self.property(Some(v), syn.as_ref(), k);
-                    p.is_some_and(|p| self.contains_secrets(p))
+                    p.is_some_and(|p| self.any_below(p, decide))
                 })
             }
             _ => false,
