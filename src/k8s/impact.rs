@@ -226,6 +226,7 @@ fn template_of(deployment: &serde_json::Value) -> Option<serde_json::Value> {
     }
     if let Some(annotations) = template["metadata"]["annotations"].as_object_mut() {
         annotations.remove(FINGERPRINT_ANNOTATION);
+        annotations.remove(KEY_FINGERPRINTS_ANNOTATION);
         if annotations.is_empty() {
             template["metadata"]
                 .as_object_mut()

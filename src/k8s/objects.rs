@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use super::catalog::{self, Catalog, CatalogError, EnvSource};
 use super::names::{self, NameError};
-use crate::config::StackConfig;
+use crate::config::{ENVIRONMENTS_KEY, StackConfig};
 use crate::fingerprint::{self, Fingerprint, HashKey};
 use crate::secret::SecretString;
 use crate::value::{REDACTED, Reveal, Value};
@@ -26,9 +26,14 @@ use crate::value::{REDACTED, Reveal, Value};
 /// Pod template annotation carrying the service's secret-content fingerprint: the only thing that changes in the pod
 /// template when a secret rotates, so Kubernetes rolls exactly the pods whose secrets changed.
 pub const FINGERPRINT_ANNOTATION: &str = "sophia.dev/secret-fingerprint";
-/// Secret annotation with the per-key fingerprints (JSON object, key name to keyed hash): lets `sophia impact` name
-/// the keys that changed between two renders without any value.
+/// Secret and pod template annotation with the per-key fingerprints (JSON object, key name to keyed hash, sorted): on
+/// the Secret it lets `sophia impact` name the keys that changed between two renders without any value; on the pod
+/// template it makes every ReplicaSet and pod say which version of each key it runs. It is a function of the same
+/// (scope, data) as the fingerprint, so the template changes exactly when the fingerprint does.
 pub const KEY_FINGERPRINTS_ANNOTATION: &str = "sophia.dev/key-fingerprints";
+/// Secret annotation naming the ESC environments the stack's values came from (`<project>/<env>`, comma-separated,
+/// in declaration order); metadata only, so it rolls nothing.
+pub const ESC_ENVIRONMENT_ANNOTATION: &str = "pulumi.com/esc-environment";
 /// Provenance annotations (object metadata only, never the pod template: they change every run).
 pub const DEPLOYED_BY_ANNOTATION: &str = "sophia.dev/deployed-by";
 /// The commit deployed.
@@ -229,6 +234,7 @@ pub fn desired_objects(
 ) -> Result<StackObjects, ObjectsError> {
     let catalog = catalog.for_stack(config)?;
     let namespace = namespace(config)?;
+    let environments = esc_environments(config);
     let mut services = Vec::with_capacity(catalog.services.len());
     for service in catalog.services.values() {
         let data = resolve_env(config, service)?;
@@ -236,18 +242,25 @@ pub fn desired_objects(
         let plain: BTreeMap<String, &str> =
             data.iter().map(|(k, v)| (k.clone(), v.expose())).collect();
         let fingerprint = fingerprint::fingerprint(key, &scope, &plain);
-        let secret = build_secret(
+        let mut secret = build_secret(
             &config.project,
             &namespace,
             service,
             &fingerprint,
             provenance,
         );
+        if let Some(environments) = &environments {
+            secret
+                .metadata
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(ESC_ENVIRONMENT_ANNOTATION.to_owned(), environments.clone());
+        }
         let deployment = build_deployment(
             &config.project,
             &namespace,
             service,
-            &fingerprint.hash,
+            &fingerprint,
             provenance,
         );
         services.push(ServiceObjects {
@@ -265,6 +278,31 @@ pub fn desired_objects(
         namespace_object,
         services,
     })
+}
+
+/// The stack's declared ESC environments as `<project>/<env>` (the local declaration, [`ENVIRONMENTS_KEY`]: a list
+/// or one name), comma-separated in declaration order; `None` when it declares none.
+fn esc_environments(config: &StackConfig) -> Option<String> {
+    let names: Vec<String> = match config.get(ENVIRONMENTS_KEY)?.unwrap_secret().0 {
+        Value::String(name) => vec![name.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|item| item.unwrap_secret().0.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let qualified: Vec<String> = names
+        .iter()
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            if name.contains('/') {
+                name.clone()
+            } else {
+                format!("{}/{name}", config.project)
+            }
+        })
+        .collect();
+    (!qualified.is_empty()).then(|| qualified.join(","))
 }
 
 /// The stack's Namespace, unless it is a system one. Only the name and the project label: no provenance annotations,
@@ -348,9 +386,10 @@ fn build_secret(
     provenance: &Provenance,
 ) -> Secret {
     let mut annotations = provenance.annotations();
-    let key_hashes =
-        serde_json::to_string(&fingerprint.key_hashes).expect("a string map serializes");
-    annotations.insert(KEY_FINGERPRINTS_ANNOTATION.to_owned(), key_hashes);
+    annotations.insert(
+        KEY_FINGERPRINTS_ANNOTATION.to_owned(),
+        key_fingerprints_json(fingerprint),
+    );
     Secret {
         metadata: ObjectMeta {
             name: Some(secret_name(&service.name)),
@@ -368,7 +407,7 @@ fn build_deployment(
     project: &str,
     namespace: &str,
     service: &catalog::Service,
-    hash: &str,
+    fingerprint: &Fingerprint,
     provenance: &Provenance,
 ) -> Deployment {
     let labels = labels(project, &service.name);
@@ -428,6 +467,10 @@ fn build_deployment(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
+                    annotations: Some(BTreeMap::from([(
+                        KEY_FINGERPRINTS_ANNOTATION.to_owned(),
+                        key_fingerprints_json(fingerprint),
+                    )])),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
@@ -439,8 +482,13 @@ fn build_deployment(
         }),
         ..Deployment::default()
     };
-    set_fingerprint(&mut deployment, hash);
+    set_fingerprint(&mut deployment, &fingerprint.hash);
     deployment
+}
+
+/// The per-key fingerprints as the annotation's JSON (a sorted object: `key_hashes` is a `BTreeMap`).
+pub fn key_fingerprints_json(fingerprint: &Fingerprint) -> String {
+    serde_json::to_string(&fingerprint.key_hashes).expect("a string map serializes")
 }
 
 /// Sets the pod template's fingerprint annotation (the program puts the provider's `hash` output here).

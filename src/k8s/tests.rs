@@ -477,3 +477,117 @@ fn impact_reads_a_state_export() {
         )
     );
 }
+
+#[test]
+fn the_pod_template_names_a_keyed_version_of_each_key_sorted() {
+    let cfg = config(&[]);
+    let api = service(&build(&cfg), "api").clone();
+    let template = &api.deployment_manifest()["spec"]["template"];
+    let raw = template["metadata"]["annotations"][KEY_FINGERPRINTS_ANNOTATION]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let versions: BTreeMap<String, String> = serde_json::from_str(&raw).unwrap();
+    assert_eq!(versions, api.fingerprint.key_hashes);
+    assert!(raw.find("DATABASE_URL").unwrap() < raw.find("OPENAI_API_KEY").unwrap());
+    use sha2::Digest as _;
+    for (name, version) in &versions {
+        assert!(
+            version.starts_with(crate::fingerprint::HASH_PREFIX),
+            "{name}"
+        );
+        let unkeyed = hex::encode(sha2::Sha256::digest(api.data[name].expose().as_bytes()));
+        assert!(
+            !raw.contains(&unkeyed),
+            "{name}: unkeyed digest in the template"
+        );
+    }
+    // Keyed: another hashKey gives other versions for the same values.
+    let other = build(&config(&[(
+        "sophia-secrets:hashKey",
+        secret("fedcba9876543210fedcba9876543210"),
+    )]));
+    let other_raw =
+        service(&other, "api").deployment_manifest()["spec"]["template"]["metadata"]["annotations"]
+            [KEY_FINGERPRINTS_ANNOTATION]
+            .clone();
+    assert_ne!(other_raw.as_str().unwrap(), raw);
+    for plaintext in PLAINTEXTS {
+        assert!(!raw.contains(plaintext));
+    }
+}
+
+#[test]
+fn the_pod_template_changes_exactly_when_the_fingerprint_does() {
+    let base = build(&config(&[]));
+    let prov = Provenance::from_lookup(|n| (n == "GITHUB_ACTOR").then(|| "bob".to_owned()));
+    let cfg = config(&[]);
+    let provenance_only =
+        desired_objects(&catalog(), &cfg, &hash_key(&cfg).unwrap(), &prov).unwrap();
+    let variants = [
+        ("no-op", build(&config(&[]))),
+        ("provenance only", provenance_only),
+        (
+            "environments only",
+            build(&config(&[(
+                "sophia-secrets:environments",
+                Value::string("dev"),
+            )])),
+        ),
+        (
+            "rotate serpapi",
+            build(&config(&[(
+                "sophia-secrets:serpapi-key",
+                secret("serp-NEW"),
+            )])),
+        ),
+        (
+            "rotate log level",
+            build(&config(&[(
+                "sophia-secrets:log-level",
+                Value::string("debug"),
+            )])),
+        ),
+    ];
+    for (what, objects) in &variants {
+        for (b, a) in base.services.iter().zip(&objects.services) {
+            let template = |s: &ServiceObjects| s.deployment_manifest()["spec"]["template"].clone();
+            assert_eq!(
+                template(b) != template(a),
+                b.fingerprint.hash != a.fingerprint.hash,
+                "{what}: {}",
+                b.name
+            );
+        }
+    }
+    // The no-op and metadata-only variants change no template at all; each rotation changes at least one.
+    assert!(variants[..3].iter().all(|(_, o)| {
+        o.services
+            .iter()
+            .zip(&base.services)
+            .all(|(a, b)| a.fingerprint == b.fingerprint)
+    }));
+}
+
+#[test]
+fn each_secret_names_the_esc_environments_on_metadata_only() {
+    use super::objects::ESC_ENVIRONMENT_ANNOTATION;
+    let none = build(&config(&[]));
+    let api = service(&none, "api");
+    assert!(
+        api.secret_manifest(Reveal::Redacted)["metadata"]["annotations"]
+            .get(ESC_ENVIRONMENT_ANNOTATION)
+            .is_none()
+    );
+    let with = build(&config(&[(
+        "sophia-secrets:environments",
+        Value::Array(vec![Value::string("base"), Value::string("acme/prod")]),
+    )]));
+    let api_with = service(&with, "api");
+    assert_eq!(
+        api_with.secret_manifest(Reveal::Redacted)["metadata"]["annotations"]
+            [ESC_ENVIRONMENT_ANNOTATION],
+        "sophia-secrets/base,acme/prod"
+    );
+    assert_eq!(api_with.deployment_manifest(), api.deployment_manifest());
+}

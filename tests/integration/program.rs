@@ -354,7 +354,8 @@ fn rotating_a_key_used_by_two_of_five_services_changes_exactly_those_two() {
         changed_names(&before, &after, "kubernetes:apps/v1:Deployment", "spec"),
         ["alpha", "bravo"]
     );
-    // Only the annotation moved in those two pod templates.
+    // Only the two secret annotations moved in those two pod templates, and the per-key versions name exactly the
+    // rotated key.
     let (b, a) = (
         before.of_type("kubernetes:apps/v1:Deployment"),
         after.of_type("kubernetes:apps/v1:Deployment"),
@@ -363,8 +364,24 @@ fn rotating_a_key_used_by_two_of_five_services_changes_exactly_those_two() {
         let mut old = b[name].object["spec"].clone();
         let new = &a[name].object["spec"];
         assert_ne!(annotation(&b[name].object), annotation(&a[name].object));
-        old["template"]["metadata"]["annotations"]["sophia.dev/secret-fingerprint"] =
-            new["template"]["metadata"]["annotations"]["sophia.dev/secret-fingerprint"].clone();
+        let versions = |spec: &serde_json::Value| -> BTreeMap<String, String> {
+            serde_json::from_str(
+                spec["template"]["metadata"]["annotations"]["sophia.dev/key-fingerprints"]
+                    .as_str()
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        let (was, now) = (versions(&old), versions(new));
+        let moved: Vec<&String> = now.keys().filter(|k| was.get(*k) != now.get(*k)).collect();
+        assert_eq!(moved, ["OPENAI_API_KEY"], "{name}");
+        for annotation in [
+            "sophia.dev/secret-fingerprint",
+            "sophia.dev/key-fingerprints",
+        ] {
+            old["template"]["metadata"]["annotations"][annotation] =
+                new["template"]["metadata"]["annotations"][annotation].clone();
+        }
         assert_eq!(&old, new);
     }
 }
