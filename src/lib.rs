@@ -16,6 +16,7 @@
 //!
 //! Values that may be secret travel as [`value::Value`]; secret strings held in memory as [`secret::SecretString`].
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod esc;

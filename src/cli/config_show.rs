@@ -7,8 +7,6 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
-
 use crate::config::StackConfig;
 use crate::value::{Reveal, Value};
 
@@ -31,8 +29,8 @@ pub struct Args {
 
 /// Runs `sophia config show`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let config = StackConfig::load(&args.cwd, &args.stack)
-        .with_context(|| format!("loading the configuration of stack `{}`", args.stack))?;
+    let config =
+        super::audit_log::load_stack(&args.cwd, &args.stack, "config show", args.show_secrets)?;
     let reveal = if args.show_secrets {
         Reveal::Revealed
     } else {
@@ -43,6 +41,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         table(&config, reveal)
     };
+    super::audit_log::record(
+        "config show",
+        format!("stack:{}", args.stack),
+        super::audit_log::secret_keys(&config),
+        args.show_secrets,
+    )?;
     print!("{out}");
     Ok(ExitCode::SUCCESS)
 }

@@ -66,6 +66,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Reveal::Redacted
     };
     let out = render(&evaluated.value, args.format, reveal)?;
+    let secrets = crate::audit::secret_paths(&evaluated.value);
+    if !secrets.is_empty() {
+        super::audit_log::record(
+            "esc open",
+            format!("env:{}", args.env),
+            secrets,
+            args.show_secrets,
+        )?;
+    }
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
     // A closed pipe (`| head`) is not an error worth reporting.

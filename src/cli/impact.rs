@@ -47,7 +47,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let old = Snapshot::from_path(&args.old)?;
     let new = match (&args.new, &args.stack) {
         (Some(path), _) => Snapshot::from_path(path)?,
-        (None, Some(stack)) => Snapshot::from_objects(&super::render::build(&args.cwd, stack)?),
+        (None, Some(stack)) => {
+            Snapshot::from_objects(&super::render::build(&args.cwd, stack, "impact", false)?)
+        }
         (None, None) => anyhow::bail!(
             "give NEW (a render or state export) or --stack NAME to render the stack now"
         ),

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit_log;
 mod config_show;
 mod esc_open;
 mod impact;
@@ -36,6 +37,17 @@ enum Command {
     Render(render::Args),
     /// Report which services roll and which keys changed between two renders or a render and the deployed state.
     Impact(impact::Args),
+    /// The secret access log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Show the log of every decryption and reveal of a secret; `--verify` checks its hash chain.
+    Log(audit_log::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +74,9 @@ pub fn main() -> ExitCode {
         } => config_show::run(args),
         Command::Render(args) => render::run(args),
         Command::Impact(args) => impact::run(args),
+        Command::Audit {
+            command: AuditCommand::Log(args),
+        } => audit_log::run(args),
     };
     match result {
         Ok(code) => code,

@@ -28,15 +28,36 @@ pub struct Args {
 }
 
 /// Builds the stack's objects from the project at `cwd`: stack config, catalog, hash key, provenance from the
-/// environment. Shared with `sophia impact`.
-pub(crate) fn build(cwd: &std::path::Path, stack: &str) -> anyhow::Result<StackObjects> {
-    let config = StackConfig::load(cwd, stack)
-        .with_context(|| format!("loading the configuration of stack `{stack}`"))?;
+/// environment. Decrypting the stack's secrets is recorded in the audit log as `operation` (`revealed` when the
+/// caller will print them). Shared with `sophia impact` and `sophia status`.
+pub(crate) fn build(
+    cwd: &std::path::Path,
+    stack: &str,
+    operation: &str,
+    revealed: bool,
+) -> anyhow::Result<StackObjects> {
+    Ok(build_with_config(cwd, stack, operation, revealed)?.1)
+}
+
+/// [`build`], also returning the stack's config.
+pub(crate) fn build_with_config(
+    cwd: &std::path::Path,
+    stack: &str,
+    operation: &str,
+    revealed: bool,
+) -> anyhow::Result<(StackConfig, StackObjects)> {
+    let config = super::audit_log::load_stack(cwd, stack, operation, revealed)?;
     let catalog = Catalog::load(cwd)?;
     let key = k8s::hash_key(&config)?;
     let objects = k8s::desired_objects(&catalog, &config, &key, &Provenance::from_env())
         .with_context(|| format!("building the objects of stack `{stack}`"))?;
-    Ok(objects)
+    super::audit_log::record(
+        operation,
+        format!("stack:{stack}"),
+        super::audit_log::secret_keys(&config),
+        revealed,
+    )?;
+    Ok((config, objects))
 }
 
 /// Removes objects an earlier render wrote into `dir` that this render no longer has (a removed service), so the
@@ -67,7 +88,7 @@ fn remove_stale(dir: &std::path::Path, docs: &[render::Document]) -> anyhow::Res
 
 /// Runs `sophia render`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let objects = build(&args.cwd, &args.stack)?;
+    let objects = build(&args.cwd, &args.stack, "render", args.show_secrets)?;
     let reveal = if args.show_secrets {
         Reveal::Revealed
     } else {

@@ -1,0 +1,119 @@
+//! `sophia audit log [--verify] [--json] [--file PATH]`: the secret access log ([`crate::audit`]), one line per
+//! entry or a JSON array; `--verify` checks the chain (exit 1 naming the first broken line) and prints the head hash.
+//! Also the one place the other subcommands record their access through.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::audit::{self, AccessEvent, Outcome};
+use crate::config::StackConfig;
+
+/// Arguments of `sophia audit log`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Check every entry's hash and link; exit 1 at the first broken one.
+    #[arg(long)]
+    pub verify: bool,
+    /// Print the entries as a JSON array.
+    #[arg(long)]
+    pub json: bool,
+    /// The log file (default: `$SOPHIA_AUDIT_LOG`, else the user's state directory).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+}
+
+/// Runs `sophia audit log`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let path = args.file.unwrap_or_else(audit::log_path);
+    let entries = if args.verify {
+        match audit::verify(&path) {
+            Ok(entries) => entries,
+            Err(err @ audit::AuditError::Io { .. }) => return Err(err.into()),
+            Err(err) => {
+                eprintln!("audit log does not verify: {err}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    } else {
+        audit::read(&path)?
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&entries).context("serializing the log")?
+        );
+    } else {
+        for e in &entries {
+            println!(
+                "{:>5}  {}  {}  {}{}  {}  {:?}  [{}]",
+                e.seq,
+                e.time,
+                e.actor,
+                e.operation,
+                if e.revealed { " (revealed)" } else { "" },
+                e.target,
+                e.outcome,
+                e.keys.join(", ")
+            );
+        }
+    }
+    if args.verify {
+        let head = entries.last().map_or(audit::GENESIS, |e| e.hash.as_str());
+        eprintln!("verified {} entries; head {head}", entries.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The secret config keys of a stack: the key names an access to its decrypted config lists.
+pub(crate) fn secret_keys(config: &StackConfig) -> Vec<String> {
+    config
+        .values
+        .iter()
+        .filter(|(_, v)| v.contains_secret())
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// Records a successful access; an error here stops the command before anything is shown.
+pub(crate) fn record(
+    operation: &str,
+    target: String,
+    keys: Vec<String>,
+    revealed: bool,
+) -> anyhow::Result<()> {
+    audit::record(AccessEvent {
+        operation: operation.to_owned(),
+        target,
+        keys,
+        revealed,
+        outcome: Outcome::Success,
+    })
+    .context("recording the access in the audit log")?;
+    Ok(())
+}
+
+/// Records a failed attempt, best effort: the command's own error is what the user must see.
+pub(crate) fn record_failure(operation: &str, target: String, revealed: bool) {
+    let _ = audit::record(AccessEvent {
+        operation: operation.to_owned(),
+        target,
+        keys: Vec::new(),
+        revealed,
+        outcome: Outcome::Failure,
+    });
+}
+
+/// Loads a stack's config, recording a failed attempt (a wrong passphrase, say) in the audit log.
+pub(crate) fn load_stack(
+    cwd: &std::path::Path,
+    stack: &str,
+    operation: &str,
+    revealed: bool,
+) -> anyhow::Result<StackConfig> {
+    StackConfig::load(cwd, stack).map_err(|err| {
+        record_failure(operation, format!("stack:{stack}"), revealed);
+        anyhow::Error::new(err).context(format!("loading the configuration of stack `{stack}`"))
+    })
+}
