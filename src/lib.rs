@@ -18,6 +18,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod esc;
 pub mod fingerprint;

@@ -12,6 +12,7 @@ mod config_show;
 mod esc_open;
 mod impact;
 mod render;
+mod status;
 
 /// Offline tools for Sophia secrets: evaluate ESC environments, show stack config, render objects, report rollout impact.
 #[derive(Debug, Parser)]
@@ -37,6 +38,8 @@ enum Command {
     Render(render::Args),
     /// Report which services roll and which keys changed between two renders or a render and the deployed state.
     Impact(impact::Args),
+    /// Which pods run which version of each key, per Deployment of a stack (exit 1 when any is stale).
+    Status(status::Args),
     /// The secret access log.
     Audit {
         #[command(subcommand)]
@@ -74,6 +77,7 @@ pub fn main() -> ExitCode {
         } => config_show::run(args),
         Command::Render(args) => render::run(args),
         Command::Impact(args) => impact::run(args),
+        Command::Status(args) => status::run(args),
         Command::Audit {
             command: AuditCommand::Log(args),
         } => audit_log::run(args),

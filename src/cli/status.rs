@@ -1,0 +1,103 @@
+//! `sophia status --stack NAME [--cwd DIR] [--json]`: per Deployment the desired fingerprint (from the renderer),
+//! the live one, rollout progress, and every pod still on a superseded version of a key, named with the key
+//! ([`crate::cluster::status`]). Exit 0 when every pod runs the desired versions, 1 when anything is stale or
+//! drifted, 2 on error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::cluster::{self, status::StackStatus};
+
+/// Arguments of `sophia status`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Stack name (`dev`, `production`).
+    #[arg(long)]
+    pub stack: String,
+    /// Project directory (holding `Pulumi.yaml`).
+    #[arg(long, default_value = ".")]
+    pub cwd: PathBuf,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `sophia status`; errors exit 2 (1 means "not current").
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match status(&args) {
+        Ok(status) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", text(&status));
+            }
+            Ok(ExitCode::from(if status.is_current() { 0 } else { 1 }))
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn status(args: &Args) -> anyhow::Result<StackStatus> {
+    let (config, objects) =
+        super::render::build_with_config(&args.cwd, &args.stack, "status", false)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client = cluster::connect(&config).await?;
+        Ok(cluster::status::stack_status(&client, &objects, &config.project).await?)
+    })
+}
+
+fn text(status: &StackStatus) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for d in &status.deployments {
+        let r = &d.rollout;
+        let state = if d.live.is_none() {
+            "missing"
+        } else if d.drifted {
+            "drifted"
+        } else if d.pods.iter().any(|p| !p.current) {
+            "rolling"
+        } else {
+            "current"
+        };
+        let _ = writeln!(
+            out,
+            "{}/{}: {state}  desired {}  updated {}/{} ready {} available {}{}",
+            status.namespace,
+            d.name,
+            d.desired,
+            r.updated,
+            r.replicas,
+            r.ready,
+            r.available,
+            if r.paused { "  (paused)" } else { "" }
+        );
+        if d.drifted
+            && let Some(live) = &d.live
+        {
+            let _ = writeln!(out, "  live template {live}");
+        }
+        for p in d.pods.iter().filter(|p| !p.current) {
+            let _ = writeln!(
+                out,
+                "  pod {} on an old version of: {}",
+                p.name,
+                p.stale_keys.join(", ")
+            );
+        }
+    }
+    let stale = status.stale(None).len();
+    let _ = writeln!(
+        out,
+        "{} deployments, {} pods on an old version",
+        status.deployments.len(),
+        stale
+    );
+    out
+}

@@ -1,0 +1,142 @@
+//! The Kubernetes client side of Sophia: it owns connecting to a stack's cluster with the stack's own kubeconfig
+//! (config `kubeconfig`, a path or the file's content, and `kubeContext`, the keys the program deploys with),
+//! listing what the stack runs there ([`LiveStack`]: its Deployments, ReplicaSets and pods, three list requests), and
+//! comparing that with what the stack declares ([`status`]). It uses kube-rs over rustls; no `kubectl`.
+//!
+//! Entry points: [`connect`], [`LiveStack::list`], then [`status::compare`] or [`status::stale_pods`].
+
+pub mod status;
+
+use std::path::Path;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::config::StackConfig;
+use crate::k8s::objects::PART_OF_LABEL;
+use crate::program::{CONTEXT_KEY, KUBECONFIG_KEY};
+
+/// Errors reaching or reading the cluster. None quotes the kubeconfig's content (it may hold credentials).
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The stack sets no kubeconfig.
+    #[error(
+        "stack config `{key}` is not set: the stack renders to files and has no cluster to ask (set it to a kubeconfig path or content)"
+    )]
+    NoKubeconfig {
+        /// The full key.
+        key: String,
+    },
+    /// The kubeconfig is unusable.
+    #[error("stack config `{key}`: the kubeconfig is unusable: {reason}")]
+    Kubeconfig {
+        /// The full key.
+        key: String,
+        /// Why (kube-rs's message, which names fields, not secrets).
+        reason: String,
+    },
+    /// A request failed.
+    #[error("{what}: {source}")]
+    Api {
+        /// What was asked.
+        what: String,
+        /// The client's error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// A connected client.
+pub type Client = kube::Client;
+
+/// Connects to the cluster `config`'s stack deploys to.
+pub async fn connect(config: &StackConfig) -> Result<Client, ClusterError> {
+    let key = format!("{}:{KUBECONFIG_KEY}", config.project);
+    let value = config
+        .get(KUBECONFIG_KEY)
+        .and_then(|v| v.unwrap_secret().0.as_str().map(str::to_owned))
+        .ok_or_else(|| ClusterError::NoKubeconfig { key: key.clone() })?;
+    let bad = |reason: String| ClusterError::Kubeconfig {
+        key: key.clone(),
+        reason,
+    };
+    // A path when it names a file (the program passes either to the Kubernetes provider the same way).
+    let kubeconfig = if !value.contains('\n') && Path::new(&value).is_file() {
+        Kubeconfig::read_from(&value).map_err(|e| bad(e.to_string()))?
+    } else {
+        Kubeconfig::from_yaml(&value).map_err(|e| bad(e.to_string()))?
+    };
+    let context = config
+        .get(CONTEXT_KEY)
+        .and_then(|v| v.unwrap_secret().0.as_str().map(str::to_owned));
+    let options = KubeConfigOptions {
+        context,
+        ..KubeConfigOptions::default()
+    };
+    let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| bad(e.to_string()))?;
+    kube::Client::try_from(client_config).map_err(|e| bad(e.to_string()))
+}
+
+/// What a stack runs in its namespace: the objects labelled `app.kubernetes.io/part-of=<project>`.
+#[derive(Debug, Clone, Default)]
+pub struct LiveStack {
+    /// The Deployments.
+    pub deployments: Vec<Deployment>,
+    /// Their ReplicaSets (current and superseded).
+    pub replica_sets: Vec<ReplicaSet>,
+    /// Their pods, terminating ones included (they still run their version).
+    pub pods: Vec<Pod>,
+}
+
+impl LiveStack {
+    /// Number of API requests [`LiveStack::list`] makes.
+    pub const REQUESTS: usize = 3;
+
+    /// Lists the stack's Deployments, ReplicaSets and pods in `namespace`, one list request each.
+    pub async fn list(
+        client: &Client,
+        namespace: &str,
+        project: &str,
+    ) -> Result<LiveStack, ClusterError> {
+        let params = ListParams::default().labels(&format!("{PART_OF_LABEL}={project}"));
+        let what = |kind: &str| format!("listing {kind} in namespace `{namespace}`");
+        let (deployments, replica_sets, pods) = futures::try_join!(
+            async {
+                Api::<Deployment>::namespaced(client.clone(), namespace)
+                    .list(&params)
+                    .await
+                    .map_err(|source| ClusterError::Api {
+                        what: what("Deployments"),
+                        source,
+                    })
+            },
+            async {
+                Api::<ReplicaSet>::namespaced(client.clone(), namespace)
+                    .list(&params)
+                    .await
+                    .map_err(|source| ClusterError::Api {
+                        what: what("ReplicaSets"),
+                        source,
+                    })
+            },
+            async {
+                Api::<Pod>::namespaced(client.clone(), namespace)
+                    .list(&params)
+                    .await
+                    .map_err(|source| ClusterError::Api {
+                        what: what("pods"),
+                        source,
+                    })
+            },
+        )?;
+        Ok(LiveStack {
+            deployments: deployments.items,
+            replica_sets: replica_sets.items,
+            pods: pods.items,
+        })
+    }
+}

@@ -1,0 +1,227 @@
+//! Which pods run which version of each key, against what the stack declares: [`compare`] (pure, over a
+//! [`LiveStack`]) gives a [`StackStatus`]; [`stack_status`] lists and compares; [`stale_pods`] is the gate rotation
+//! calls before it retires a credential ("no running pod of these Deployments still uses an old version").
+//!
+//! A pod is current when its fingerprint annotation equals the desired one; otherwise each key whose keyed version
+//! (the pod's `sophia.dev/key-fingerprints`) differs from the desired one is named. A Deployment is drifted when its
+//! live pod template does not carry the desired fingerprint (the last `pulumi up` did not apply what the stack now
+//! declares) or it is missing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+
+use super::{Client, ClusterError, LiveStack};
+use crate::fingerprint::KeyChanges;
+use crate::k8s::StackObjects;
+use crate::k8s::objects::{FINGERPRINT_ANNOTATION, KEY_FINGERPRINTS_ANNOTATION, NAME_LABEL};
+
+/// The whole stack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StackStatus {
+    /// The namespace.
+    pub namespace: String,
+    /// Per declared service, sorted by name.
+    pub deployments: Vec<DeploymentStatus>,
+}
+
+/// One Deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentStatus {
+    /// The Deployment (service) name.
+    pub name: String,
+    /// The fingerprint the stack declares now (from [`crate::k8s::desired_objects`]).
+    pub desired: String,
+    /// The fingerprint on the live pod template; `None` when the Deployment is missing.
+    pub live: Option<String>,
+    /// Whether the live template differs from the desired one (or the Deployment is missing).
+    pub drifted: bool,
+    /// Rollout progress from the Deployment's status.
+    pub rollout: Rollout,
+    /// Its pods, sorted by name.
+    pub pods: Vec<PodStatus>,
+}
+
+/// Rollout progress.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Rollout {
+    /// Desired replicas.
+    pub replicas: i32,
+    /// Replicas on the current template.
+    pub updated: i32,
+    /// Ready replicas.
+    pub ready: i32,
+    /// Available replicas.
+    pub available: i32,
+    /// Whether the rollout is paused (`spec.paused`).
+    pub paused: bool,
+}
+
+/// One pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodStatus {
+    /// The pod name.
+    pub name: String,
+    /// Its fingerprint annotation, if any.
+    pub fingerprint: Option<String>,
+    /// Whether it runs the desired fingerprint.
+    pub current: bool,
+    /// The keys it runs a superseded (or no, or a removed) version of, sorted; empty when current.
+    pub stale_keys: Vec<String>,
+}
+
+/// A pod not on the desired fingerprint, for the rotation gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StalePod {
+    /// Its Deployment.
+    pub deployment: String,
+    /// The pod.
+    pub pod: String,
+    /// The keys it runs an old version of.
+    pub stale_keys: Vec<String>,
+}
+
+impl StackStatus {
+    /// Whether every Deployment is applied and every pod runs the desired versions (exit 0 of `sophia status`).
+    pub fn is_current(&self) -> bool {
+        self.deployments
+            .iter()
+            .all(|d| !d.drifted && d.pods.iter().all(|p| p.current))
+    }
+
+    /// The pods of `deployments` (all when `None`) not on the desired fingerprint, sorted by Deployment then pod.
+    pub fn stale(&self, deployments: Option<&BTreeSet<String>>) -> Vec<StalePod> {
+        self.deployments
+            .iter()
+            .filter(|d| deployments.is_none_or(|names| names.contains(&d.name)))
+            .flat_map(|d| {
+                d.pods.iter().filter(|p| !p.current).map(|p| StalePod {
+                    deployment: d.name.clone(),
+                    pod: p.name.clone(),
+                    stale_keys: p.stale_keys.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+fn annotation<'a>(meta: Option<&'a ObjectMeta>, name: &str) -> Option<&'a str> {
+    meta?.annotations.as_ref()?.get(name).map(String::as_str)
+}
+
+fn key_versions(meta: Option<&ObjectMeta>) -> BTreeMap<String, String> {
+    annotation(meta, KEY_FINGERPRINTS_ANNOTATION)
+        .and_then(|json| serde_json::from_str(json).ok())
+        .unwrap_or_default()
+}
+
+fn service_of(meta: &ObjectMeta) -> Option<&str> {
+    meta.labels.as_ref()?.get(NAME_LABEL).map(String::as_str)
+}
+
+/// Compares what `live` runs with what `objects` declares.
+pub fn compare(objects: &StackObjects, live: &LiveStack) -> StackStatus {
+    let deployments: BTreeMap<&str, &Deployment> = live
+        .deployments
+        .iter()
+        .filter_map(|d| Some((d.metadata.name.as_deref()?, d)))
+        .collect();
+    let mut pods: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
+    for pod in &live.pods {
+        if let Some(service) = service_of(&pod.metadata) {
+            pods.entry(service).or_default().push(pod);
+        }
+    }
+    let services = objects.services.iter().map(|service| {
+        let desired = &service.fingerprint.hash;
+        let deployment = deployments.get(service.name.as_str());
+        let live_fingerprint = deployment.and_then(|d| {
+            annotation(
+                d.spec.as_ref()?.template.metadata.as_ref(),
+                FINGERPRINT_ANNOTATION,
+            )
+            .map(str::to_owned)
+        });
+        let rollout = deployment
+            .map(|d| {
+                let status = d.status.clone().unwrap_or_default();
+                Rollout {
+                    replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                    updated: status.updated_replicas.unwrap_or(0),
+                    ready: status.ready_replicas.unwrap_or(0),
+                    available: status.available_replicas.unwrap_or(0),
+                    paused: d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false),
+                }
+            })
+            .unwrap_or_default();
+        let mut pod_status: Vec<PodStatus> = pods
+            .get(service.name.as_str())
+            .into_iter()
+            .flatten()
+            .map(|pod| {
+                let fingerprint = annotation(Some(&pod.metadata), FINGERPRINT_ANNOTATION);
+                let current = fingerprint == Some(desired.as_str());
+                let stale_keys = if current {
+                    Vec::new()
+                } else {
+                    let changes = KeyChanges::between(
+                        &key_versions(Some(&pod.metadata)),
+                        &service.fingerprint.key_hashes,
+                    );
+                    let mut keys: Vec<String> =
+                        [changes.added, changes.removed, changes.changed].concat();
+                    keys.sort();
+                    keys
+                };
+                PodStatus {
+                    name: pod.metadata.name.clone().unwrap_or_default(),
+                    fingerprint: fingerprint.map(str::to_owned),
+                    current,
+                    stale_keys,
+                }
+            })
+            .collect();
+        pod_status.sort_by(|a, b| a.name.cmp(&b.name));
+        DeploymentStatus {
+            name: service.name.clone(),
+            desired: desired.clone(),
+            drifted: live_fingerprint.as_deref() != Some(desired.as_str()),
+            live: live_fingerprint,
+            rollout,
+            pods: pod_status,
+        }
+    });
+    StackStatus {
+        namespace: objects.namespace.clone(),
+        deployments: services.collect(),
+    }
+}
+
+/// Lists the stack's objects and compares them with `objects` (`project` is the stack's project name).
+pub async fn stack_status(
+    client: &Client,
+    objects: &StackObjects,
+    project: &str,
+) -> Result<StackStatus, ClusterError> {
+    let live = LiveStack::list(client, &objects.namespace, project).await?;
+    Ok(compare(objects, &live))
+}
+
+/// The rotation gate: the running pods of `deployments` that are not on the fingerprint `objects` declares, with
+/// the keys each still runs an old version of. Empty means no pod of those Deployments uses a superseded credential.
+pub async fn stale_pods(
+    client: &Client,
+    objects: &StackObjects,
+    project: &str,
+    deployments: &BTreeSet<String>,
+) -> Result<Vec<StalePod>, ClusterError> {
+    Ok(stack_status(client, objects, project)
+        .await?
+        .stale(Some(deployments)))
+}
+
+#[cfg(test)]
+mod tests;

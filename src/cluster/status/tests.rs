@@ -1,0 +1,145 @@
+//! Unit tests of the comparison: a held rollout names exactly the old pods and their rotated key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use super::*;
+use crate::config::StackConfig;
+use crate::k8s::{Catalog, Provenance, desired_objects, hash_key};
+use crate::value::Value;
+
+const CATALOG: &str = "
+services:
+  api:
+    image: example/api:1
+    env: {OPENAI_API_KEY: openai-key, DATABASE_URL: database-url}
+  worker:
+    image: example/worker:1
+    env: {DATABASE_URL: database-url}
+";
+
+fn objects(openai: &str) -> StackObjects {
+    let values = [
+        ("sophia-secrets:hashKey", "0123456789abcdef0123456789abcdef"),
+        ("sophia-secrets:openai-key", openai),
+        ("sophia-secrets:database-url", "postgres://db"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), Value::secret(Value::string(v))))
+    .collect();
+    let config = StackConfig {
+        project: "sophia-secrets".into(),
+        stack: "dev".into(),
+        values,
+    };
+    let catalog = Catalog::parse(Path::new("services.yaml"), CATALOG).unwrap();
+    desired_objects(
+        &catalog,
+        &config,
+        &hash_key(&config).unwrap(),
+        &Provenance::default(),
+    )
+    .unwrap()
+}
+
+fn pods_of(objects: &StackObjects, service: &str, names: &[&str]) -> Vec<Pod> {
+    let s = objects.services.iter().find(|s| s.name == service).unwrap();
+    let template = s
+        .deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .clone()
+        .unwrap();
+    names
+        .iter()
+        .map(|n| Pod {
+            metadata: ObjectMeta {
+                name: Some((*n).to_owned()),
+                labels: template.labels.clone(),
+                annotations: template.annotations.clone(),
+                ..ObjectMeta::default()
+            },
+            ..Pod::default()
+        })
+        .collect()
+}
+
+fn live(deployed: &StackObjects, pods: Vec<Pod>) -> LiveStack {
+    LiveStack {
+        deployments: deployed
+            .services
+            .iter()
+            .map(|s| s.deployment.clone())
+            .collect(),
+        replica_sets: Vec::new(),
+        pods,
+    }
+}
+
+#[test]
+fn a_held_rollout_names_the_old_pods_with_the_rotated_key() {
+    let (old, new) = (objects("sk-OLD"), objects("sk-NEW"));
+    let pods = [
+        pods_of(&old, "api", &["api-old-1", "api-old-2"]),
+        pods_of(&new, "api", &["api-new-1"]),
+        pods_of(&new, "worker", &["worker-1"]),
+    ]
+    .concat();
+    let status = compare(&new, &live(&new, pods));
+    assert!(!status.is_current());
+    assert!(status.deployments.iter().all(|d| !d.drifted));
+    let stale = status.stale(None);
+    assert_eq!(
+        stale,
+        ["api-old-1", "api-old-2"]
+            .map(|pod| StalePod {
+                deployment: "api".into(),
+                pod: pod.into(),
+                stale_keys: vec!["OPENAI_API_KEY".into()],
+            })
+            .to_vec()
+    );
+    assert_eq!(
+        status.stale(Some(&BTreeSet::from(["worker".to_owned()]))),
+        []
+    );
+    let json = serde_json::to_string(&status).unwrap();
+    assert!(!json.contains("sk-OLD") && !json.contains("sk-NEW"));
+}
+
+#[test]
+fn a_completed_rollout_is_current_and_an_unapplied_change_is_drift() {
+    let (old, new) = (objects("sk-OLD"), objects("sk-NEW"));
+    let done = [
+        pods_of(&new, "api", &["a"]),
+        pods_of(&new, "worker", &["w"]),
+    ]
+    .concat();
+    assert!(compare(&new, &live(&new, done)).is_current());
+    let unapplied = [
+        pods_of(&old, "api", &["a"]),
+        pods_of(&old, "worker", &["w"]),
+    ]
+    .concat();
+    let status = compare(&new, &live(&old, unapplied));
+    let drifted: BTreeMap<&str, bool> = status
+        .deployments
+        .iter()
+        .map(|d| (d.name.as_str(), d.drifted))
+        .collect();
+    assert_eq!(drifted, BTreeMap::from([("api", true), ("worker", false)]));
+    let missing = compare(&new, &LiveStack::default());
+    assert!(
+        missing
+            .deployments
+            .iter()
+            .all(|d| d.drifted && d.live.is_none())
+    );
+    assert!(!missing.is_current());
+}
