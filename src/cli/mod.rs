@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod audit_log;
 mod config_show;
 mod esc_open;
+mod history;
 mod impact;
 mod render;
 mod status;
@@ -40,6 +41,8 @@ enum Command {
     Impact(impact::Args),
     /// Which pods run which version of each key, per Deployment of a stack (exit 1 when any is stale).
     Status(status::Args),
+    /// A service's rollouts: when, which keys changed version, deployer and commit.
+    History(history::Args),
     /// The secret access log.
     Audit {
         #[command(subcommand)]
@@ -78,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Render(args) => render::run(args),
         Command::Impact(args) => impact::run(args),
         Command::Status(args) => status::run(args),
+        Command::History(args) => history::run(args),
         Command::Audit {
             command: AuditCommand::Log(args),
         } => audit_log::run(args),

@@ -48,7 +48,23 @@ fn status(args: &Args) -> anyhow::Result<StackStatus> {
         .build()?;
     runtime.block_on(async {
         let client = cluster::connect(&config).await?;
-        Ok(cluster::status::stack_status(&client, &objects, &config.project).await?)
+        let status = cluster::status::stack_status(&client, &objects, &config.project).await?;
+        // One Event per secret rollout that reached the Deployment (its name makes repeats a no-op).
+        for d in &status.deployments {
+            if d.drifted || d.last_changed_keys.is_empty() {
+                continue;
+            }
+            let change = cluster::events::SecretChange {
+                namespace: &status.namespace,
+                deployment: &d.name,
+                uid: d.uid.as_deref(),
+                fingerprint: &d.desired,
+                reason: cluster::events::SECRETS_CHANGED,
+                keys: &d.last_changed_keys,
+            };
+            cluster::events::emit_secret_change(&client, &change).await?;
+        }
+        anyhow::Ok(status)
     })
 }
 

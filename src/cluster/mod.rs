@@ -5,6 +5,8 @@
 //!
 //! Entry points: [`connect`], [`LiveStack::list`], then [`status::compare`] or [`status::stale_pods`].
 
+pub mod events;
+pub mod history;
 pub mod status;
 
 use std::path::Path;

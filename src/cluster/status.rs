@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -18,6 +18,9 @@ use super::{Client, ClusterError, LiveStack};
 use crate::fingerprint::KeyChanges;
 use crate::k8s::StackObjects;
 use crate::k8s::objects::{FINGERPRINT_ANNOTATION, KEY_FINGERPRINTS_ANNOTATION, NAME_LABEL};
+
+/// The Deployment controller's revision annotation on each ReplicaSet.
+pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 
 /// The whole stack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,6 +46,11 @@ pub struct DeploymentStatus {
     pub rollout: Rollout,
     /// Its pods, sorted by name.
     pub pods: Vec<PodStatus>,
+    /// The live Deployment's UID.
+    pub uid: Option<String>,
+    /// The keys whose version differs between the newest ReplicaSet and the one before it with another fingerprint
+    /// (what the last secret rollout changed), sorted; empty when there is none.
+    pub last_changed_keys: Vec<String>,
 }
 
 /// Rollout progress.
@@ -185,6 +193,7 @@ pub fn compare(objects: &StackObjects, live: &LiveStack) -> StackStatus {
             })
             .collect();
         pod_status.sort_by(|a, b| a.name.cmp(&b.name));
+        let last_changed_keys = last_change(&live.replica_sets, &service.name);
         DeploymentStatus {
             name: service.name.clone(),
             desired: desired.clone(),
@@ -192,12 +201,56 @@ pub fn compare(objects: &StackObjects, live: &LiveStack) -> StackStatus {
             live: live_fingerprint,
             rollout,
             pods: pod_status,
+            uid: deployment.and_then(|d| d.metadata.uid.clone()),
+            last_changed_keys,
         }
     });
     StackStatus {
         namespace: objects.namespace.clone(),
         deployments: services.collect(),
     }
+}
+
+/// The keys that changed in `service`'s last secret rollout: its ReplicaSets by revision, newest against the newest
+/// older one with another fingerprint.
+fn last_change(replica_sets: &[ReplicaSet], service: &str) -> Vec<String> {
+    let mut mine: Vec<(u64, &ReplicaSet)> = replica_sets
+        .iter()
+        .filter(|rs| service_of(&rs.metadata) == Some(service))
+        .map(|rs| {
+            let revision = annotation(Some(&rs.metadata), REVISION_ANNOTATION)
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0);
+            (revision, rs)
+        })
+        .collect();
+    mine.sort_by_key(|(revision, _)| std::cmp::Reverse(*revision));
+    let template = |rs: &ReplicaSet| {
+        rs.spec
+            .as_ref()
+            .and_then(|s| s.template.as_ref())
+            .and_then(|t| t.metadata.clone())
+    };
+    let Some((_, newest)) = mine.first() else {
+        return Vec::new();
+    };
+    let newest_meta = template(newest);
+    let newest_fp = annotation(newest_meta.as_ref(), FINGERPRINT_ANNOTATION);
+    let Some(previous) = mine
+        .iter()
+        .skip(1)
+        .map(|(_, rs)| template(rs))
+        .find(|meta| annotation(meta.as_ref(), FINGERPRINT_ANNOTATION) != newest_fp)
+    else {
+        return Vec::new();
+    };
+    let changes = KeyChanges::between(
+        &key_versions(previous.as_ref()),
+        &key_versions(newest_meta.as_ref()),
+    );
+    let mut keys = [changes.added, changes.removed, changes.changed].concat();
+    keys.sort();
+    keys
 }
 
 /// Lists the stack's objects and compares them with `objects` (`project` is the stack's project name).

@@ -17,7 +17,11 @@ with its own file backend and a fresh stack whose config holds the cluster's kub
      only if Pulumi.yaml refreshes first (`options: refresh: always`), else after `pulumi up --refresh` (both asserted);
      it comes back with the same content, and no Deployment rolls
   5. `pulumi refresh --expect-no-changes`: no drift
-  6. no secret value, plain or base64, in any pulumi output or control-plane log
+  3b. `sophia status`: exit 0 after the rotation completed; with every node cordoned (the rollout held), another
+     rotation and a `pulumi up` (running until the nodes are uncordoned) make it exit 1 naming exactly the users' old
+     pods, each with the rotated env var, and the new ones as current; exit 0 again once the rollout completes; `sophia audit log --verify` passes, and fails after one entry is edited
+  6. no secret value, plain, base64 or hex, in any pulumi or sophia output, the state files, the audit log, or any
+     control-plane log
 Values are compared in this process; nothing here prints one.
 
 Skips (exit 0; exit 1 with SOPHIA_E2E_REQUIRE=1) when a tool is missing or the program is not built yet.
@@ -42,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 # The binaries under test; SOPHIA_E2E_BIN_DIR points elsewhere (scripts/test.sh: the debug build, one Rust build in CI).
 RELEASE = Path(os.environ.get("SOPHIA_E2E_BIN_DIR") or ROOT / "target" / "release").resolve()
-BINARIES = ("sophia-program", "pulumi-resource-sophia")
+BINARIES = ("sophia-program", "pulumi-resource-sophia", "sophia")
 TOOLS = ("pulumi", "pulumi-language-go", "pulumi-resource-kubernetes", "kubectl")
 STACK = "cluster"
 NAMESPACE = "sophia"
@@ -85,6 +89,8 @@ class Run:
                 "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
                 "SOPHIA_CLUSTER_DIR": str(self.cluster_dir),
                 "NO_COLOR": "1",
+                "SOPHIA_AUDIT_LOG": str(self.tmp / "audit.jsonl"),
+                "GITHUB_ACTOR": "e2e-deployer",
             }
         )
         self.env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
@@ -104,6 +110,17 @@ class Run:
     def pulumi(self, *args: str, label: str = "") -> str:
         cmd = ["pulumi", *args, "--non-interactive", "--color", "never"]
         return self.timed("pulumi " + (label or " ".join(args[:2])), cmd, cwd=self.project)
+
+    def sophia(self, *args: str, label: str = "", expect: int = 0) -> str:
+        """Runs the sophia CLI in the project; its exit code must be `expect`."""
+        cmd = [str(RELEASE / "sophia"), *args]
+        start = time.monotonic()
+        proc = subprocess.run(cmd, env=self.env, cwd=self.project, capture_output=True, text=True, timeout=300)
+        self.timings.append(("sophia " + (label or " ".join(args[:2])), time.monotonic() - start))
+        self.outputs.append(proc.stdout + proc.stderr)
+        if proc.returncode != expect:
+            raise Failure(f"`sophia {' '.join(args)}` exited {proc.returncode}, expected {expect}:\n{(proc.stdout + proc.stderr)[-4000:]}")
+        return proc.stdout
 
     def kubectl(self, *args: str, ok: bool = True) -> str:
         cmd = ["kubectl", "--kubeconfig", str(self.cluster_dir / "admin.kubeconfig"), *args]
@@ -393,16 +410,111 @@ def scenario(run: Run) -> None:
     run.pulumi("refresh", "--yes", "--expect-no-changes", label="refresh (no drift)")
     log("refresh: no drift")
 
+    # 3b (after 4 and 5, which compare against the ReplicaSets of step 3). `sophia status` and the access log.
+    status_phase(run, users, others, known)
+
     # 6. No secret value in any output of this run or in the control plane's logs.
     haystacks = {f"output {i}": out for i, out in enumerate(run.outputs)}
     for p in sorted((run.cluster_dir / "logs").glob("*.log")):
         haystacks[p.name] = p.read_text(errors="replace")
+    for root in (run.tmp / "state", run.project):
+        for p in sorted(root.rglob("*")):
+            if p.is_file():
+                haystacks[str(p.relative_to(run.tmp))] = p.read_text(errors="replace")
+    haystacks["audit log"] = (run.tmp / "audit.jsonl").read_text()
     for value in known:
-        needles = {value, base64.b64encode(value.encode()).decode()}
+        needles = {value, base64.b64encode(value.encode()).decode(), value.encode().hex()}
         for where, text in haystacks.items():
             if any(n in text for n in needles):
                 raise Failure(f"a secret value (of length {len(value)}) appears in {where}")
     log(f"no secret value in {len(run.outputs)} outputs or {len(haystacks) - len(run.outputs)} control-plane logs")
+
+
+def status_phase(run: Run, users: list[str], others: list[str], known: set[str]) -> None:
+    """`sophia status` after a completed rollout, during a held one, and after it resumes; then the audit log."""
+    status = json.loads(run.sophia("status", "--stack", STACK, "--json", label="status (rolled out)"))
+    if any(d["drifted"] or any(not p["current"] for p in d["pods"]) for d in status["deployments"]):
+        raise Failure(f"after a completed rollout `sophia status` reports stale or drifted: {status}")
+    for d in users + others:
+        if not any(x["name"] == d for x in status["deployments"]):
+            raise Failure(f"`sophia status` does not list {d}")
+    log(f"status after the rotation: exit 0, {len(status['deployments'])} deployments current")
+
+    # Hold the rollout: with every node cordoned the new pods stay Pending and the old ones keep running. (Pausing the
+    # Deployments does not hold it: the next `pulumi up` applies the whole spec and leaves them unpaused.)
+    held = pods(run)
+    nodes = run.kubectl("get", "nodes", "-o", "name").split()
+    for node in nodes:
+        run.kubectl("cordon", node)
+    new = f"e2e-rotated-again-{secrets.token_hex(16)}"
+    known.add(new)
+    run.pulumi("config", "set", "--secret", ROTATED_KEY, new, label="config set --secret (rotate, held)")
+    up = subprocess.Popen(
+        ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive", "--color", "never"],
+        cwd=run.project, env=run.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        # Wait until Pulumi has applied the new templates (no drift left) while the paused rollouts hold the pods.
+        deadline = time.monotonic() + ROLLOUT_TIMEOUT
+        while True:
+            out = run.sophia("status", "--stack", STACK, "--json", label="status (held)", expect=1)
+            status = json.loads(out)
+            if not any(d["drifted"] for d in status["deployments"]):
+                break
+            if time.monotonic() > deadline or up.poll() is not None:
+                raise Failure(f"the held rotation was never applied: {status}")
+            time.sleep(1)
+        stale = {(d["name"], p["name"]): p["stale_keys"] for d in status["deployments"] for p in d["pods"] if not p["current"]}
+        expected = {(d, name) for d in users for name in held.get(d, {})}
+        if set(stale) != expected:
+            raise Failure(f"held rollout: `sophia status` names stale pods {sorted(stale)}, expected {sorted(expected)}")
+        if any(keys != ["OPENAI_API_KEY"] for keys in stale.values()):
+            raise Failure(f"held rollout: stale pods should name exactly OPENAI_API_KEY: {stale}")
+        text = run.sophia("status", "--stack", STACK, label="status (held, text)", expect=1)
+        if not all(f"pod {name} on an old version of: OPENAI_API_KEY" in text for _, name in expected):
+            raise Failure(f"the text status does not name every stale pod with its key:\n{text}")
+        fresh = {(d["name"], p["name"]) for d in status["deployments"] for p in d["pods"] if p["current"] and d["name"] in users}
+        if not fresh or any(name in held.get(d, {}) for d, name in fresh):
+            raise Failure(f"held rollout: expected new (Pending) pods on the new version for {users}: {sorted(fresh)}")
+        log(f"held rollout: `sophia status` exit 1 naming exactly {len(expected)} pods of {users} on the old OPENAI_API_KEY, {len(fresh)} new")
+    finally:
+        for node in nodes:
+            run.kubectl("uncordon", node, ok=False)
+    try:
+        out, _ = up.communicate(timeout=ROLLOUT_TIMEOUT + 120)
+    except subprocess.TimeoutExpired:
+        up.kill()
+        raise
+    run.outputs.append(out)
+    if up.returncode != 0:
+        raise Failure(f"the held `pulumi up` failed after resuming:\n{out[-4000:]}")
+    wait_available(run, users + others)
+    settle(run)
+    run.sophia("status", "--stack", STACK, label="status (resumed)")
+    log("resumed: `sophia status` exit 0")
+    # Events: one SecretsChanged per user Deployment for this change, naming the key; a second status adds none.
+    def changed_events() -> list[dict]:
+        return [e for e in run.get("events") if e.get("reason") == "SecretsChanged"]
+    run.sophia("status", "--stack", STACK, label="status (again)")
+    events = changed_events()
+    latest = {d["name"]: d["desired"] for d in status["deployments"]}
+    on = sorted(e["involvedObject"]["name"] for e in events if latest[e["involvedObject"]["name"]] in e["message"])
+    if on != sorted(users) or any("OPENAI_API_KEY" not in e["message"] for e in events):
+        raise Failure(f"expected one SecretsChanged Event naming OPENAI_API_KEY on each of {users}: {[(e['involvedObject']['name'], e['message']) for e in events]}")
+    log(f"events: SecretsChanged on {on}, idempotent over repeated status runs ({len(events)} in all)")
+
+    # The access log: every status decrypted the stack's config; the chain verifies, and one edit breaks it.
+    entries = json.loads(run.sophia("audit", "log", "--verify", "--json", label="audit log --verify"))
+    if not entries or any(e["operation"] != "status" or e["actor"] != "github:e2e-deployer" for e in entries):
+        raise Failure(f"unexpected audit entries: {[(e['operation'], e['actor']) for e in entries]}")
+    log_file = run.tmp / "audit.jsonl"
+    original = log_file.read_text()
+    lines = original.splitlines(keepends=True)
+    lines[0] = lines[0].replace('"status"', '"render"', 1)
+    log_file.write_text("".join(lines))
+    run.sophia("audit", "log", "--verify", label="audit log --verify (edited)", expect=1)
+    log_file.write_text(original)
+    log(f"audit log: {len(entries)} entries verify; an edited entry fails verification")
 
 
 def main() -> int:

@@ -1,0 +1,84 @@
+//! `sophia history SERVICE --stack NAME [--cwd DIR] [--json]`: the service's rollouts from its ReplicaSets
+//! ([`crate::cluster::history`]): revision, when, which keys changed version, deployer and commit.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::cluster;
+
+/// Arguments of `sophia history`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The service (Deployment) name.
+    pub service: String,
+    /// Stack name.
+    #[arg(long)]
+    pub stack: String,
+    /// Project directory (holding `Pulumi.yaml`).
+    #[arg(long, default_value = ".")]
+    pub cwd: PathBuf,
+    /// Print the rollouts as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `sophia history`; errors exit 2.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let rollouts = match history(&args) {
+        Ok(r) => r,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rollouts)?);
+    } else {
+        for r in &rollouts {
+            println!(
+                "revision {}  {}  by {}  commit {}  {}  pods {}  changed: {}",
+                r.revision,
+                r.created.as_deref().unwrap_or("?"),
+                r.deployed_by.as_deref().unwrap_or("?"),
+                r.commit.as_deref().unwrap_or("?"),
+                r.replica_set,
+                r.replicas,
+                if r.changed_keys.is_empty() {
+                    "-".to_owned()
+                } else {
+                    r.changed_keys.join(", ")
+                }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn history(args: &Args) -> anyhow::Result<Vec<cluster::history::Rollout>> {
+    let config = super::audit_log::load_stack(&args.cwd, &args.stack, "history", false)?;
+    let namespace = crate::k8s::namespace(&config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let live = runtime.block_on(async {
+        let client = cluster::connect(&config).await?;
+        cluster::LiveStack::list(&client, &namespace, &config.project).await
+    })?;
+    let rollouts = cluster::history::rollouts(&live.replica_sets, &args.service);
+    if rollouts.is_empty() {
+        anyhow::bail!(
+            "service `{}` has no ReplicaSet in namespace `{namespace}`",
+            args.service
+        );
+    }
+    super::audit_log::record(
+        "history",
+        format!("stack:{}", args.stack),
+        super::audit_log::secret_keys(&config),
+        false,
+    )
+    .context("recording the access")?;
+    Ok(rollouts)
+}

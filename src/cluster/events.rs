@@ -1,0 +1,92 @@
+//! Kubernetes Events on Deployments whose secrets changed: reason and key names, never a value. Idempotent: an
+//! Event's name is derived from the Deployment and the fingerprint it now runs, so emitting the same change again
+//! (every `sophia status` run, a retried rotation) finds it already there and creates nothing.
+
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use kube::api::{Api, PostParams};
+
+use super::{Client, ClusterError};
+
+/// The Event `reason` for a rollout whose secret content changed.
+pub const SECRETS_CHANGED: &str = "SecretsChanged";
+/// The component named as the Event source.
+pub const COMPONENT: &str = "sophia";
+
+/// One secret change of one Deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretChange<'a> {
+    /// The namespace.
+    pub namespace: &'a str,
+    /// The Deployment.
+    pub deployment: &'a str,
+    /// Its UID, when known (lets `kubectl describe deployment` find the Event).
+    pub uid: Option<&'a str>,
+    /// The fingerprint the Deployment now runs: with `deployment`, what makes the Event unique.
+    pub fingerprint: &'a str,
+    /// The Event reason (`SecretsChanged`, or rotation's own such as `CredentialRotated`).
+    pub reason: &'a str,
+    /// The key names that changed, sorted.
+    pub keys: &'a [String],
+}
+
+/// The Event's name: the Deployment and 16 hex digits of the fingerprint (`hmac-sha256:` stripped).
+pub fn event_name(deployment: &str, fingerprint: &str, reason: &str) -> String {
+    let digest = fingerprint.rsplit(':').next().unwrap_or(fingerprint);
+    let short: String = digest.chars().take(16).collect();
+    format!("{deployment}.{}.{short}", reason.to_ascii_lowercase())
+}
+
+/// Creates the Event for `change` unless it exists. Returns whether it was created.
+pub async fn emit_secret_change(
+    client: &Client,
+    change: &SecretChange<'_>,
+) -> Result<bool, ClusterError> {
+    let name = event_name(change.deployment, change.fingerprint, change.reason);
+    let now = jiff::Timestamp::now();
+    let event = Event {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(change.namespace.to_owned()),
+            ..ObjectMeta::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("apps/v1".into()),
+            kind: Some("Deployment".into()),
+            name: Some(change.deployment.to_owned()),
+            namespace: Some(change.namespace.to_owned()),
+            uid: change.uid.map(str::to_owned),
+            ..ObjectReference::default()
+        },
+        reason: Some(change.reason.to_owned()),
+        message: Some(format!(
+            "secret keys changed: {} (now {})",
+            change.keys.join(", "),
+            change.fingerprint
+        )),
+        type_: Some("Normal".into()),
+        source: Some(EventSource {
+            component: Some(COMPONENT.into()),
+            ..EventSource::default()
+        }),
+        reporting_component: Some(COMPONENT.into()),
+        reporting_instance: Some(COMPONENT.into()),
+        action: Some("Rollout".into()),
+        first_timestamp: Some(Time(now)),
+        last_timestamp: Some(Time(now)),
+        event_time: Some(MicroTime(now)),
+        count: Some(1),
+        ..Event::default()
+    };
+    match Api::<Event>::namespaced(client.clone(), change.namespace)
+        .create(&PostParams::default(), &event)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+        Err(source) => Err(ClusterError::Api {
+            what: format!("creating Event {name} in namespace `{}`", change.namespace),
+            source,
+        }),
+    }
+}
