@@ -91,6 +91,7 @@ class Run:
                 "NO_COLOR": "1",
                 "SOPHIA_AUDIT_LOG": str(self.tmp / "audit.jsonl"),
                 "GITHUB_ACTOR": "e2e-deployer",
+                "GITHUB_SHA": "e2e0commit",
             }
         )
         self.env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
@@ -503,9 +504,23 @@ def status_phase(run: Run, users: list[str], others: list[str], known: set[str])
         raise Failure(f"expected one SecretsChanged Event naming OPENAI_API_KEY on each of {users}: {[(e['involvedObject']['name'], e['message']) for e in events]}")
     log(f"events: SecretsChanged on {on}, idempotent over repeated status runs ({len(events)} in all)")
 
+    # History: the rotation with who and when, unchanged by a later no-op `pulumi up`.
+    def history() -> list[dict]:
+        return json.loads(run.sophia("history", users[0], "--stack", STACK, "--json", label="history"))
+    before = history()
+    last = before[-1]
+    if len(before) < 3 or last["changed_keys"] != ["OPENAI_API_KEY"] or last["deployed_by"] != "e2e-deployer" \
+            or last["commit"] != "e2e0commit" or not last["created"] or before[0]["changed_keys"] == []:
+        raise Failure(f"`sophia history {users[0]}` does not show the rotation with who and when: {before}")
+    run.pulumi("up", "--yes", "--expect-no-changes", label="up (no-op after history)")
+    settle(run, 2)
+    if history() != before:
+        raise Failure("a no-op `pulumi up` changed `sophia history`")
+    log(f"history of {users[0]}: {len(before)} rollouts, the last changed OPENAI_API_KEY by e2e-deployer; a no-op keeps it")
+
     # The access log: every status decrypted the stack's config; the chain verifies, and one edit breaks it.
     entries = json.loads(run.sophia("audit", "log", "--verify", "--json", label="audit log --verify"))
-    if not entries or any(e["operation"] != "status" or e["actor"] != "github:e2e-deployer" for e in entries):
+    if not entries or any(e["operation"] not in ("status", "history") or e["actor"] != "github:e2e-deployer" for e in entries):
         raise Failure(f"unexpected audit entries: {[(e['operation'], e['actor']) for e in entries]}")
     log_file = run.tmp / "audit.jsonl"
     original = log_file.read_text()
