@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -142,4 +143,55 @@ fn a_completed_rollout_is_current_and_an_unapplied_change_is_drift() {
             .all(|d| d.drifted && d.live.is_none())
     );
     assert!(!missing.is_current());
+}
+
+fn replica_set(objects: &StackObjects, service: &str, revision: u64, by: &str) -> ReplicaSet {
+    use k8s_openapi::api::apps::v1::ReplicaSetSpec;
+    let s = objects.services.iter().find(|s| s.name == service).unwrap();
+    let template = s.deployment.spec.as_ref().unwrap().template.clone();
+    ReplicaSet {
+        metadata: ObjectMeta {
+            name: Some(format!("{service}-{revision}")),
+            labels: template.metadata.as_ref().unwrap().labels.clone(),
+            annotations: Some(BTreeMap::from([
+                (REVISION_ANNOTATION.to_owned(), revision.to_string()),
+                ("sophia.dev/deployed-by".to_owned(), by.to_owned()),
+            ])),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ReplicaSetSpec {
+            template: Some(template),
+            ..ReplicaSetSpec::default()
+        }),
+        ..ReplicaSet::default()
+    }
+}
+
+#[test]
+fn replica_sets_give_the_last_change_and_the_history() {
+    let (old, new) = (objects("sk-OLD"), objects("sk-NEW"));
+    // Listed out of order: revision decides.
+    let sets = vec![
+        replica_set(&new, "api", 2, "bob"),
+        replica_set(&old, "api", 1, "alice"),
+        replica_set(&old, "worker", 1, "alice"),
+    ];
+    assert_eq!(last_change(&sets, "api"), ["OPENAI_API_KEY"]);
+    assert!(last_change(&sets, "worker").is_empty());
+    let history = crate::cluster::history::rollouts(&sets, "api");
+    let summary: Vec<(u64, Vec<String>, Option<String>)> = history
+        .iter()
+        .map(|r| (r.revision, r.changed_keys.clone(), r.deployed_by.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                1,
+                vec!["DATABASE_URL".to_owned(), "OPENAI_API_KEY".to_owned()],
+                Some("alice".to_owned())
+            ),
+            (2, vec!["OPENAI_API_KEY".to_owned()], Some("bob".to_owned())),
+        ]
+    );
 }
