@@ -15,6 +15,7 @@
 pub mod ast;
 pub mod eval;
 pub mod interp;
+pub mod rotate;
 pub mod schema;
 pub mod syntax;
 mod validate;
@@ -330,7 +331,7 @@ pub trait Provider {
     fn open(&self, inputs: &EscValue, context: &EscValue) -> Result<EscValue, String>;
 }
 
-/// An `fn::rotate` rotator (only `open` is used: this evaluator does not rotate).
+/// An `fn::rotate` rotator. Opening calls only `open`; [`rotate::rotate_environment`] calls `rotate` first.
 pub trait Rotator {
     /// Input, state and output schemas.
     fn schema(&self) -> (SchemaRef, SchemaRef, SchemaRef);
@@ -341,6 +342,15 @@ pub trait Rotator {
         state: &EscValue,
         context: &EscValue,
     ) -> Result<EscValue, String>;
+    /// Rotates: returns the new state (which the caller writes back into the definition). The default refuses.
+    fn rotate(
+        &self,
+        _inputs: &EscValue,
+        _state: &EscValue,
+        _context: &EscValue,
+    ) -> Result<EscValue, String> {
+        Err("this rotator cannot rotate".into())
+    }
 }
 
 /// Finds providers and rotators by name.
