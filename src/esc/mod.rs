@@ -3,8 +3,9 @@
 //!
 //! Entry points:
 //! - [`open_environment`]: open `<project>/<env>` from an environments directory with the offline defaults (what the
-//!   CLI and stack configuration use). `fn::open::*`, `fn::rotate::*` and ciphertext secrets need Pulumi Cloud; here
-//!   they produce a clear diagnostic and an unknown value.
+//!   CLI and stack configuration use). `fn::open::*` and rotators other than the built-in ones (`crate::rotation`)
+//!   need Pulumi Cloud; here they produce a clear diagnostic and an unknown value. Ciphertext secrets decrypt with the local passphrase (`crate::rotation::crypt`).
+//! - [`rotate::rotate_environment`]: ESC's `RotateEnvironment`.
 //! - [`evaluate`] / [`check`]: the same over any [`EvalOptions`], with pluggable [`EnvironmentLoader`],
 //!   [`ProviderLoader`] (providers and rotators) and [`Decrypter`] — the conformance runner plugs in the suite's
 //!   test fixtures this way. `check` is ESC's static check: providers are not called, they give unknowns.
@@ -63,7 +64,7 @@ impl fmt::Display for Diagnostic {
 }
 
 impl Diagnostic {
-    fn from_diag(
+    pub(crate) fn from_diag(
         d: &Diag,
         display_file: &dyn Fn(&str) -> String,
         fallback_file: &str,
@@ -539,10 +540,12 @@ pub fn open_environment(environments_dir: &Path, name: &str) -> Result<Evaluated
         path: path.clone(),
         source,
     })?;
+    // Local ciphertexts decrypt with the passphrase; the key is derived only when one is met.
+    let crypt = crate::rotation::crypt::EnvCrypt::from_env();
     let opts = EvalOptions {
         environments: &loader,
-        providers: &CloudOnly,
-        decrypter: &CloudOnly,
+        providers: &crate::rotation::BuiltinRotators,
+        decrypter: &crypt,
         exec_context: EscValue::object(BTreeMap::new()),
         validating: false,
         show_secrets: false,
