@@ -8,6 +8,7 @@
 
 pub mod crypt;
 pub mod edit;
+pub mod gate;
 pub mod password;
 
 use std::fs::File;
