@@ -8,6 +8,7 @@
 //! | [`config`] | `Pulumi.yaml` / `Pulumi.<stack>.yaml`, passphrase secrets, ESC projection | [`config::StackConfig::load`] |
 //! | [`fingerprint`] | the keyed, deterministic secret-content fingerprint | [`fingerprint::fingerprint`] |
 //! | [`k8s`] | typed Kubernetes objects a stack declares | [`k8s::desired_objects`] |
+//! | [`rotation`] | `sophia esc rotate` / `esc set`: locking, built-in rotators, encrypted text edits | [`rotation::rotate`] |
 //! | [`provider`] | the `pulumi-resource-sophia` gRPC service | [`provider::serve`] |
 //! | [`program`] | the Pulumi program (behind the gestalt adapter) | [`program::run`] |
 //! | [`cli`] | the `sophia` command-line tool | [`cli::main`] |
@@ -26,6 +27,7 @@ pub mod k8s;
 pub mod program;
 pub mod proto;
 pub mod provider;
+pub mod rotation;
 pub mod secret;
 pub mod spell;
 pub mod value;

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 use serde_json::{Value as J, json};
+use sophia::esc::rotate::rotate_environment;
 use sophia::esc::schema::{Schema, SchemaRef};
 use sophia::esc::syntax::{Diag, Severity};
 use sophia::esc::{
@@ -93,6 +94,14 @@ impl Rotator for Rot {
             }),
             _ => Ok(EscValue::object(BTreeMap::new())),
         }
+    }
+    fn rotate(
+        &self,
+        inputs: &EscValue,
+        state: &EscValue,
+        _context: &EscValue,
+    ) -> Result<EscValue, String> {
+        rotate_fixture(self.echo, inputs, state)
     }
 }
 
@@ -490,7 +499,110 @@ fn run_case(dir: &Path) -> Result<(), String> {
         revealed,
         expected.get("evalJSONRevealed"),
     )?;
+    if overrides.get("rotate").and_then(J::as_bool) == Some(true) {
+        check_rotation(&name, &env, &opts, &overrides, &expected)?;
+    }
     Ok(())
+}
+
+/// The Go driver's rotators: `swap` exchanges `a` and `b`; `echo` makes `inputs.next` current and the old current
+/// previous.
+fn rotate_fixture(echo: bool, inputs: &EscValue, state: &EscValue) -> Result<EscValue, String> {
+    let field = |v: &EscValue, k: &str| v.get(k).cloned().unwrap_or(EscValue::new(EscRepr::Null));
+    let pairs = if echo {
+        [
+            ("current", field(inputs, "next")),
+            ("previous", field(state, "current")),
+        ]
+    } else {
+        [("a", field(state, "b")), ("b", field(state, "a"))]
+    };
+    Ok(EscValue::object(
+        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    ))
+}
+
+/// An `esc.Value` tree (`{value, secret?, unknown?, trace}`) as plain JSON; secrets redacted when `redact`.
+fn value_tree_json(tree: &J, redact: bool) -> J {
+    if redact && tree.get("secret").and_then(J::as_bool) == Some(true) {
+        return J::String("[secret]".into());
+    }
+    if tree.get("unknown").and_then(J::as_bool) == Some(true) {
+        return J::String("[unknown]".into());
+    }
+    match tree.get("value") {
+        None | Some(J::Null) => J::Null,
+        Some(J::Object(m)) => J::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), value_tree_json(v, redact)))
+                .collect(),
+        ),
+        Some(J::Array(items)) => {
+            J::Array(items.iter().map(|v| value_tree_json(v, redact)).collect())
+        }
+        Some(scalar) => scalar.clone(),
+    }
+}
+
+/// ESC's `RotateEnvironment` expectations: `rotateDiags`, `rotate` (its properties, redacted), `rotateJson`
+/// (revealed) and `rotatePatches` (document path and new state).
+fn check_rotation(
+    name: &str,
+    env: &[u8],
+    opts: &EvalOptions,
+    overrides: &J,
+    expected: &J,
+) -> Result<(), String> {
+    let paths: Vec<String> = overrides
+        .get("rotatePaths")
+        .and_then(J::as_array)
+        .map(|a| a.iter().filter_map(J::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let rotated = rotate_environment(name, env, opts, &paths)?;
+    compare_diags(
+        "rotateDiags",
+        our_diags(&rotated.eval_diags),
+        expected_diags(expected, "rotateDiags"),
+    )?;
+    let properties = expected
+        .get("rotate")
+        .and_then(|r| r.get("properties"))
+        .map(|p| {
+            J::Object(
+                p.as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), value_tree_json(v, true)))
+                    .collect(),
+            )
+        });
+    compare_json(
+        "rotate",
+        rotated.value.as_ref().map(|v| v.to_json(true)),
+        properties.as_ref(),
+    )?;
+    compare_json(
+        "rotateJson",
+        rotated.value.as_ref().map(|v| v.to_json(false)),
+        expected.get("rotateJson"),
+    )?;
+    let ours: Vec<J> = rotated
+        .patches
+        .iter()
+        .map(|p| json!({"DocPath": p.doc_path, "Replacement": p.replacement.to_json(false)}))
+        .collect();
+    let theirs: Vec<J> = expected
+        .get("rotatePatches")
+        .and_then(J::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| json!({"DocPath": p["DocPath"], "Replacement": value_tree_json(&p["Replacement"], false)}))
+        .collect();
+    compare_json(
+        "rotatePatches",
+        Some(J::Array(ours)),
+        Some(&J::Array(theirs)),
+    )
 }
 
 fn known_failures(root: &Path) -> BTreeMap<String, String> {

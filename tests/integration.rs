@@ -8,6 +8,7 @@ mod integration {
     pub mod program;
     pub mod provider;
     pub mod render_cli;
+    mod rotate_cli;
     pub mod util;
     mod workflows;
 }

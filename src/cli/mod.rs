@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 mod audit_log;
 mod config_show;
 mod esc_open;
+mod esc_rotate;
+mod esc_set;
 mod history;
 mod impact;
 mod render;
@@ -60,6 +62,10 @@ enum AuditCommand {
 enum EscCommand {
     /// Evaluate an environment, like `esc env open`.
     Open(esc_open::Args),
+    /// Set one value of an environment file, like `esc env set` (comments and other lines kept byte for byte).
+    Set(esc_set::Args),
+    /// Rotate an environment's rotators and write their new states back encrypted, like `esc env rotate`.
+    Rotate(esc_rotate::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -75,6 +81,12 @@ pub fn main() -> ExitCode {
         Command::Esc {
             command: EscCommand::Open(args),
         } => esc_open::run(args),
+        Command::Esc {
+            command: EscCommand::Set(args),
+        } => esc_set::run(args),
+        Command::Esc {
+            command: EscCommand::Rotate(args),
+        } => esc_rotate::run(args),
         Command::Config {
             command: ConfigCommand::Show(args),
         } => config_show::run(args),

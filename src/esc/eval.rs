@@ -71,6 +71,8 @@ pub(crate) enum XRepr {
         provider: Option<Rc<str>>,
         inputs: XId,
         state: XId,
+        /// Document path of the state (`values.a["fn::rotate"].state`): where a rotation's patch goes.
+        state_path: Rc<str>,
     },
     SecretPlain(XId),
     SecretCipher(Rc<str>),
@@ -153,6 +155,8 @@ pub(crate) struct Evaluator<'o> {
     envs: Vec<EnvCtx>,
     cur: usize,
     depth: usize,
+    /// Set while rotating (ESC's `RotateEnvironment`): which rotators rotate, and what they produced.
+    rotation: Option<super::rotate::Plan>,
 }
 
 /// Evaluates environment `name` (already parsed) with everything it imports. Returns the exported top-level object
@@ -162,8 +166,19 @@ pub fn evaluate_environment(
     env: &EnvironmentDecl,
     opts: &EvalOptions,
 ) -> (Option<EscValue>, Vec<Diag>) {
+    let (value, diags, _) = evaluate_environment_with(name, env, opts, None);
+    (value, diags)
+}
+
+/// [`evaluate_environment`], rotating as `rotation` says when given (returned with its patches and statuses).
+pub(crate) fn evaluate_environment_with(
+    name: &str,
+    env: &EnvironmentDecl,
+    opts: &EvalOptions,
+    rotation: Option<super::rotate::Plan>,
+) -> (Option<EscValue>, Vec<Diag>, Option<super::rotate::Plan>) {
     if env.values.is_empty() && env.imports.is_empty() {
-        return (None, Vec::new());
+        return (None, Vec::new(), rotation);
     }
     let mut e = Evaluator {
         opts,
@@ -174,10 +189,11 @@ pub fn evaluate_environment(
         envs: Vec::new(),
         cur: 0,
         depth: 0,
+        rotation,
     };
     let v = e.evaluate_env(Rc::from(name), env, true);
     let out = e.export(v);
-    (Some(out), e.diags)
+    (Some(out), e.diags, e.rotation)
 }
 
 fn always() -> SchemaRef {
@@ -517,10 +533,18 @@ impl Evaluator<'_> {
             } => {
                 let inputs = self.declare(e.clone(), inputs.as_ref(), None);
                 let state = self.declare(e, state.as_ref(), None);
+                // The argument's path already ends in the builtin's name.
+                let state_path = Rc::<str>::from(join_key(&b.args.path, "state"));
+                if self.envs.get(self.cur).is_some_and(|env| env.is_root)
+                    && let Some(plan) = &mut self.rotation
+                {
+                    plan.declared(&state_path);
+                }
                 let repr = XRepr::Rotate {
                     provider: provider.as_ref().map(|p| p.value.clone()),
                     inputs,
                     state,
+                    state_path,
                 };
                 (repr, always())
             }
@@ -621,7 +645,8 @@ impl Evaluator<'_> {
     fn evaluate_expr_inner(&mut self, x: XId, accept: &SchemaRef) -> VId {
         // Inputs only read during rotation are not evaluated when opening (and not in imported environments).
         let env = &self.envs[self.cur];
-        if accept.rotate_only && (!self.opts.validating || !env.is_root) {
+        let reading_rotate_only = self.opts.validating || self.rotation.is_some();
+        if accept.rotate_only && (!reading_rotate_only || !env.is_root) {
             let base = self.xs[x].base;
             let path = self.xs[x].path.clone();
             let def = self.new_x(path, XRepr::Missing, always(), base, None);
@@ -1350,7 +1375,8 @@ impl Evaluator<'_> {
                 provider,
                 inputs,
                 state,
-            } => self.evaluate_rotate(x, provider, inputs, state),
+                state_path,
+            } => self.evaluate_rotate(x, provider, inputs, state, &state_path),
             XRepr::Join(delim, values) => {
                 let v = self.new_v(x, schema, VRepr::Null);
                 let (d, dok) = self.evaluate_typed(delim, &Schema::string());
@@ -1605,8 +1631,18 @@ impl Evaluator<'_> {
         provider: Option<Rc<str>>,
         inputs: XId,
         state: XId,
+        state_path: &Rc<str>,
     ) -> VId {
+        // While rotating, a selected rotator of the root environment rotates; imported ones only open.
+        let rotating = self.envs[self.cur].is_root
+            && self
+                .rotation
+                .as_ref()
+                .is_some_and(|plan| plan.selects(state_path));
         let Some(name) = provider else {
+            if rotating && let Some(plan) = &mut self.rotation {
+                plan.failed(state_path);
+            }
             return self.unknown_v(x, always());
         };
         let loaded = self.opts.providers.load_rotator(&name);
@@ -1628,19 +1664,45 @@ impl Evaluator<'_> {
         let v = self.unknown_v(x, schema);
         let (inputs_v, iok) = self.evaluate_typed(inputs, &input_schema);
         let (state_v, sok) = self.evaluate_typed(state, &state_schema);
+        // Rotating reads rotate-only inputs, so any unknown among them stops it.
+        let unknown_inputs = if rotating {
+            self.contains_unknowns(inputs_v)
+        } else {
+            self.contains_observable_unknowns(inputs_v)
+        };
         if !iok
-            || self.contains_observable_unknowns(inputs_v)
+            || unknown_inputs
             || !sok
             || self.contains_unknowns(state_v)
             || self.opts.validating
             || failed
         {
+            if rotating && let Some(plan) = &mut self.rotation {
+                plan.failed(state_path);
+            }
             return v;
         }
         let Ok(r) = loaded else { return v };
         let exported_inputs = self.export(inputs_v);
-        let exported_state = self.export(state_v);
+        let mut exported_state = self.export(state_v);
         let exec = self.envs[self.cur].exec.clone();
+        if rotating {
+            match r.rotate(&exported_inputs, &exported_state, &exec) {
+                Ok(new_state) => {
+                    if let Some(plan) = &mut self.rotation {
+                        plan.rotated(state_path, new_state.clone());
+                    }
+                    exported_state = new_state;
+                }
+                Err(err) => {
+                    if let Some(plan) = &mut self.rotation {
+                        plan.failed(state_path);
+                    }
+                    self.error_x(x, err);
+                    return v;
+                }
+            }
+        }
         match r.open(&exported_inputs, &exported_state, &exec) {
             Ok(mut out) => {
                 if self.vs[v].secret || out.secret {
@@ -1649,6 +1711,9 @@ impl Evaluator<'_> {
                 self.unexport(&out, x)
             }
             Err(err) => {
+                if rotating && let Some(plan) = &mut self.rotation {
+                    plan.failed(state_path);
+                }
                 self.error_x(x, err);
                 v
             }

@@ -3,8 +3,9 @@
 //!
 //! Entry points:
 //! - [`open_environment`]: open `<project>/<env>` from an environments directory with the offline defaults (what the
-//!   CLI and stack configuration use). `fn::open::*`, `fn::rotate::*` and ciphertext secrets need Pulumi Cloud; here
-//!   they produce a clear diagnostic and an unknown value.
+//!   CLI and stack configuration use). `fn::open::*` and rotators other than the built-in ones (`crate::rotation`)
+//!   need Pulumi Cloud; here they produce a clear diagnostic and an unknown value. Ciphertext secrets decrypt with the local passphrase (`crate::rotation::crypt`).
+//! - [`rotate::rotate_environment`]: ESC's `RotateEnvironment`.
 //! - [`evaluate`] / [`check`]: the same over any [`EvalOptions`], with pluggable [`EnvironmentLoader`],
 //!   [`ProviderLoader`] (providers and rotators) and [`Decrypter`] — the conformance runner plugs in the suite's
 //!   test fixtures this way. `check` is ESC's static check: providers are not called, they give unknowns.
@@ -15,6 +16,7 @@
 pub mod ast;
 pub mod eval;
 pub mod interp;
+pub mod rotate;
 pub mod schema;
 pub mod syntax;
 mod validate;
@@ -62,7 +64,7 @@ impl fmt::Display for Diagnostic {
 }
 
 impl Diagnostic {
-    fn from_diag(
+    pub(crate) fn from_diag(
         d: &Diag,
         display_file: &dyn Fn(&str) -> String,
         fallback_file: &str,
@@ -330,7 +332,7 @@ pub trait Provider {
     fn open(&self, inputs: &EscValue, context: &EscValue) -> Result<EscValue, String>;
 }
 
-/// An `fn::rotate` rotator (only `open` is used: this evaluator does not rotate).
+/// An `fn::rotate` rotator. Opening calls only `open`; [`rotate::rotate_environment`] calls `rotate` first.
 pub trait Rotator {
     /// Input, state and output schemas.
     fn schema(&self) -> (SchemaRef, SchemaRef, SchemaRef);
@@ -341,6 +343,15 @@ pub trait Rotator {
         state: &EscValue,
         context: &EscValue,
     ) -> Result<EscValue, String>;
+    /// Rotates: returns the new state (which the caller writes back into the definition). The default refuses.
+    fn rotate(
+        &self,
+        _inputs: &EscValue,
+        _state: &EscValue,
+        _context: &EscValue,
+    ) -> Result<EscValue, String> {
+        Err("this rotator cannot rotate".into())
+    }
 }
 
 /// Finds providers and rotators by name.
@@ -529,10 +540,12 @@ pub fn open_environment(environments_dir: &Path, name: &str) -> Result<Evaluated
         path: path.clone(),
         source,
     })?;
+    // Local ciphertexts decrypt with the passphrase; the key is derived only when one is met.
+    let crypt = crate::rotation::crypt::EnvCrypt::from_env();
     let opts = EvalOptions {
         environments: &loader,
-        providers: &CloudOnly,
-        decrypter: &CloudOnly,
+        providers: &crate::rotation::BuiltinRotators,
+        decrypter: &crypt,
         exec_context: EscValue::object(BTreeMap::new()),
         validating: false,
         show_secrets: false,
