@@ -7,7 +7,7 @@ fn event(n: usize) -> AccessEvent {
         operation: "config show".into(),
         target: format!("stack:dev{n}"),
         keys: vec!["sophia-secrets:b".into(), "sophia-secrets:a".into()],
-        revealed: n % 2 == 0,
+        revealed: n.is_multiple_of(2),
         outcome: Outcome::Success,
     }
 }
