@@ -52,6 +52,9 @@ else
   # (scripts/up.sh and the benchmarks use release builds).
   SOPHIA_E2E_REQUIRE=1 SOPHIA_E2E_BIN_DIR="$PWD/target/debug" tests/e2e/run.sh
   phase "end to end (pulumi, debug binaries)"
+  # The checked-in SDKs (sdk/) are what Pulumi's code generators make of the provider's schema today.
+  scripts/gen-sdk.sh --check
+  phase "SDKs up to date with the schema"
   # The harness itself: against stand-ins it passes, and it fails when a secret leaks (tests/e2e/selftest.sh).
   tests/e2e/selftest.sh
   phase "end-to-end harness self-test"
