@@ -55,6 +55,9 @@ else
   # The checked-in SDKs (sdk/) are what Pulumi's code generators make of the provider's schema today.
   scripts/gen-sdk.sh --check
   phase "SDKs up to date with the schema"
+  # A Pulumi program on the generated Go SDK, built and run with the real CLI: one key's rotation rolls its Deployment.
+  tests/e2e/sdk.sh
+  phase "Go SDK end to end"
   # The harness itself: against stand-ins it passes, and it fails when a secret leaks (tests/e2e/selftest.sh).
   tests/e2e/selftest.sh
   phase "end-to-end harness self-test"

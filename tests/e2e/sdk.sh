@@ -53,7 +53,8 @@ p config set --secret sophia:hashKey "$key"
 p config set --secret apiKey "$api1"
 p config set --secret dbPassword "$db"
 
-annotation() { grep -rh 'sophia.dev/secret-hash' out/1-manifests/*deployment* | sed 's/.*: *//' | tr -d '"'; }
+# Only the Deployment's pod template carries the annotation.
+annotation() { grep -rh 'sophia.dev/secret-hash' out | sed 's/.*secret-hash"\{0,1\}: *//' | tr -d "\"'"; }
 p up --yes >"$tmp/up.txt" 2>&1 || { cat "$tmp/up.txt"; fail "up"; }
 first="$(annotation)"
 [[ "$first" =~ ^hmac-sha256:[0-9a-f]{64}$ ]] || fail "the rendered Deployment has no hash annotation (got '$first')"
@@ -65,9 +66,11 @@ p preview --diff --json >"$tmp/rotate.json" 2>"$tmp/rotate.err" || { cat "$tmp/r
 python3 - "$tmp/rotate.json" <<'PY' || fail "the rotation plan does not roll the Deployment in place"
 import json, sys
 steps = json.load(open(sys.argv[1]))["steps"]
-ops = {s["urn"].rsplit("::", 1)[-1]: s["op"] for s in steps if s["op"] != "same"}
+ops = {s["urn"].split("::", 2)[-1]: s["op"] for s in steps if s["op"] != "same"}
 print("sdk: rotation plan:", ops)
-sys.exit(0 if ops == {"app": "update"} or set(ops.values()) == {"update"} and len(ops) == 3 else 1)
+want = {t + "::app": "update" for t in
+        ("kubernetes:core/v1:Secret", "sophia:index:SecretHash", "kubernetes:apps/v1:Deployment")}
+sys.exit(0 if ops == want else 1)
 PY
 p up --yes >"$tmp/up2.txt" 2>&1 || { cat "$tmp/up2.txt"; fail "up after rotation"; }
 second="$(annotation)"
@@ -85,7 +88,7 @@ p up --yes --expect-no-changes >"$tmp/noop2.txt" 2>&1 || { cat "$tmp/noop2.txt";
 p stack export >"$tmp/export.json"
 for v in "$api1" "$api2" "$db" "$key"; do
   b64="$(printf '%s' "$v" | base64 -w0)"; hex="$(printf '%s' "$v" | od -An -tx1 | tr -d ' \n')"
-  for f in "$tmp/export.json" "$tmp"/*.txt "$tmp/rotate.json" "$tmp/state" out/1-manifests/*deployment*; do
+  for f in "$tmp/export.json" "$tmp"/*.txt "$tmp/rotate.json" "$tmp/state" $(grep -rl 'kind: Deployment' out); do
     if grep -rqiF -e "$v" -e "$b64" -e "$hex" "$f"; then fail "a secret value appears in $f"; fi
   done
 done
