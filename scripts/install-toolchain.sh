@@ -6,7 +6,7 @@
 #
 #   scripts/install-toolchain.sh [--env | --check] [TOOL...]
 #
-# TOOL is any of: pulumi pulumi-kubernetes actionlint (default: all of them). `pulumi` is the CLI with, next to it as in a
+# TOOL is any of: pulumi pulumi-kubernetes actionlint sdkgen (default: all of them). `pulumi` is the CLI with, next to it as in a
 # release, the language host that runs our prebuilt program (pulumi-language-go; see README, "Pulumi toolchain").
 # Prints the bin directories of the tools, one a line, on stdout (build logs go to stderr). With --env it prints one
 # `export PATH=...` line instead, for `eval "$(scripts/install-toolchain.sh --env)"`. With --check it builds nothing
@@ -40,21 +40,22 @@ for arg in "$@"; do
     --env) mode="env" ;;
     --check) mode="check" ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    pulumi | pulumi-kubernetes | actionlint) tools+=("$arg") ;;
-    *) echo "install-toolchain: unknown argument '$arg' (tools: pulumi pulumi-kubernetes actionlint)" >&2; exit 2 ;;
+    pulumi | pulumi-kubernetes | actionlint | sdkgen) tools+=("$arg") ;;
+    *) echo "install-toolchain: unknown argument '$arg' (tools: pulumi pulumi-kubernetes actionlint sdkgen)" >&2; exit 2 ;;
   esac
 done
-[ ${#tools[@]} -gt 0 ] || tools=(pulumi pulumi-kubernetes actionlint)
+[ ${#tools[@]} -gt 0 ] || tools=(pulumi pulumi-kubernetes actionlint sdkgen)
 
 log() { echo "install-toolchain: $*" >&2; }
 
 # tool -> tools module directories, version, the binary that marks it built
 module_dirs() { case "$1" in pulumi) echo pulumi pulumi-language-go ;; pulumi-kubernetes) echo pulumi-kubernetes ;;
-  actionlint) echo actionlint ;; esac; }
-tool_version() { case "$1" in pulumi) echo "$PULUMI_VERSION" ;; pulumi-kubernetes) echo "$KUBERNETES_VERSION" ;;
+  actionlint) echo actionlint ;; sdkgen) echo sdkgen ;; esac; }
+# sdkgen runs Pulumi's code generators at the CLI's own pkg/v3 version, so it shares the CLI's Go build cache.
+tool_version() { case "$1" in pulumi | sdkgen) echo "$PULUMI_VERSION" ;; pulumi-kubernetes) echo "$KUBERNETES_VERSION" ;;
   actionlint) echo "$ACTIONLINT_VERSION" ;; esac; }
 binary_name() { case "$1" in pulumi) echo pulumi ;; pulumi-kubernetes) echo pulumi-resource-kubernetes ;;
-  actionlint) echo actionlint ;; esac; }
+  actionlint) echo actionlint ;; sdkgen) echo sdkgen ;; esac; }
 
 # A short digest of the tools modules' build inputs (tests and the generated *-embed.json files excluded).
 module_hash() {
@@ -108,6 +109,8 @@ build_one() {
           -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$version" \
           ./cmd/pulumi-resource-kubernetes)
       rm -rf "$work" ;;
+    sdkgen)
+      (cd "$mod" && go build "${goflags[@]}" -o "$tmp/bin/sdkgen" .) ;;
     actionlint)
       (cd "$mod" && go build "${goflags[@]}" -o "$tmp/bin/actionlint" \
         -ldflags "-X github.com/rhysd/actionlint.version=v$version" github.com/rhysd/actionlint/cmd/actionlint) ;;

@@ -52,6 +52,12 @@ else
   # (scripts/up.sh and the benchmarks use release builds).
   SOPHIA_E2E_REQUIRE=1 SOPHIA_E2E_BIN_DIR="$PWD/target/debug" tests/e2e/run.sh
   phase "end to end (pulumi, debug binaries)"
+  # The checked-in SDKs (sdk/) are what Pulumi's code generators make of the provider's schema today.
+  scripts/gen-sdk.sh --check
+  phase "SDKs up to date with the schema"
+  # A Pulumi program on the generated Go SDK, built and run with the real CLI: one key's rotation rolls its Deployment.
+  tests/e2e/sdk.sh
+  phase "Go SDK end to end"
   # The harness itself: against stand-ins it passes, and it fails when a secret leaks (tests/e2e/selftest.sh).
   tests/e2e/selftest.sh
   phase "end-to-end harness self-test"

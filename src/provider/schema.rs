@@ -11,6 +11,9 @@ use super::secret_hash::TOKEN;
 /// The package name.
 pub const PACKAGE: &str = "sophia";
 
+/// The Go import path of the generated Go SDK (`sdk/go`).
+pub const GO_IMPORT_BASE: &str = "github.com/sophia-secrets/sophia/sdk/go/sophia";
+
 /// The package schema as JSON text.
 pub fn schema_json() -> String {
     let hash_key = json!({
@@ -33,7 +36,8 @@ pub fn schema_json() -> String {
             "defaults": ["hashKey"]
         },
         "provider": {
-            "description": "The provider for the sophia package.",
+            "description": "The provider for the sophia package: holds the per-stack `hashKey` every SecretHash \
+                is keyed with.",
             "type": "object",
             "inputProperties": { "hashKey": hash_key },
             "requiredInputs": ["hashKey"]
@@ -82,9 +86,20 @@ pub fn schema_json() -> String {
                 "required": ["hash", "keys", "keyHashes", "scope"]
             }
         },
+        // Plugin download information is left out on purpose: the plugin is built from source.
+        // `supportPack` makes the generators write each SDK's own project file (go.mod, pyproject.toml).
+        "meta": { "supportPack": true },
         "language": {
-            "nodejs": { "packageName": "@sophia/sophia" },
-            "python": { "packageName": "pulumi_sophia" }
+            "nodejs": {
+                "packageName": "@sophia/sophia",
+                "packageDescription": "Keyed fingerprints of secret content for per-key rollouts."
+            },
+            "python": { "packageName": "pulumi_sophia" },
+            "go": {
+                "importBasePath": GO_IMPORT_BASE,
+                "generateResourceContainerTypes": true
+            },
+            "csharp": { "rootNamespace": "Sophia", "packageReferences": { "Pulumi": "3.*" } }
         }
     });
     serde_json::to_string_pretty(&schema).expect("a json! literal serializes")
@@ -114,6 +129,8 @@ mod tests {
                 "{out} is not secret"
             );
         }
+        assert_eq!(s["language"]["go"]["importBasePath"], GO_IMPORT_BASE);
+        assert!(s["pluginDownloadURL"].is_null(), "built from source");
         assert_eq!(schema_json(), schema_json(), "stable");
     }
 }
