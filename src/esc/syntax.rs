@@ -605,10 +605,13 @@ pub fn resolve_plain(text: &str) -> Option<NodeKind> {
         "" | "~" | "null" | "Null" | "NULL" => return Some(NodeKind::Null),
         "true" | "True" | "TRUE" => return Some(NodeKind::Bool(true)),
         "false" | "False" | "FALSE" => return Some(NodeKind::Bool(false)),
-        // yaml.v3 resolves these to NaN/±Inf floats, which JSON cannot hold; ESC's JSON output fails on them, so
-        // they stay strings here.
-        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
-        | "-.inf" | "-.Inf" | "-.INF" => return None,
+        // yaml.v3 resolves these to NaN/±Inf floats, and ESC keeps them as numbers spelt as Go formats them
+        // (`fn::toJSON` of one fails, as Go's encoder does).
+        ".nan" | ".NaN" | ".NAN" => return Some(NodeKind::Number(Rc::from("NaN"))),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Some(NodeKind::Number(Rc::from("+Inf")));
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Some(NodeKind::Number(Rc::from("-Inf"))),
         "-0" | "-0.0" => return Some(NodeKind::Number(Rc::from("-0"))),
         _ => {}
     }
