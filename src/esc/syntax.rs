@@ -612,7 +612,9 @@ pub fn resolve_plain(text: &str) -> Option<NodeKind> {
             return Some(NodeKind::Number(Rc::from("+Inf")));
         }
         "-.inf" | "-.Inf" | "-.INF" => return Some(NodeKind::Number(Rc::from("-Inf"))),
-        "-0" | "-0.0" => return Some(NodeKind::Number(Rc::from("-0"))),
+        // The integer -0 is 0; the float -0.0 keeps its sign in Go's formatting.
+        "-0" => return Some(NodeKind::Number(Rc::from("0"))),
+        "-0.0" => return Some(NodeKind::Number(Rc::from("-0"))),
         _ => {}
     }
     let first = text.as_bytes()[0];

@@ -35,7 +35,9 @@ type input struct {
 
 type echoProvider struct{}
 
-func (echoProvider) Schema() (*schema.Schema, *schema.Schema) { return schema.Always(), schema.Always() }
+func (echoProvider) Schema() (*schema.Schema, *schema.Schema) {
+	return schema.Always(), schema.Always()
+}
 func (echoProvider) Open(_ context.Context, inputs map[string]esc.Value, _ esc.EnvExecContext) (esc.Value, error) {
 	return esc.NewValue(inputs), nil
 }
@@ -86,6 +88,8 @@ type diag struct {
 type output struct {
 	Value any    `json:"value"`
 	Diags []diag `json:"diags"`
+	// Panic is set when Pulumi's evaluator panicked on the document (then Value and Diags are empty).
+	Panic string `json:"panic,omitempty"`
 }
 
 func encode(v esc.Value) any {
@@ -94,7 +98,9 @@ func encode(v esc.Value) any {
 		out["secret"] = true
 	}
 	if v.Unknown {
+		// An unknown's representation is a placeholder; only the flag is compared.
 		out["unknown"] = true
+		return out
 	}
 	switch r := v.Value.(type) {
 	case []esc.Value:
@@ -136,20 +142,26 @@ func execContext() *esc.ExecContext {
 	return ec
 }
 
-func evaluate(in input, ec *esc.ExecContext) output {
+func evaluate(in input, ec *esc.ExecContext) (out output) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = output{Diags: []diag{}, Panic: fmt.Sprint(r)}
+		}
+	}()
 	name := in.Name
 	if name == "" {
 		name = "env"
 	}
 	var all syntax.Diagnostics
-	out := output{Diags: []diag{}}
+	out = output{Diags: []diag{}}
 	decl, diags, err := eval.LoadYAMLBytes(name, []byte(in.YAML))
 	if err != nil {
 		out.Diags = append(out.Diags, diag{Summary: "load: " + err.Error()})
 		return out
 	}
 	all.Extend(diags...)
-	if !diags.HasErrors() {
+	// As eval_test.go: declaration errors do not stop evaluation, only a document that is not YAML does.
+	if decl != nil {
 		env, ediags := eval.EvalEnvironment(context.Background(), name, decl, noDecrypter{}, providers{},
 			environments(in.Imports), ec)
 		all.Extend(ediags...)
