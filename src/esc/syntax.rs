@@ -469,9 +469,18 @@ pub fn parse_yaml(file: &str, src: &str) -> (Option<Node>, Vec<Diag>) {
             Some(Frame::Map {
                 entries,
                 pending_key,
+                path,
                 ..
             }) => match pending_key.take() {
-                None => *pending_key = Some(node),
+                None => {
+                    // A sequence or mapping as a key: ESC's decoder rejects it, at the key, with the map's path.
+                    if matches!(node.kind, NodeKind::Array(_) | NodeKind::Object(_)) {
+                        let mut d = Diag::node_error(&node, "mapping keys must be strings");
+                        d.path = path.to_string();
+                        diags.push(d);
+                    }
+                    *pending_key = Some(node)
+                }
                 Some(key) => entries.push((key, node)),
             },
         }
