@@ -36,7 +36,8 @@ pub(super) fn block(v: &EscValue, indent: usize, out: &mut String) {
         return;
     }
     if let Some((text, is_string)) = scalar(v) {
-        write_scalar(&text, is_string, indent, out);
+        // Only the document itself is a bare scalar here; yaml.v3 indents its block text one level.
+        write_scalar(&text, is_string, indent + INDENT, out);
         return;
     }
     let pad = " ".repeat(indent);
@@ -122,7 +123,8 @@ fn write_scalar(text: &str, is_string: bool, indent: usize, out: &mut String) {
 
 /// yaml.v3's printable set for its emitter.
 fn printable(c: char) -> bool {
-    matches!(c as u32, 0x20..=0x7e | 0x85 | 0xa0..=0xd7ff | 0x10000..=0x10ffff)
+    // Characters beyond the Basic Multilingual Plane are escaped (`\U0001F600`), as yaml.v3 does.
+    matches!(c as u32, 0x20..=0x7e | 0x85 | 0xa0..=0xd7ff)
         || (matches!(c as u32, 0xe000..=0xfffd) && c != '\u{feff}')
 }
 
