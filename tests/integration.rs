@@ -5,6 +5,7 @@ mod integration {
     pub mod config_cli;
     pub mod engine_double;
     pub mod esc_cli;
+    mod esc_differential;
     pub mod program;
     pub mod provider;
     pub mod render_cli;

@@ -127,6 +127,8 @@ pub enum Call {
     Concat(Expr),
     /// `fn::toJSON`.
     ToJson(Expr),
+    /// `fn::toYAML`.
+    ToYaml(Expr),
     /// `fn::fromJSON`.
     FromJson(Expr),
     /// `fn::toString`.
@@ -179,6 +181,7 @@ pub fn builtin_kind(name: &str) -> Option<&'static str> {
         "fn::split" => "split",
         "fn::toBase64" => "toBase64",
         "fn::toJSON" => "toJSON",
+        "fn::toYAML" => "toYAML",
         "fn::toString" => "toString",
         _ if name.starts_with("fn::open::") => "open::",
         _ if name.starts_with("fn::rotate::") => "rotate::",
@@ -453,6 +456,7 @@ fn try_parse_builtin(node: &Node, entries: &[(Node, Node)], diags: &mut Vec<Diag
             Call::Concat(args)
         }
         "toJSON" => Call::ToJson(args),
+        "toYAML" => Call::ToYaml(args),
         "fromJSON" => Call::FromJson(args),
         "toString" => Call::ToString(args),
         "toBase64" => Call::ToBase64(args),
@@ -650,7 +654,8 @@ fn parse_secret(args: Expr, diags: &mut Vec<Diag>) -> Call {
     }
 }
 
-/// Go's `%q` for the strings ESC quotes in messages (printable text; escapes `"`, `\` and control characters).
+/// Go's `strconv.Quote` (and `%q`), which ESC uses for messages, `fn::toString` and interpolation of collections:
+/// every character Go's `unicode.IsPrint` rejects is escaped (`\xNN` below U+0020 and for DEL, `\uNNNN`, `\UNNNNNNNN`).
 pub fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -668,12 +673,27 @@ pub fn go_quote(s: &str) -> String {
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 out.push_str(&format!("\\x{:02x}", c as u32))
             }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+            c if go_is_print(c) => out.push(c),
+            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
         }
     }
     out.push('"');
     out
+}
+
+/// Go's `unicode.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII space; every other space,
+/// format character (soft hyphen, zero-width space, BOM), separator (U+2028), private-use and unassigned code point
+/// is not printable.
+fn go_is_print(c: char) -> bool {
+    static PRINT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$").expect("static pattern")
+    });
+    if c.is_ascii() {
+        return (' '..='~').contains(&c);
+    }
+    let mut buf = [0u8; 4];
+    PRINT.is_match(c.encode_utf8(&mut buf))
 }
 
 /// ESC's `spell.SortByEditDistance`: stable sort of candidates by Levenshtein distance from `x` (case and

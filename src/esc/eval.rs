@@ -80,6 +80,7 @@ pub(crate) enum XRepr {
     Split(XId, XId),
     Concat(XId),
     ToJson(XId),
+    ToYaml(XId),
     FromJson(XId),
     ToString(XId),
     ToBase64(XId),
@@ -580,6 +581,10 @@ impl Evaluator<'_> {
             ),
             Call::ToJson(x) => (
                 XRepr::ToJson(self.declare(e, Some(x), None)),
+                Schema::string(),
+            ),
+            Call::ToYaml(x) => (
+                XRepr::ToYaml(self.declare(e, Some(x), None)),
                 Schema::string(),
             ),
             Call::FromJson(x) => (XRepr::FromJson(self.declare(e, Some(x), None)), always()),
@@ -1486,8 +1491,28 @@ impl Evaluator<'_> {
                 self.combine(v, &[val]);
                 if !self.vs[v].unknown {
                     let exported = self.export(val);
+                    // Go's encoder rejects the numbers JSON cannot spell (YAML's .inf and .nan).
+                    if let Some(n) = exported.first_non_json_number() {
+                        let msg = format!(
+                            "failed to encode JSON: json: invalid number literal {}",
+                            go_quote(n)
+                        );
+                        self.error_x(x, msg);
+                        self.vs[v].unknown = true;
+                        return v;
+                    }
                     let json = exported.to_go_json();
                     self.vs[v].repr = VRepr::String(Rc::from(json));
+                }
+                v
+            }
+            XRepr::ToYaml(inner) => {
+                let v = self.new_v(x, schema, VRepr::Null);
+                let val = self.evaluate_expr(inner, &always());
+                self.combine(v, &[val]);
+                if !self.vs[v].unknown {
+                    let yaml = self.export(val).to_go_yaml();
+                    self.vs[v].repr = VRepr::String(Rc::from(yaml));
                 }
                 v
             }

@@ -15,6 +15,7 @@
 
 pub mod ast;
 pub mod eval;
+mod go_yaml;
 pub mod interp;
 pub mod rotate;
 pub mod schema;
@@ -275,6 +276,27 @@ impl EscValue {
                 out.push('}');
             }
         }
+    }
+
+    /// The first number (in Go's encoding order) that JSON cannot spell: `NaN`, `+Inf`, `-Inf` from YAML.
+    pub fn first_non_json_number(&self) -> Option<&str> {
+        if self.unknown {
+            return None;
+        }
+        match &self.repr {
+            EscRepr::Number(n) if matches!(&**n, "NaN" | "+Inf" | "-Inf") => Some(n),
+            EscRepr::Array(items) => items.iter().find_map(EscValue::first_non_json_number),
+            EscRepr::Object(map) => map.values().find_map(EscValue::first_non_json_number),
+            _ => None,
+        }
+    }
+
+    /// ESC's `fn::toYAML`: yaml.v3's `Marshal` of `ToJSON(false)` (four-space indent, keys in yaml.v3's natural
+    /// order, numbers as the strings Go holds them in, so quoted).
+    pub fn to_go_yaml(&self) -> String {
+        let mut out = String::new();
+        go_yaml::block(self, 0, &mut out);
+        out
     }
 
     /// Converts to the crate's [`Value`]: secrets wrapped, unknowns explicit.

@@ -469,9 +469,18 @@ pub fn parse_yaml(file: &str, src: &str) -> (Option<Node>, Vec<Diag>) {
             Some(Frame::Map {
                 entries,
                 pending_key,
+                path,
                 ..
             }) => match pending_key.take() {
-                None => *pending_key = Some(node),
+                None => {
+                    // A sequence or mapping as a key: ESC's decoder rejects it, at the key, with the map's path.
+                    if matches!(node.kind, NodeKind::Array(_) | NodeKind::Object(_)) {
+                        let mut d = Diag::node_error(&node, "mapping keys must be strings");
+                        d.path = path.to_string();
+                        diags.push(d);
+                    }
+                    *pending_key = Some(node)
+                }
                 Some(key) => entries.push((key, node)),
             },
         }
@@ -605,11 +614,16 @@ pub fn resolve_plain(text: &str) -> Option<NodeKind> {
         "" | "~" | "null" | "Null" | "NULL" => return Some(NodeKind::Null),
         "true" | "True" | "TRUE" => return Some(NodeKind::Bool(true)),
         "false" | "False" | "FALSE" => return Some(NodeKind::Bool(false)),
-        // yaml.v3 resolves these to NaN/±Inf floats, which JSON cannot hold; ESC's JSON output fails on them, so
-        // they stay strings here.
-        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
-        | "-.inf" | "-.Inf" | "-.INF" => return None,
-        "-0" | "-0.0" => return Some(NodeKind::Number(Rc::from("-0"))),
+        // yaml.v3 resolves these to NaN/±Inf floats, and ESC keeps them as numbers spelt as Go formats them
+        // (`fn::toJSON` of one fails, as Go's encoder does).
+        ".nan" | ".NaN" | ".NAN" => return Some(NodeKind::Number(Rc::from("NaN"))),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Some(NodeKind::Number(Rc::from("+Inf")));
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Some(NodeKind::Number(Rc::from("-Inf"))),
+        // The integer -0 is 0; the float -0.0 keeps its sign in Go's formatting.
+        "-0" => return Some(NodeKind::Number(Rc::from("0"))),
+        "-0.0" => return Some(NodeKind::Number(Rc::from("-0"))),
         _ => {}
     }
     let first = text.as_bytes()[0];
