@@ -6,6 +6,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+
+use super::audit_log;
+use crate::audit::{self, AccessEvent, Outcome};
 use crate::esc::rotate::Status;
 use crate::rotation::{self, crypt::EnvCrypt};
 
@@ -24,31 +28,62 @@ pub struct Args {
 /// Runs `sophia esc rotate`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let crypt = EnvCrypt::from_env();
+    let target = format!("env:{}", args.env);
     let report = match rotation::rotate(&args.environments, &args.env, &args.paths, &crypt) {
         Ok(r) => r,
-        Err(e @ rotation::Error::Write { .. }) => {
-            eprintln!("error: {e:#}");
-            return Ok(ExitCode::from(2));
-        }
         Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(1));
+            audit_log::record_failure("esc rotate", target, false);
+            return Ok(refused(e));
         }
     };
+    let ok =
+        !report.statuses.is_empty() && report.statuses.iter().all(|(_, s)| *s == Status::Succeeded);
     for d in &report.diagnostics {
         eprintln!("{d}");
     }
     if report.statuses.is_empty() {
         eprintln!("error: environment {} has no rotators", args.env);
+        audit_log::record_failure("esc rotate", target, false);
         return Ok(ExitCode::from(1));
     }
     for (path, status) in &report.statuses {
         println!("{path}: {status}");
     }
-    let ok = report.statuses.iter().all(|(_, s)| *s == Status::Succeeded);
+    // Every rotation is recorded with its paths (the rotated credentials' names), never a value.
+    let paths = report
+        .statuses
+        .iter()
+        .map(|(path, _)| path.clone())
+        .collect();
+    audit::record(AccessEvent {
+        operation: "esc rotate".to_owned(),
+        target,
+        keys: paths,
+        revealed: false,
+        outcome: if ok {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        },
+    })
+    .context("recording the rotation in the audit log")?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A rotation that did not run: 2 when the file could not be written, 1 for anything the user can fix.
+fn refused(error: rotation::Error) -> ExitCode {
+    match error {
+        e @ rotation::Error::Write { .. } => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        e => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::audit_log;
 use crate::rotation::{self, crypt::EnvCrypt};
 
 /// Arguments of `sophia esc set`.
@@ -27,14 +28,21 @@ pub struct Args {
 /// Runs `sophia esc set`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let crypt = EnvCrypt::from_env();
-    match rotation::set(
+    let result = rotation::set(
         &args.environments,
         &args.env,
         &args.path,
         &args.value,
         args.secret,
         &crypt,
-    ) {
+    );
+    // An edit decrypts the file's key and writes a value: recorded with the path, never the value.
+    let target = format!("env:{}", args.env);
+    match &result {
+        Ok(()) => audit_log::record("esc set", target, vec![args.path.clone()], false)?,
+        Err(_) => audit_log::record_failure("esc set", target, false),
+    }
+    match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e @ rotation::Error::Write { .. }) => {
             eprintln!("error: {e:#}");
