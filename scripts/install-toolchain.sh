@@ -6,7 +6,8 @@
 #
 #   scripts/install-toolchain.sh [--env | --check] [TOOL...]
 #
-# TOOL is any of: pulumi pulumi-kubernetes actionlint (default: all of them). `pulumi` is the CLI with, next to it as in a
+# TOOL is any of: pulumi pulumi-kubernetes actionlint esc (default: all but esc, which only the Pulumi Cloud double's
+# tests use: Pulumi's `esc` CLI run against the double). `pulumi` is the CLI with, next to it as in a
 # release, the language host that runs our prebuilt program (pulumi-language-go; see README, "Pulumi toolchain").
 # Prints the bin directories of the tools, one a line, on stdout (build logs go to stderr). With --env it prints one
 # `export PATH=...` line instead, for `eval "$(scripts/install-toolchain.sh --env)"`. With --check it builds nothing
@@ -30,6 +31,7 @@ PULUMI_VERSION=3.274.1
 # (Pulumi's convention for a pre-release build): it sorts above 4.24.0, so a program that asks for >= 4.24.0 accepts it.
 KUBERNETES_VERSION=4.25.0-alpha.1768448096+f47bc2d6f199
 ACTIONLINT_VERSION=1.7.12
+ESC_VERSION=0.26.0
 GO_MIN=1.26.6
 
 cache="${SOPHIA_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sophia-toolchain}"
@@ -40,8 +42,8 @@ for arg in "$@"; do
     --env) mode="env" ;;
     --check) mode="check" ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    pulumi | pulumi-kubernetes | actionlint) tools+=("$arg") ;;
-    *) echo "install-toolchain: unknown argument '$arg' (tools: pulumi pulumi-kubernetes actionlint)" >&2; exit 2 ;;
+    pulumi | pulumi-kubernetes | actionlint | esc) tools+=("$arg") ;;
+    *) echo "install-toolchain: unknown argument '$arg' (tools: pulumi pulumi-kubernetes actionlint esc)" >&2; exit 2 ;;
   esac
 done
 [ ${#tools[@]} -gt 0 ] || tools=(pulumi pulumi-kubernetes actionlint)
@@ -50,11 +52,11 @@ log() { echo "install-toolchain: $*" >&2; }
 
 # tool -> tools module directories, version, the binary that marks it built
 module_dirs() { case "$1" in pulumi) echo pulumi pulumi-language-go ;; pulumi-kubernetes) echo pulumi-kubernetes ;;
-  actionlint) echo actionlint ;; esac; }
+  actionlint) echo actionlint ;; esc) echo esc ;; esac; }
 tool_version() { case "$1" in pulumi) echo "$PULUMI_VERSION" ;; pulumi-kubernetes) echo "$KUBERNETES_VERSION" ;;
-  actionlint) echo "$ACTIONLINT_VERSION" ;; esac; }
+  actionlint) echo "$ACTIONLINT_VERSION" ;; esc) echo "$ESC_VERSION" ;; esac; }
 binary_name() { case "$1" in pulumi) echo pulumi ;; pulumi-kubernetes) echo pulumi-resource-kubernetes ;;
-  actionlint) echo actionlint ;; esac; }
+  actionlint) echo actionlint ;; esc) echo esc ;; esac; }
 
 # A short digest of the tools modules' build inputs (tests and the generated *-embed.json files excluded).
 module_hash() {
@@ -111,6 +113,9 @@ build_one() {
     actionlint)
       (cd "$mod" && go build "${goflags[@]}" -o "$tmp/bin/actionlint" \
         -ldflags "-X github.com/rhysd/actionlint.version=v$version" github.com/rhysd/actionlint/cmd/actionlint) ;;
+    esc)
+      (cd "$mod" && go build "${goflags[@]}" -o "$tmp/bin/esc" \
+        -ldflags "-X github.com/pulumi/esc/cmd/esc/cli/version.Version=v$version" github.com/pulumi/esc/cmd/esc) ;;
   esac
   echo "$tool $version built in $(($(date +%s) - start)) s on $(date -u +%FT%TZ) with $(go env GOVERSION)" >"$tmp/BUILD"
   rm -rf "$dest"

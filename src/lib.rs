@@ -17,6 +17,7 @@
 //! Values that may be secret travel as [`value::Value`]; secret strings held in memory as [`secret::SecretString`].
 
 pub mod cli;
+pub mod cloud;
 pub mod config;
 pub mod esc;
 pub mod fingerprint;

@@ -1,6 +1,7 @@
 //! One integration test binary (ripgrep's layout): a module per area under `tests/integration/`.
 
 mod integration {
+    pub mod cloud;
     pub mod config_cli;
     pub mod engine_double;
     pub mod esc_cli;

@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 
 mod config_show;
 mod esc_open;
+mod esc_push;
+mod esc_rotate_cloud;
 mod impact;
 mod render;
 
@@ -42,6 +44,10 @@ enum Command {
 enum EscCommand {
     /// Evaluate an environment, like `esc env open`.
     Open(esc_open::Args),
+    /// Rotate an environment's secrets (`--cloud`: in Pulumi Cloud).
+    Rotate(esc_rotate_cloud::Args),
+    /// Move local environments to Pulumi Cloud.
+    Push(esc_push::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +63,12 @@ pub fn main() -> ExitCode {
         Command::Esc {
             command: EscCommand::Open(args),
         } => esc_open::run(args),
+        Command::Esc {
+            command: EscCommand::Rotate(args),
+        } => esc_rotate_cloud::run(args),
+        Command::Esc {
+            command: EscCommand::Push(args),
+        } => esc_push::run(args),
         Command::Config {
             command: ConfigCommand::Show(args),
         } => config_show::run(args),
