@@ -31,6 +31,7 @@ pub struct Args {
 
 /// Runs `sophia config show`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    eprintln!("{}", crate::config::environment_source());
     let config = StackConfig::load(&args.cwd, &args.stack)
         .with_context(|| format!("loading the configuration of stack `{}`", args.stack))?;
     let reveal = if args.show_secrets {

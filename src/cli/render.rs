@@ -30,6 +30,7 @@ pub struct Args {
 /// Builds the stack's objects from the project at `cwd`: stack config, catalog, hash key, provenance from the
 /// environment. Shared with `sophia impact`.
 pub(crate) fn build(cwd: &std::path::Path, stack: &str) -> anyhow::Result<StackObjects> {
+    eprintln!("{}", crate::config::environment_source());
     let config = StackConfig::load(cwd, stack)
         .with_context(|| format!("loading the configuration of stack `{stack}`"))?;
     let catalog = Catalog::load(cwd)?;

@@ -53,6 +53,25 @@ impl Backend {
         )
     }
 
+    /// [`Backend::from_env`], but only for an explicit Pulumi Cloud login (`PULUMI_BACKEND_URL` or the credentials
+    /// file's `current` is an http(s) URL): a token alone with a local (`file://`) backend is not a login.
+    pub fn from_login() -> anyhow::Result<Option<Backend>> {
+        let env_url = std::env::var("PULUMI_BACKEND_URL").ok();
+        let home = std::env::var_os("PULUMI_HOME").map(PathBuf::from).or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pulumi"))
+        });
+        let current = home
+            .and_then(|h| std::fs::read(h.join("credentials.json")).ok())
+            .and_then(|b| serde_json::from_slice::<Credentials>(&b).ok())
+            .and_then(|c| c.current);
+        let explicit = env_url.as_deref().is_some_and(is_http)
+            || (env_url.is_none() && current.as_deref().is_some_and(is_http));
+        if !explicit {
+            return Ok(None);
+        }
+        Backend::from_env()
+    }
+
     /// The resolution itself: API base from `backend_url` when it is http(s), else the credentials file's `current`,
     /// else [`DEFAULT_API`]; token from `token_env`, else the file's token for that URL.
     pub fn resolve(

@@ -438,3 +438,62 @@ fn audit_events_follow_continuation_tokens() {
         .count();
     assert_eq!(pages, 2, "page size 2: two pages");
 }
+
+/// Pulumi's `esc` CLI from the toolchain cache (built from its Go module when Go is here). `None` only outside CI
+/// when neither the binary nor Go is available.
+fn esc_cli() -> Option<std::path::PathBuf> {
+    let script = super::util::project_root().join("scripts/install-toolchain.sh");
+    let go = Command::new("go").arg("version").output().is_ok_and(|o| o.status.success());
+    let mode = if go { None } else { Some("--check") };
+    let output = Command::new("bash").arg(&script).args(mode).arg("esc").output().unwrap();
+    if !output.status.success() {
+        let why = format!("esc is not available: {}", String::from_utf8_lossy(&output.stderr).trim());
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    let bin = std::path::Path::new(String::from_utf8(output.stdout).unwrap().trim()).join("esc");
+    assert!(bin.is_file(), "{}", bin.display());
+    Some(bin)
+}
+
+#[test]
+fn pulumis_esc_cli_accepts_the_double_and_agrees_with_sophia() {
+    let Some(esc) = esc_cli() else { return };
+    let d = double();
+    let home = tempfile::tempdir().unwrap();
+    let esc_run = |args: &[&str]| {
+        Command::new(&esc)
+            .args(args)
+            .env("HOME", home.path())
+            .env("PULUMI_ACCESS_TOKEN", TOKEN)
+            .env_remove("PULUMI_BACKEND_URL")
+            .env_remove("PULUMI_HOME")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let login = esc_run(&["login", &d.url()]);
+    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    for format in ["json", "dotenv"] {
+        d.clear_requests();
+        let theirs = esc_run(&["env", "open", "acme/app/dev", "--format", format]);
+        assert!(theirs.status.success(), "{}", String::from_utf8_lossy(&theirs.stderr));
+        for r in d.requests() {
+            assert_eq!(r.headers["accept"], "application/vnd.pulumi+8", "{}", r.path);
+            assert_eq!(r.headers["authorization"], format!("token {TOKEN}"));
+        }
+        assert!(d.requests().iter().any(|r| r.path.ends_with("/open/session-1") || r.path.contains("/open/session-")));
+        // `esc env open` shows secrets; ours does with --show-secrets.
+        let ours = sophia(&d, &["esc", "open", "--cloud", "acme/app/dev", "--show-secrets", "--format", format], TOKEN);
+        let (t, o) = (String::from_utf8_lossy(&theirs.stdout), String::from_utf8_lossy(&ours.stdout));
+        if format == "json" {
+            let tv: serde_json::Value = serde_json::from_str(&t).unwrap();
+            let ov: serde_json::Value = serde_json::from_str(&o).unwrap();
+            assert_eq!(tv, ov);
+        } else {
+            assert_eq!(t, o);
+        }
+    }
+    assert_no_leak(&String::from_utf8_lossy(&login.stdout), false);
+}
