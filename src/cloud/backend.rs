@@ -57,9 +57,9 @@ impl Backend {
     /// file's `current` is an http(s) URL): a token alone with a local (`file://`) backend is not a login.
     pub fn from_login() -> anyhow::Result<Option<Backend>> {
         let env_url = std::env::var("PULUMI_BACKEND_URL").ok();
-        let home = std::env::var_os("PULUMI_HOME").map(PathBuf::from).or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pulumi"))
-        });
+        let home = std::env::var_os("PULUMI_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pulumi")));
         let current = home
             .and_then(|h| std::fs::read(h.join("credentials.json")).ok())
             .and_then(|b| serde_json::from_slice::<Credentials>(&b).ok())

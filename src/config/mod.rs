@@ -339,7 +339,10 @@ pub fn cloud_login() -> Option<crate::cloud::Client> {
 /// Where a stack's `environment:` list is read from, for the CLI to report (stderr).
 pub fn environment_source() -> String {
     match cloud_login() {
-        Some(c) => format!("environments: `environment:` list from Pulumi Cloud at {}", c.url()),
+        Some(c) => format!(
+            "environments: `environment:` list from Pulumi Cloud at {}",
+            c.url()
+        ),
         None => "environments: local environments/ directory".to_owned(),
     }
 }
@@ -349,14 +352,21 @@ fn open_in_cloud(
     project: &str,
     name: &str,
 ) -> Result<BTreeMap<String, Value>, Error> {
-    let cloud_error = |e: String| Error::Environment { name: name.to_owned(), diagnostics: format!("  {e}") };
+    let cloud_error = |e: String| Error::Environment {
+        name: name.to_owned(),
+        diagnostics: format!("  {e}"),
+    };
     let opened = crate::cloud::block_on(async {
         let env = client.env_ref(name).await?;
         client.open(&env).await
     })
     .map_err(|e| cloud_error(format!("{e:#}")))?
     .map_err(|e| cloud_error(e.to_string()))?;
-    match opened.value.as_object().and_then(|root| root.get("pulumiConfig")) {
+    match opened
+        .value
+        .as_object()
+        .and_then(|root| root.get("pulumiConfig"))
+    {
         Some(pc) => project_environment(project, pc).map_err(|message| Error::Environment {
             name: name.to_owned(),
             diagnostics: format!("  pulumiConfig: {message}"),

@@ -443,11 +443,22 @@ fn audit_events_follow_continuation_tokens() {
 /// when neither the binary nor Go is available.
 fn esc_cli() -> Option<std::path::PathBuf> {
     let script = super::util::project_root().join("scripts/install-toolchain.sh");
-    let go = Command::new("go").arg("version").output().is_ok_and(|o| o.status.success());
+    let go = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     let mode = if go { None } else { Some("--check") };
-    let output = Command::new("bash").arg(&script).args(mode).arg("esc").output().unwrap();
+    let output = Command::new("bash")
+        .arg(&script)
+        .args(mode)
+        .arg("esc")
+        .output()
+        .unwrap();
     if !output.status.success() {
-        let why = format!("esc is not available: {}", String::from_utf8_lossy(&output.stderr).trim());
+        let why = format!(
+            "esc is not available: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
         assert!(std::env::var_os("CI").is_none(), "{why}");
         eprintln!("skipped: {why}");
         return None;
@@ -474,19 +485,50 @@ fn pulumis_esc_cli_accepts_the_double_and_agrees_with_sophia() {
             .unwrap()
     };
     let login = esc_run(&["login", &d.url()]);
-    assert!(login.status.success(), "{}", String::from_utf8_lossy(&login.stderr));
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
     for format in ["json", "dotenv"] {
         d.clear_requests();
         let theirs = esc_run(&["env", "open", "acme/app/dev", "--format", format]);
-        assert!(theirs.status.success(), "{}", String::from_utf8_lossy(&theirs.stderr));
+        assert!(
+            theirs.status.success(),
+            "{}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
         for r in d.requests() {
-            assert_eq!(r.headers["accept"], "application/vnd.pulumi+8", "{}", r.path);
+            assert_eq!(
+                r.headers["accept"], "application/vnd.pulumi+8",
+                "{}",
+                r.path
+            );
             assert_eq!(r.headers["authorization"], format!("token {TOKEN}"));
         }
-        assert!(d.requests().iter().any(|r| r.path.ends_with("/open/session-1") || r.path.contains("/open/session-")));
+        assert!(
+            d.requests()
+                .iter()
+                .any(|r| r.path.ends_with("/open/session-1") || r.path.contains("/open/session-"))
+        );
         // `esc env open` shows secrets; ours does with --show-secrets.
-        let ours = sophia(&d, &["esc", "open", "--cloud", "acme/app/dev", "--show-secrets", "--format", format], TOKEN);
-        let (t, o) = (String::from_utf8_lossy(&theirs.stdout), String::from_utf8_lossy(&ours.stdout));
+        let ours = sophia(
+            &d,
+            &[
+                "esc",
+                "open",
+                "--cloud",
+                "acme/app/dev",
+                "--show-secrets",
+                "--format",
+                format,
+            ],
+            TOKEN,
+        );
+        let (t, o) = (
+            String::from_utf8_lossy(&theirs.stdout),
+            String::from_utf8_lossy(&ours.stdout),
+        );
         if format == "json" {
             let tv: serde_json::Value = serde_json::from_str(&t).unwrap();
             let ov: serde_json::Value = serde_json::from_str(&o).unwrap();
@@ -496,4 +538,45 @@ fn pulumis_esc_cli_accepts_the_double_and_agrees_with_sophia() {
         }
     }
     assert_no_leak(&String::from_utf8_lossy(&login.stdout), false);
+}
+
+#[test]
+fn config_show_opens_the_environment_list_in_pulumi_cloud_and_says_so() {
+    let d = double();
+    d.put_environment("acme", "app", "cfg", "values:\n  pulumiConfig:\n    greeting: hello-from-cloud\n    token:\n      fn::secret: canary-secret-91b7\n");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Pulumi.yaml"),
+        "name: sophia\nruntime: go\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("Pulumi.dev.yaml"),
+        "environment:\n  - app/cfg\n",
+    )
+    .unwrap();
+    let cwd = dir.path().to_str().unwrap();
+    let out = sophia(
+        &d,
+        &["config", "show", "--stack", "dev", "--cwd", cwd],
+        TOKEN,
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("sophia:greeting") && stdout.contains("hello-from-cloud"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("from Pulumi Cloud at {}", d.url())),
+        "{stderr}"
+    );
+    assert_no_leak(&format!("{stdout}{stderr}"), true);
+    assert!(d.requests().iter().any(|r| {
+        r.path
+            .starts_with("/api/esc/environments/acme/app/cfg/open")
+    }));
 }
