@@ -39,3 +39,13 @@ pub fn logged_in_client() -> anyhow::Result<Client> {
         ),
     }
 }
+
+/// Pulumi Cloud's audit events of `org` since `start_time` (unix seconds), every page, oldest first; `Ok(None)` when
+/// not logged in to Pulumi Cloud (an access log then shows local events only).
+pub fn audit_events(org: &str, start_time: i64) -> anyhow::Result<Option<Vec<AuditEvent>>> {
+    let Some(backend) = Backend::from_login()? else {
+        return Ok(None);
+    };
+    let client = Client::new(backend)?;
+    Ok(Some(block_on(client.audit_events(org, start_time, 1000))??))
+}
