@@ -6,8 +6,9 @@
 #
 #   scripts/install-toolchain.sh [--env | --check] [TOOL...]
 #
-# TOOL is any of: pulumi pulumi-kubernetes actionlint sdkgen esc-oracle (default: all but esc-oracle, Pulumi's ESC
-# evaluator that the differential test (tests/esc_differential.rs) asks for by name). `pulumi` is the CLI with, next to it as in a
+# TOOL is any of: pulumi pulumi-kubernetes actionlint sdkgen esc esc-oracle (default: all but esc and esc-oracle, which
+# only tests use: Pulumi's `esc` CLI run against the Pulumi Cloud double, and Pulumi's ESC evaluator that the
+# differential test (tests/esc_differential.rs) asks for by name). `pulumi` is the CLI with, next to it as in a
 # release, the language host that runs our prebuilt program (pulumi-language-go; see README, "Pulumi toolchain").
 # Prints the bin directories of the tools, one a line, on stdout (build logs go to stderr). With --env it prints one
 # `export PATH=...` line instead, for `eval "$(scripts/install-toolchain.sh --env)"`. With --check it builds nothing
@@ -42,8 +43,8 @@ for arg in "$@"; do
     --env) mode="env" ;;
     --check) mode="check" ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    pulumi | pulumi-kubernetes | actionlint | sdkgen | esc-oracle) tools+=("$arg") ;;
-    *) echo "install-toolchain: unknown argument '$arg' (tools: pulumi pulumi-kubernetes actionlint sdkgen esc-oracle)" >&2; exit 2 ;;
+    pulumi | pulumi-kubernetes | actionlint | sdkgen | esc | esc-oracle) tools+=("$arg") ;;
+    *) echo "install-toolchain: unknown argument '$arg' (tools: pulumi pulumi-kubernetes actionlint sdkgen esc esc-oracle)" >&2; exit 2 ;;
   esac
 done
 [ ${#tools[@]} -gt 0 ] || tools=(pulumi pulumi-kubernetes actionlint sdkgen)
@@ -52,12 +53,12 @@ log() { echo "install-toolchain: $*" >&2; }
 
 # tool -> tools module directories, version, the binary that marks it built
 module_dirs() { case "$1" in pulumi) echo pulumi pulumi-language-go ;; pulumi-kubernetes) echo pulumi-kubernetes ;;
-  actionlint) echo actionlint ;; sdkgen) echo sdkgen ;; esc-oracle) echo esc-oracle ;; esac; }
+  actionlint) echo actionlint ;; sdkgen) echo sdkgen ;; esc) echo esc ;; esc-oracle) echo esc-oracle ;; esac; }
 # sdkgen runs Pulumi's code generators at the CLI's own pkg/v3 version, so it shares the CLI's Go build cache.
 tool_version() { case "$1" in pulumi | sdkgen) echo "$PULUMI_VERSION" ;; pulumi-kubernetes) echo "$KUBERNETES_VERSION" ;;
-  actionlint) echo "$ACTIONLINT_VERSION" ;; esc-oracle) echo "$ESC_VERSION" ;; esac; }
+  actionlint) echo "$ACTIONLINT_VERSION" ;; esc | esc-oracle) echo "$ESC_VERSION" ;; esac; }
 binary_name() { case "$1" in pulumi) echo pulumi ;; pulumi-kubernetes) echo pulumi-resource-kubernetes ;;
-  actionlint) echo actionlint ;; sdkgen) echo sdkgen ;; esc-oracle) echo esc-oracle ;; esac; }
+  actionlint) echo actionlint ;; sdkgen) echo sdkgen ;; esc) echo esc ;; esc-oracle) echo esc-oracle ;; esac; }
 
 # A short digest of the tools modules' build inputs (tests and the generated *-embed.json files excluded).
 module_hash() {
@@ -118,6 +119,9 @@ build_one() {
         -ldflags "-X github.com/rhysd/actionlint.version=v$version" github.com/rhysd/actionlint/cmd/actionlint) ;;
     esc-oracle)
       (cd "$mod" && go build "${goflags[@]}" -o "$tmp/bin/esc-oracle" .) ;;
+    esc)
+      (cd "$mod" && go build "${goflags[@]}" -o "$tmp/bin/esc" \
+        -ldflags "-X github.com/pulumi/esc/cmd/esc/cli/version.Version=v$version" github.com/pulumi/esc/cmd/esc) ;;
   esac
   echo "$tool $version built in $(($(date +%s) - start)) s on $(date -u +%FT%TZ) with $(go env GOVERSION)" >"$tmp/BUILD"
   rm -rf "$dest"

@@ -5,6 +5,7 @@
 //! | module | what it holds | entry point |
 //! |---|---|---|
 //! | [`esc`] | offline evaluator of Pulumi ESC's open environment language | [`esc::open_environment`] |
+//! | [`cloud`] | Pulumi Cloud's ESC and audit-log API client, and a Pulumi Cloud API double | [`cloud::Client`] |
 //! | [`config`] | `Pulumi.yaml` / `Pulumi.<stack>.yaml`, passphrase secrets, ESC projection | [`config::StackConfig::load`] |
 //! | [`fingerprint`] | the keyed, deterministic secret-content fingerprint | [`fingerprint::fingerprint`] |
 //! | [`k8s`] | typed Kubernetes objects a stack declares | [`k8s::desired_objects`] |
@@ -19,6 +20,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod cloud;
 pub mod cluster;
 pub mod config;
 pub mod esc;

@@ -2,6 +2,7 @@
 
 mod integration {
     pub mod audit_cli;
+    pub mod cloud;
     pub mod config_cli;
     pub mod engine_double;
     pub mod esc_cli;

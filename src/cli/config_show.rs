@@ -29,6 +29,7 @@ pub struct Args {
 
 /// Runs `sophia config show`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    eprintln!("{}", crate::config::environment_source());
     let config =
         super::audit_log::load_stack(&args.cwd, &args.stack, "config show", args.show_secrets)?;
     let reveal = if args.show_secrets {

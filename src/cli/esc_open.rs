@@ -8,6 +8,8 @@
 //!   dotenv/shell output redacts unless secrets are shown), a secret prints as `[secret]` unless `--show-secrets`:
 //!   pass it when the output is meant to be sourced. Scalars are converted to strings; arrays and objects are
 //!   skipped, as ESC does. `files` are not materialised offline.
+//! - `--cloud`: `ENV` is `[ORG/]PROJECT/ENV` in Pulumi Cloud (the current login; see [`crate::cloud`]), opened there
+//!   and printed through the same formats and redaction.
 //! - Diagnostics go to stderr, one `file:line:col: severity: message` per line; any error means exit 1 and no output.
 
 use std::fmt::Write as _;
@@ -33,6 +35,9 @@ pub struct Args {
     /// Print secret values instead of `[secret]`.
     #[arg(long)]
     pub show_secrets: bool,
+    /// Open `[ORG/]PROJECT/ENV` in Pulumi Cloud instead of the local directory.
+    #[arg(long)]
+    pub cloud: bool,
 }
 
 /// Output formats of `sophia esc open`.
@@ -50,6 +55,14 @@ pub enum Format {
 
 /// Runs `sophia esc open`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.cloud {
+        let client = crate::cloud::logged_in_client()?;
+        let value = crate::cloud::block_on(async {
+            let env = client.env_ref(&args.env).await?;
+            client.open(&env).await.map(|o| o.value)
+        })??;
+        return write_output(&args.env, &value, args.format, args.show_secrets);
+    }
     let evaluated = crate::esc::open_environment(&args.environments, &args.env)
         .with_context(|| format!("opening environment {:?}", args.env))?;
     let stderr = std::io::stderr();
@@ -60,20 +73,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if evaluated.has_errors() {
         return Ok(ExitCode::from(1));
     }
-    let reveal = if args.show_secrets {
+    write_output(&args.env, &evaluated.value, args.format, args.show_secrets)
+}
+
+fn write_output(env: &str, value: &Value, format: Format, show_secrets: bool) -> anyhow::Result<ExitCode> {
+    let reveal = if show_secrets {
         Reveal::Revealed
     } else {
         Reveal::Redacted
     };
-    let out = render(&evaluated.value, args.format, reveal)?;
-    let secrets = crate::audit::secret_paths(&evaluated.value);
+    let out = render(value, format, reveal)?;
+    let secrets = crate::audit::secret_paths(value);
     if !secrets.is_empty() {
-        super::audit_log::record(
-            "esc open",
-            format!("env:{}", args.env),
-            secrets,
-            args.show_secrets,
-        )?;
+        super::audit_log::record("esc open", format!("env:{env}"), secrets, show_secrets)?;
     }
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();

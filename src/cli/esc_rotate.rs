@@ -23,10 +23,16 @@ pub struct Args {
     /// Directory holding `<project>/<env>.yaml` files.
     #[arg(long, default_value = "environments")]
     pub environments: PathBuf,
+    /// Rotate in Pulumi Cloud (ENV is `[ORG/]PROJECT/ENV`; `--environments` is not read).
+    #[arg(long)]
+    pub cloud: bool,
 }
 
 /// Runs `sophia esc rotate`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.cloud {
+        return super::esc_rotate_cloud::run(&args.env, &args.paths);
+    }
     let crypt = EnvCrypt::from_env();
     let target = format!("env:{}", args.env);
     let report = match rotation::rotate(&args.environments, &args.env, &args.paths, &crypt) {

@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 mod audit_log;
 mod config_show;
 mod esc_open;
+mod esc_push;
 mod esc_rotate;
+mod esc_rotate_cloud;
 mod esc_set;
 mod history;
 mod impact;
@@ -66,6 +68,8 @@ enum EscCommand {
     Set(esc_set::Args),
     /// Rotate an environment's rotators and write their new states back encrypted, like `esc env rotate`.
     Rotate(esc_rotate::Args),
+    /// Move local environments to Pulumi Cloud.
+    Push(esc_push::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +91,9 @@ pub fn main() -> ExitCode {
         Command::Esc {
             command: EscCommand::Rotate(args),
         } => esc_rotate::run(args),
+        Command::Esc {
+            command: EscCommand::Push(args),
+        } => esc_push::run(args),
         Command::Config {
             command: ConfigCommand::Show(args),
         } => config_show::run(args),

@@ -46,6 +46,7 @@ pub(crate) fn build_with_config(
     operation: &str,
     revealed: bool,
 ) -> anyhow::Result<(StackConfig, StackObjects)> {
+    eprintln!("{}", crate::config::environment_source());
     let config = super::audit_log::load_stack(cwd, stack, operation, revealed)?;
     let catalog = Catalog::load(cwd)?;
     let key = k8s::hash_key(&config)?;

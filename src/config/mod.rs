@@ -327,6 +327,54 @@ fn declared_environments(
     }
 }
 
+/// A client for the current Pulumi Cloud login, when there is one: a stack file's `environment:` list is then opened
+/// in Pulumi Cloud, as the Pulumi CLI does; otherwise from the local `environments/` directory.
+pub fn cloud_login() -> Option<crate::cloud::Client> {
+    crate::cloud::Backend::from_login()
+        .ok()
+        .flatten()
+        .and_then(|b| crate::cloud::Client::new(b).ok())
+}
+
+/// Where a stack's `environment:` list is read from, for the CLI to report (stderr).
+pub fn environment_source() -> String {
+    match cloud_login() {
+        Some(c) => format!(
+            "environments: `environment:` list from Pulumi Cloud at {}",
+            c.url()
+        ),
+        None => "environments: local environments/ directory".to_owned(),
+    }
+}
+
+fn open_in_cloud(
+    client: &crate::cloud::Client,
+    project: &str,
+    name: &str,
+) -> Result<BTreeMap<String, Value>, Error> {
+    let cloud_error = |e: String| Error::Environment {
+        name: name.to_owned(),
+        diagnostics: format!("  {e}"),
+    };
+    let opened = crate::cloud::block_on(async {
+        let env = client.env_ref(name).await?;
+        client.open(&env).await
+    })
+    .map_err(|e| cloud_error(format!("{e:#}")))?
+    .map_err(|e| cloud_error(e.to_string()))?;
+    match opened
+        .value
+        .as_object()
+        .and_then(|root| root.get("pulumiConfig"))
+    {
+        Some(pc) => project_environment(project, pc).map_err(|message| Error::Environment {
+            name: name.to_owned(),
+            diagnostics: format!("  pulumiConfig: {message}"),
+        }),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
 /// Opens each environment with the embedded evaluator and projects its `pulumiConfig`.
 fn evaluate_environments(
     project_dir: &Path,
@@ -345,6 +393,12 @@ fn evaluate_environments(
             } else {
                 "environment".to_owned()
             };
+        if file.environment.contains(name)
+            && let Some(client) = cloud_login()
+        {
+            out.push(open_in_cloud(&client, project, name)?);
+            continue;
+        }
         let expected = dir.join(format!("{name}.yaml"));
         // Names are `<project>/<env>`: plain path segments only, so a name cannot point outside `environments/`.
         let well_formed = name.split('/').count() == 2

@@ -1,0 +1,804 @@
+//! The HTTP client: requests as Pulumi's clients send them, retries, and errors that name what failed.
+
+use std::time::Duration;
+
+use super::backend::Backend;
+use super::wire;
+use crate::value::Value;
+
+/// `[ORG/]PROJECT/ENV`, with the organisation resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvRef {
+    /// Organisation.
+    pub org: String,
+    /// Project.
+    pub project: String,
+    /// Environment.
+    pub env: String,
+}
+
+impl std::fmt::Display for EnvRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.org, self.project, self.env)
+    }
+}
+
+impl EnvRef {
+    /// Parses `ORG/PROJECT/ENV`, or `PROJECT/ENV` with `default_org`.
+    pub fn parse(name: &str, default_org: Option<&str>) -> Result<EnvRef, CloudError> {
+        let parts: Vec<&str> = name.split('/').collect();
+        let ok = |s: &&str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        let bad = || {
+            CloudError::Usage(format!(
+                "invalid environment name {name:?}: expected [ORG/]PROJECT/ENV"
+            ))
+        };
+        if !parts.iter().all(ok) {
+            return Err(bad());
+        }
+        match parts.as_slice() {
+            [org, project, env] => Ok(EnvRef {
+                org: (*org).into(),
+                project: (*project).into(),
+                env: (*env).into(),
+            }),
+            [project, env] => match default_org {
+                Some(org) => Ok(EnvRef {
+                    org: org.into(),
+                    project: (*project).into(),
+                    env: (*env).into(),
+                }),
+                None => Err(CloudError::Usage(format!(
+                    "environment {name:?} names no organisation and the account has no default one: use ORG/PROJECT/ENV"
+                ))),
+            },
+            _ => Err(bad()),
+        }
+    }
+
+    fn path(&self) -> String {
+        format!(
+            "/api/esc/environments/{}/{}/{}",
+            self.org, self.project, self.env
+        )
+    }
+}
+
+/// What went wrong talking to Pulumi Cloud. Messages never contain the token or a response body that may hold secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    /// A name or argument the user gave is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// 401.
+    #[error(
+        "Pulumi Cloud at {url} rejected the access token (401) for {what}: run `pulumi login` or set PULUMI_ACCESS_TOKEN"
+    )]
+    Unauthorized {
+        /// API base.
+        url: String,
+        /// What was asked for.
+        what: String,
+    },
+    /// 403.
+    #[error(
+        "Pulumi Cloud at {url} denied access (403) to {what}: the token's user or team lacks permission"
+    )]
+    Forbidden {
+        /// API base.
+        url: String,
+        /// What was asked for.
+        what: String,
+    },
+    /// 404.
+    #[error("{what} not found in Pulumi Cloud at {url} (404)")]
+    NotFound {
+        /// API base.
+        url: String,
+        /// What was asked for.
+        what: String,
+    },
+    /// 409/412: the definition changed since it was read.
+    #[error("{what} changed since it was read (HTTP {status}): read it again and retry")]
+    Conflict {
+        /// What was asked for.
+        what: String,
+        /// HTTP status.
+        status: u16,
+    },
+    /// Another 4xx, or a 5xx / 429 after the retries.
+    #[error("Pulumi Cloud answered HTTP {status} for {what}{}{}", if message.is_empty() { "" } else { ": " }, message)]
+    Status {
+        /// What was asked for.
+        what: String,
+        /// HTTP status.
+        status: u16,
+        /// The service's `message` (not the body).
+        message: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// Connection failures and timeouts after the retries.
+    #[error("could not reach Pulumi Cloud at {url} for {what} after {attempts} attempts: {reason}")]
+    Transport {
+        /// API base.
+        url: String,
+        /// What was asked for.
+        what: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The failure, without the URL's query or any header.
+        reason: String,
+    },
+    /// A response that is not the documented shape.
+    #[error("Pulumi Cloud sent a malformed response for {what}: {reason}")]
+    Malformed {
+        /// What was asked for.
+        what: String,
+        /// What is wrong (never the body).
+        reason: String,
+    },
+}
+
+/// How failed requests are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts in all (first try included).
+    pub max_attempts: u32,
+    /// First backoff; doubles each retry, with up to 50% jitter.
+    pub base_delay: Duration,
+    /// Longest wait between attempts (also caps `Retry-After`).
+    pub max_delay: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A client for one Pulumi Cloud backend.
+pub struct Client {
+    backend: Backend,
+    http: reqwest::Client,
+    policy: RetryPolicy,
+    user_agent: String,
+}
+
+/// An opened environment.
+#[derive(Debug)]
+pub struct Opened {
+    /// The root object (`properties`), secrets marked.
+    pub value: Value,
+    /// The open session id.
+    pub session: String,
+}
+
+/// A definition as stored: YAML, its `ETag` and revision.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    /// The YAML text.
+    pub yaml: String,
+    /// The `ETag` to send with an update.
+    pub etag: Option<String>,
+    /// `Pulumi-ESC-Revision`.
+    pub revision: Option<u64>,
+}
+
+/// One revision of an environment (`GET .../versions`).
+#[derive(Debug, Clone, serde::Deserialize, PartialEq)]
+pub struct Revision {
+    /// Revision number.
+    pub number: u64,
+    /// Creation time (RFC 3339).
+    #[serde(default)]
+    pub created: String,
+    /// Creator's login.
+    #[serde(default, rename = "creatorLogin")]
+    pub creator_login: String,
+    /// Revision tags pointing here.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// The result of rotating one path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RotationOutcome {
+    /// `environmentPath`.
+    pub path: String,
+    /// `succeeded` or `failed`.
+    pub status: String,
+    /// The service's message when failed.
+    pub error: Option<String>,
+}
+
+/// One entry of the organisation's audit log.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq)]
+pub struct AuditEvent {
+    /// Unix seconds.
+    pub timestamp: i64,
+    /// Event kind (`environment-opened`, ...).
+    pub event: String,
+    /// Human description.
+    #[serde(default)]
+    pub description: String,
+    /// Source address.
+    #[serde(default, rename = "sourceIP")]
+    pub source_ip: String,
+    /// Who.
+    #[serde(default)]
+    pub user: AuditUser,
+}
+
+/// The user of an [`AuditEvent`].
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, PartialEq)]
+pub struct AuditUser {
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Login.
+    #[serde(default, rename = "githubLogin")]
+    pub github_login: String,
+}
+
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+/// Seconds from a `Retry-After` header (delta-seconds form; an HTTP date is treated as absent).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    text.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn jitter(d: Duration) -> Duration {
+    use rand::Rng;
+    let extra = rand::thread_rng().gen_range(0.0..0.5);
+    d + d.mul_f64(extra)
+}
+
+/// The service's `message` (or, for a 400 about a definition, its diagnostics' summaries) from an error body, cut
+/// short; the body itself is never quoted.
+fn service_message(body: &[u8]) -> String {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return String::new();
+    };
+    let diags = v
+        .get("diagnostics")
+        .and_then(|d| d.as_array())
+        .map(|d| diagnostics_text(d))
+        .unwrap_or_default();
+    let text = if diags.is_empty() {
+        v.get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    } else {
+        diags
+    };
+    text.chars().take(300).collect()
+}
+
+impl Client {
+    /// A client for `backend` with the default retry policy.
+    pub fn new(backend: Backend) -> anyhow::Result<Client> {
+        Client::with_policy(backend, RetryPolicy::default())
+    }
+
+    /// A client with an explicit policy (tests shorten the delays).
+    pub fn with_policy(backend: Backend, policy: RetryPolicy) -> anyhow::Result<Client> {
+        let http = reqwest::Client::builder()
+            .timeout(policy.timeout)
+            .connect_timeout(policy.timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?;
+        Ok(Client {
+            backend,
+            http,
+            policy,
+            user_agent: format!("sophia/{}", env!("CARGO_PKG_VERSION")),
+        })
+    }
+
+    /// The API base this client talks to.
+    pub fn url(&self) -> &str {
+        &self.backend.url
+    }
+
+    /// One call with Pulumi's headers and the retry policy. `what` names the target in errors.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<Vec<u8>>,
+        extra: &[(&str, String)],
+        what: &str,
+    ) -> Result<Answer, CloudError> {
+        let url = format!("{}{}", self.backend.url, path_and_query);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut req = self
+                .http
+                .request(method.clone(), &url)
+                .header("Accept", "application/vnd.pulumi+8")
+                .header("Content-Type", "application/json")
+                .header("User-Agent", &self.user_agent)
+                .header(
+                    "Authorization",
+                    format!("token {}", self.backend.token.expose()),
+                );
+            for (k, v) in extra {
+                req = req.header(*k, v);
+            }
+            if let Some(b) = &body {
+                req = req.body(b.clone());
+            }
+            let last = attempt >= self.policy.max_attempts;
+            let backoff = jitter(self.policy.base_delay * 2u32.saturating_pow(attempt - 1))
+                .min(self.policy.max_delay);
+            let sent = req.send().await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    if last {
+                        return Err(CloudError::Transport {
+                            url: self.backend.url.clone(),
+                            what: what.into(),
+                            attempts: attempt,
+                            reason: transport_reason(&e),
+                        });
+                    }
+                    tokio::time::sleep(backoff).await;
+                    continue;
+                }
+            };
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body_bytes = match resp.bytes().await {
+                Ok(b) => b.to_vec(),
+                Err(e) => {
+                    // The connection dropped mid-body: as retryable as a refused one.
+                    if last {
+                        return Err(CloudError::Transport {
+                            url: self.backend.url.clone(),
+                            what: what.into(),
+                            attempts: attempt,
+                            reason: transport_reason(&e),
+                        });
+                    }
+                    tokio::time::sleep(backoff).await;
+                    continue;
+                }
+            };
+            let retryable = status == 429 || (500..=599).contains(&status);
+            if retryable && !last {
+                let wait = if status == 429 {
+                    retry_after(&headers).map_or(backoff, |d| d.min(self.policy.max_delay))
+                } else {
+                    backoff
+                };
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            let url = self.backend.url.clone();
+            return match status {
+                200..=299 => Ok(Answer {
+                    status,
+                    headers,
+                    body: body_bytes,
+                }),
+                401 => Err(CloudError::Unauthorized {
+                    url,
+                    what: what.into(),
+                }),
+                403 => Err(CloudError::Forbidden {
+                    url,
+                    what: what.into(),
+                }),
+                404 => Err(CloudError::NotFound {
+                    url,
+                    what: what.into(),
+                }),
+                409 | 412 => Err(CloudError::Conflict {
+                    what: what.into(),
+                    status,
+                }),
+                _ => Err(CloudError::Status {
+                    what: what.into(),
+                    status,
+                    message: service_message(&body_bytes),
+                    attempts: attempt,
+                }),
+            };
+        }
+    }
+
+    fn json(answer: &Answer, what: &str) -> Result<serde_json::Value, CloudError> {
+        serde_json::from_slice(&answer.body).map_err(|e| CloudError::Malformed {
+            what: what.into(),
+            reason: format!(
+                "not JSON (line {} column {}), HTTP {}",
+                e.line(),
+                e.column(),
+                answer.status
+            ),
+        })
+    }
+
+    /// The account's default organisation (`GET /api/user/organizations/default`), `None` when it has none.
+    pub async fn default_org(&self) -> Result<Option<String>, CloudError> {
+        let what = "the default organisation";
+        match self
+            .call(
+                reqwest::Method::GET,
+                "/api/user/organizations/default",
+                None,
+                &[],
+                what,
+            )
+            .await
+        {
+            Ok(a) => {
+                let v = Client::json(&a, what)?;
+                Ok(v.get("gitHubLogin")
+                    .and_then(|s| s.as_str())
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned))
+            }
+            Err(CloudError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Resolves `[ORG/]PROJECT/ENV`, asking for the default organisation when none is named.
+    pub async fn env_ref(&self, name: &str) -> Result<EnvRef, CloudError> {
+        if name.split('/').count() == 3 {
+            return EnvRef::parse(name, None);
+        }
+        let org = self.default_org().await?;
+        EnvRef::parse(name, org.as_deref())
+    }
+
+    async fn open_session(&self, env: &EnvRef, what: &str) -> Result<String, CloudError> {
+        let a = self
+            .call(
+                reqwest::Method::POST,
+                &format!("{}/open?duration=2h0m0s", env.path()),
+                None,
+                &[],
+                what,
+            )
+            .await?;
+        let v = Client::json(&a, what)?;
+        match v.get("id").and_then(|s| s.as_str()) {
+            Some(id) if !id.is_empty() => Ok(id.to_owned()),
+            _ => Err(CloudError::Malformed {
+                what: what.into(),
+                reason: "the open answer has no \"id\"".into(),
+            }),
+        }
+    }
+
+    /// Opens `env` (`POST .../open`, then `GET .../open/{id}`); an expired session (404 on the read) is reopened once.
+    pub async fn open(&self, env: &EnvRef) -> Result<Opened, CloudError> {
+        let what = format!("environment {env}");
+        let mut reopened = false;
+        loop {
+            let session = self.open_session(env, &what).await?;
+            let read = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("{}/open/{session}", env.path()),
+                    None,
+                    &[],
+                    &format!("open session of {what}"),
+                )
+                .await;
+            match read {
+                Ok(a) => {
+                    let body = Client::json(&a, &what)?;
+                    let value = wire::environment_to_value(&body).map_err(|reason| {
+                        CloudError::Malformed {
+                            what: what.clone(),
+                            reason,
+                        }
+                    })?;
+                    return Ok(Opened { value, session });
+                }
+                Err(CloudError::NotFound { .. }) if !reopened => reopened = true,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads `env`'s definition (YAML) with its `ETag` and revision.
+    pub async fn definition(&self, env: &EnvRef) -> Result<Definition, CloudError> {
+        let what = format!("environment {env}");
+        let a = self
+            .call(reqwest::Method::GET, &env.path(), None, &[], &what)
+            .await?;
+        let yaml = String::from_utf8(a.body.to_vec()).map_err(|_| CloudError::Malformed {
+            what: what.clone(),
+            reason: "the definition is not UTF-8".into(),
+        })?;
+        let header = |n: &str| {
+            a.headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Ok(Definition {
+            yaml,
+            etag: header("ETag"),
+            revision: header("Pulumi-ESC-Revision").and_then(|r| r.parse().ok()),
+        })
+    }
+
+    /// Creates `env` (`POST /api/esc/environments/{org}` with `{project, name}`); an existing one is not an error.
+    pub async fn create(&self, env: &EnvRef) -> Result<(), CloudError> {
+        let body = serde_json::json!({"project": env.project, "name": env.env});
+        let what = format!("environment {env}");
+        match self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/esc/environments/{}", env.org),
+                Some(body.to_string().into_bytes()),
+                &[],
+                &what,
+            )
+            .await
+        {
+            Ok(_) | Err(CloudError::Conflict { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Replaces `env`'s definition (`PATCH` with the `ETag` when given); returns the new revision.
+    pub async fn update(
+        &self,
+        env: &EnvRef,
+        yaml: &str,
+        etag: Option<&str>,
+    ) -> Result<Option<u64>, CloudError> {
+        let what = format!("environment {env}");
+        let extra: Vec<(&str, String)> = etag.map(|t| ("ETag", t.to_owned())).into_iter().collect();
+        let a = self
+            .call(
+                reqwest::Method::PATCH,
+                &env.path(),
+                Some(yaml.as_bytes().to_vec()),
+                &extra,
+                &what,
+            )
+            .await?;
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&a.body)
+            && let Some(d) = v.get("diagnostics").and_then(|d| d.as_array())
+            && !d.is_empty()
+        {
+            return Err(CloudError::Status {
+                what,
+                status: a.status,
+                message: diagnostics_text(d),
+                attempts: 1,
+            });
+        }
+        Ok(a.headers
+            .get("Pulumi-ESC-Revision")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|r| r.parse().ok()))
+    }
+
+    /// `env`'s revisions, newest first (`GET .../versions`).
+    pub async fn revisions(&self, env: &EnvRef) -> Result<Vec<Revision>, CloudError> {
+        let what = format!("revisions of environment {env}");
+        let a = self
+            .call(
+                reqwest::Method::GET,
+                &format!("{}/versions", env.path()),
+                None,
+                &[],
+                &what,
+            )
+            .await?;
+        serde_json::from_slice(&a.body).map_err(|e| CloudError::Malformed {
+            what,
+            reason: format!(
+                "line {} column {}: {}",
+                e.line(),
+                e.column(),
+                shape_only(&e)
+            ),
+        })
+    }
+
+    /// `env`'s revision tags as `(name, revision)` sorted by name (`GET .../versions/tags`, following `nextToken`).
+    pub async fn revision_tags(&self, env: &EnvRef) -> Result<Vec<(String, u64)>, CloudError> {
+        let what = format!("revision tags of environment {env}");
+        let mut out = Vec::new();
+        let mut token = String::new();
+        for _ in 0..1000 {
+            let q = if token.is_empty() {
+                String::new()
+            } else {
+                format!("?continuationToken={token}")
+            };
+            let a = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("{}/versions/tags{q}", env.path()),
+                    None,
+                    &[],
+                    &what,
+                )
+                .await?;
+            let v = Client::json(&a, &what)?;
+            let tags =
+                v.get("tags")
+                    .and_then(|t| t.as_array())
+                    .ok_or_else(|| CloudError::Malformed {
+                        what: what.clone(),
+                        reason: "no \"tags\" array".into(),
+                    })?;
+            for t in tags {
+                match (
+                    t.get("name").and_then(|n| n.as_str()),
+                    t.get("revision").and_then(|r| r.as_u64()),
+                ) {
+                    (Some(n), Some(r)) => out.push((n.to_owned(), r)),
+                    _ => {
+                        return Err(CloudError::Malformed {
+                            what,
+                            reason: "a tag without name or revision".into(),
+                        });
+                    }
+                }
+            }
+            token = v
+                .get("nextToken")
+                .and_then(|t| t.as_str())
+                .unwrap_or("")
+                .to_owned();
+            if token.is_empty() {
+                break;
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Rotates `paths` of `env` (all rotators when empty): `POST .../rotate` with `{"Paths": [...]}`.
+    pub async fn rotate(
+        &self,
+        env: &EnvRef,
+        paths: &[String],
+    ) -> Result<Vec<RotationOutcome>, CloudError> {
+        let what = format!("rotation of environment {env}");
+        let body = serde_json::json!({ "Paths": paths });
+        let a = self
+            .call(
+                reqwest::Method::POST,
+                &format!("{}/rotate", env.path()),
+                Some(body.to_string().into_bytes()),
+                &[],
+                &what,
+            )
+            .await?;
+        let v = Client::json(&a, &what)?;
+        let rotations = v
+            .pointer("/secretRotationEvent/rotations")
+            .and_then(|r| r.as_array())
+            .ok_or_else(|| CloudError::Malformed {
+                what: what.clone(),
+                reason: "no secretRotationEvent.rotations".into(),
+            })?;
+        let mut out = Vec::new();
+        for r in rotations {
+            let (Some(path), Some(status)) = (
+                r.get("environmentPath").and_then(|p| p.as_str()),
+                r.get("status").and_then(|s| s.as_str()),
+            ) else {
+                return Err(CloudError::Malformed {
+                    what,
+                    reason: "a rotation without environmentPath or status".into(),
+                });
+            };
+            out.push(RotationOutcome {
+                path: path.to_owned(),
+                status: status.to_owned(),
+                error: r
+                    .get("errorMessage")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The organisation's audit events since `start_time` (unix seconds), following `continuationToken` to the end
+    /// (bounded at `max_pages`), oldest first.
+    pub async fn audit_events(
+        &self,
+        org: &str,
+        start_time: i64,
+        max_pages: usize,
+    ) -> Result<Vec<AuditEvent>, CloudError> {
+        let what = format!("the audit log of organisation {org}");
+        let mut out = Vec::new();
+        let mut token = String::new();
+        for _ in 0..max_pages {
+            let mut q = format!("/api/orgs/{org}/auditlogs?startTime={start_time}");
+            if !token.is_empty() {
+                q.push_str("&continuationToken=");
+                q.push_str(&token);
+            }
+            let a = self
+                .call(reqwest::Method::GET, &q, None, &[], &what)
+                .await?;
+            #[derive(serde::Deserialize)]
+            struct Page {
+                #[serde(default, rename = "continuationToken")]
+                continuation_token: Option<String>,
+                #[serde(rename = "auditLogEvents")]
+                audit_log_events: Vec<AuditEvent>,
+            }
+            let page: Page =
+                serde_json::from_slice(&a.body).map_err(|e| CloudError::Malformed {
+                    what: what.clone(),
+                    reason: format!(
+                        "line {} column {}: {}",
+                        e.line(),
+                        e.column(),
+                        shape_only(&e)
+                    ),
+                })?;
+            out.extend(page.audit_log_events);
+            token = page.continuation_token.unwrap_or_default();
+            if token.is_empty() {
+                break;
+            }
+        }
+        out.sort_by(|a, b| (a.timestamp, &a.event).cmp(&(b.timestamp, &b.event)));
+        Ok(out)
+    }
+}
+
+/// serde's error category without the offending text (which may be a secret).
+fn shape_only(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "not the documented shape",
+        serde_json::error::Category::Eof => "truncated",
+    }
+}
+
+fn transport_reason(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection refused or failed".into()
+    } else {
+        "connection closed".into()
+    }
+}
+
+fn diagnostics_text(d: &[serde_json::Value]) -> String {
+    d.iter()
+        .filter_map(|x| x.get("summary").and_then(|s| s.as_str()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

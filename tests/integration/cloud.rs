@@ -1,0 +1,582 @@
+//! The Pulumi Cloud client and commands against the Pulumi Cloud API double (Pulumi Cloud's service cannot run here):
+//! open, definitions with ETags, revisions, tags, rotation, push, the audit log, each injected fault, and a planted
+//! token and secret searched plain, base64 and hex in every output and error.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use sophia::cloud::double::{Double, Fault, FaultKind};
+use sophia::cloud::{Backend, Client, CloudError, EnvRef, RetryPolicy};
+use sophia::value::Reveal;
+
+use super::util::bin;
+
+const TOKEN: &str = "pul-canary-token-5f1e2d3c";
+const SECRET: &str = "canary-secret-91b7";
+
+const APP: &str = "imports:\n  - shared/base\nvalues:\n  db:\n    password:\n      fn::secret: canary-secret-91b7\n    host: ${base.host}\n  environmentVariables:\n    DB_PASSWORD: ${db.password}\n    DB_HOST: ${db.host}\n";
+const BASE: &str = "values:\n  base:\n    host: db.internal\n";
+
+fn double() -> Double {
+    let d = Double::start(0, TOKEN, "acme").unwrap();
+    d.put_environment("acme", "shared", "base", BASE);
+    d.put_environment("acme", "app", "dev", APP);
+    d
+}
+
+fn fast() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(1500),
+        timeout: Duration::from_millis(800),
+    }
+}
+
+fn client(d: &Double, token: &str) -> Client {
+    let b = Backend::resolve(Some(&d.url()), Some(token), None)
+        .unwrap()
+        .unwrap();
+    Client::with_policy(b, fast()).unwrap()
+}
+
+fn env(name: &str) -> EnvRef {
+    EnvRef::parse(name, None).unwrap()
+}
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    sophia::cloud::block_on(f).unwrap()
+}
+
+/// Asserts that neither the token nor the planted secret appears in `text`, plain, base64 or hex.
+fn assert_no_leak(text: &str, also_secret: bool) {
+    use base64::Engine;
+    let mut needles = vec![TOKEN];
+    if also_secret {
+        needles.push(SECRET);
+    }
+    for n in needles {
+        for form in [
+            n.to_owned(),
+            base64::engine::general_purpose::STANDARD.encode(n),
+            hex::encode(n),
+        ] {
+            assert!(!text.contains(&form), "leaked {form:?} in {text}");
+        }
+    }
+}
+
+fn sophia(d: &Double, args: &[&str], token: &str) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    Command::new(bin("sophia"))
+        .args(args)
+        .env("PULUMI_BACKEND_URL", d.url())
+        .env("PULUMI_ACCESS_TOKEN", token)
+        .env("HOME", home.path())
+        .env_remove("PULUMI_HOME")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn open_returns_the_local_evaluators_values_and_sends_pulumis_headers() {
+    let d = double();
+    let opened = run(client(&d, TOKEN).open(&env("acme/app/dev"))).unwrap();
+    let v = opened.value.to_json(Reveal::Redacted);
+    assert_eq!(v["db"]["password"], "[secret]");
+    assert_eq!(v["db"]["host"], "db.internal");
+    assert_eq!(
+        opened.value.to_json(Reveal::Revealed)["environmentVariables"]["DB_PASSWORD"],
+        SECRET
+    );
+    let reqs = d.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    assert_eq!(reqs[0].method, "POST");
+    assert!(
+        reqs[0]
+            .path
+            .starts_with("/api/esc/environments/acme/app/dev/open?duration="),
+        "{}",
+        reqs[0].path
+    );
+    assert_eq!(
+        reqs[1].path,
+        "/api/esc/environments/acme/app/dev/open/session-1"
+    );
+    for r in &reqs {
+        assert_eq!(r.headers["accept"], "application/vnd.pulumi+8");
+        assert_eq!(r.headers["authorization"], format!("token {TOKEN}"));
+        assert_eq!(r.headers["content-type"], "application/json");
+        assert!(r.headers["user-agent"].starts_with("sophia/"));
+    }
+}
+
+#[test]
+fn cli_open_cloud_matches_the_local_open_and_redacts() {
+    let d = double();
+    let dir = tempfile::tempdir().unwrap();
+    for (p, y) in [("shared/base.yaml", BASE), ("app/dev.yaml", APP)] {
+        let path = dir.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, y).unwrap();
+    }
+    for format in ["json", "yaml", "dotenv", "shell"] {
+        let cloud = sophia(
+            &d,
+            &["esc", "open", "--cloud", "acme/app/dev", "--format", format],
+            TOKEN,
+        );
+        let local = Command::new(bin("sophia"))
+            .args([
+                "esc",
+                "open",
+                "app/dev",
+                "--format",
+                format,
+                "--environments",
+            ])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            cloud.status.success(),
+            "{}",
+            String::from_utf8_lossy(&cloud.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&cloud.stdout),
+            String::from_utf8_lossy(&local.stdout),
+            "{format}"
+        );
+        assert_no_leak(&String::from_utf8_lossy(&cloud.stdout), true);
+        assert_no_leak(&String::from_utf8_lossy(&cloud.stderr), true);
+    }
+    // Two segments: the account's default organisation.
+    let out = sophia(
+        &d,
+        &["esc", "open", "--cloud", "app/dev", "--show-secrets"],
+        TOKEN,
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(SECRET));
+}
+
+#[test]
+fn auth_failures_and_missing_environments_name_what_failed_and_never_the_token() {
+    let d = double();
+    let out = sophia(
+        &d,
+        &["esc", "open", "--cloud", "acme/app/dev"],
+        "pul-canary-token-5f1e2d3d",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("401") && err.contains("acme/app/dev"), "{err}");
+    assert_no_leak(&err, true);
+    let out = sophia(&d, &["esc", "open", "--cloud", "acme/app/nope"], TOKEN);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("acme/app/nope not found") && err.contains("404"),
+        "{err}"
+    );
+    d.inject(Fault {
+        kind: FaultKind::Status { code: 403 },
+        path: String::new(),
+    });
+    let e = run(client(&d, TOKEN).open(&env("acme/app/dev"))).unwrap_err();
+    assert!(
+        matches!(e, CloudError::Forbidden { .. }) && e.to_string().contains("acme/app/dev"),
+        "{e}"
+    );
+    assert_no_leak(&format!("{e} {e:?}"), true);
+    // Not logged in at all.
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(bin("sophia"))
+        .args(["esc", "open", "--cloud", "acme/app/dev"])
+        .env("HOME", home.path())
+        .env_remove("PULUMI_ACCESS_TOKEN")
+        .env_remove("PULUMI_BACKEND_URL")
+        .env_remove("PULUMI_HOME")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not logged in"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn server_errors_rate_limits_and_drops_are_retried_with_bounds() {
+    let d = double();
+    let c = client(&d, TOKEN);
+    d.inject(Fault {
+        kind: FaultKind::ServerError,
+        path: "/open".into(),
+    });
+    d.inject(Fault {
+        kind: FaultKind::Drop,
+        path: "/open".into(),
+    });
+    assert!(run(c.open(&env("acme/app/dev"))).is_ok());
+    assert_eq!(d.requests().len(), 4);
+    d.clear_requests();
+    // 429 with Retry-After: 1 makes the client wait about a second, not its 20 ms backoff.
+    d.inject(Fault {
+        kind: FaultKind::TooManyRequests { retry_after: 1 },
+        path: String::new(),
+    });
+    let t = Instant::now();
+    assert!(run(c.open(&env("acme/app/dev"))).is_ok());
+    assert!(
+        t.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(d.requests().len(), 3);
+    d.clear_requests();
+    // Bounded: four 500s in a row are an error after four attempts.
+    for _ in 0..4 {
+        d.inject(Fault {
+            kind: FaultKind::ServerError,
+            path: String::new(),
+        });
+    }
+    let e = run(c.open(&env("acme/app/dev"))).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CloudError::Status {
+                status: 500,
+                attempts: 4,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(d.requests().len(), 4);
+    d.clear_requests();
+    // Other 4xx are never retried.
+    d.inject(Fault {
+        kind: FaultKind::Status { code: 400 },
+        path: String::new(),
+    });
+    assert!(run(c.open(&env("acme/app/dev"))).is_err());
+    assert_eq!(d.requests().len(), 1);
+}
+
+#[test]
+fn slow_answers_time_out_then_retry() {
+    let d = double();
+    d.inject(Fault {
+        kind: FaultKind::Slow { millis: 1500 },
+        path: "/open".into(),
+    });
+    let t = Instant::now();
+    assert!(run(client(&d, TOKEN).open(&env("acme/app/dev"))).is_ok());
+    assert!(t.elapsed() >= Duration::from_millis(800) && t.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn malformed_json_is_a_clear_error_and_expired_sessions_reopen_once() {
+    let d = double();
+    let c = client(&d, TOKEN);
+    d.inject(Fault {
+        kind: FaultKind::MalformedJson,
+        path: "/open/".into(),
+    });
+    let e = run(c.open(&env("acme/app/dev"))).unwrap_err();
+    assert!(
+        matches!(e, CloudError::Malformed { .. }) && e.to_string().contains("acme/app/dev"),
+        "{e}"
+    );
+    d.clear_requests();
+    d.inject(Fault {
+        kind: FaultKind::ExpireSessions,
+        path: "/open/".into(),
+    });
+    assert!(run(c.open(&env("acme/app/dev"))).is_ok());
+    let opens = d.requests().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(opens, 2, "reopened once");
+    // Expired twice: an error, not a loop.
+    d.inject(Fault {
+        kind: FaultKind::ExpireSessions,
+        path: "/open/".into(),
+    });
+    d.inject(Fault {
+        kind: FaultKind::ExpireSessions,
+        path: "/open/".into(),
+    });
+    assert!(matches!(
+        run(c.open(&env("acme/app/dev"))),
+        Err(CloudError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn definitions_update_with_etags_and_revisions_and_tags_list() {
+    let d = double();
+    let c = client(&d, TOKEN);
+    let e = env("acme/app/dev");
+    let def = run(c.definition(&e)).unwrap();
+    assert_eq!(def.yaml, APP);
+    assert_eq!(def.revision, Some(1));
+    let rev = run(c.update(&e, BASE, def.etag.as_deref())).unwrap();
+    assert_eq!(rev, Some(2));
+    let patch = d
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH")
+        .unwrap();
+    assert_eq!(patch.headers["etag"], def.etag.clone().unwrap());
+    assert_eq!(patch.body, BASE);
+    // A stale ETag is a conflict.
+    assert!(matches!(
+        run(c.update(&e, APP, def.etag.as_deref())),
+        Err(CloudError::Conflict { .. })
+    ));
+    let revs = run(c.revisions(&e)).unwrap();
+    assert_eq!(revs.iter().map(|r| r.number).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!(
+        run(c.revision_tags(&e)).unwrap(),
+        [("latest".to_owned(), 2)]
+    );
+    // An invalid definition comes back as the service's diagnostics.
+    let err = run(c.update(&e, "values: [", None)).unwrap_err();
+    assert!(err.to_string().contains("400"), "{err}");
+}
+
+#[test]
+fn rotate_cloud_prints_one_line_per_path() {
+    let d = double();
+    d.put_environment("acme", "app", "rot", "values:\n  creds:\n    fn::rotate::aws-iam:\n      inputs: {}\n      state: {}\n  plain: x\n");
+    let out = sophia(
+        &d,
+        &["esc", "rotate", "--cloud", "acme/app/rot", "creds", "plain"],
+        TOKEN,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "creds: succeeded\nplain: failed\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let req = d
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/rotate"))
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&req.body).unwrap(),
+        serde_json::json!({"Paths": ["creds", "plain"]})
+    );
+    assert!(
+        d.definition("acme", "app", "rot")
+            .unwrap()
+            .contains("\"rotations\": 1")
+    );
+    let out = sophia(
+        &d,
+        &["esc", "rotate", "--cloud", "acme/app/rot", "creds"],
+        TOKEN,
+    );
+    assert!(out.status.success());
+}
+
+#[test]
+fn push_moves_local_environments_and_refuses_local_ciphertext() {
+    let d = Double::start(0, TOKEN, "acme").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("app")).unwrap();
+    std::fs::write(dir.path().join("app/dev.yaml"), APP).unwrap();
+    let envs = dir.path().to_str().unwrap();
+    let out = sophia(
+        &d,
+        &["esc", "push", "--environments", envs, "--org", "acme"],
+        TOKEN,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "acme/app/dev: pushed revision 2\n"
+    );
+    assert_eq!(d.definition("acme", "app", "dev").unwrap(), APP);
+    assert_no_leak(&String::from_utf8_lossy(&out.stdout), true);
+    std::fs::write(
+        dir.path().join("app/dev.yaml"),
+        "values:\n  k:\n    fn::secret:\n      ciphertext: ZXNjeA==\n",
+    )
+    .unwrap();
+    let out = sophia(
+        &d,
+        &["esc", "push", "--environments", envs, "--org", "acme"],
+        TOKEN,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("values.k"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn audit_events_follow_continuation_tokens() {
+    let d = double();
+    let c = client(&d, TOKEN);
+    for _ in 0..3 {
+        run(c.open(&env("acme/app/dev"))).unwrap();
+    }
+    let events = run(c.audit_events("acme", 0, 100)).unwrap();
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| e.event == "environment-opened"));
+    assert!(events.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
+    let pages = d
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/auditlogs"))
+        .count();
+    assert_eq!(pages, 2, "page size 2: two pages");
+}
+
+/// Pulumi's `esc` CLI from the toolchain cache (built from its Go module when Go is here). `None` only outside CI
+/// when neither the binary nor Go is available.
+fn esc_cli() -> Option<std::path::PathBuf> {
+    let script = super::util::project_root().join("scripts/install-toolchain.sh");
+    let go = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mode = if go { None } else { Some("--check") };
+    let output = Command::new("bash")
+        .arg(&script)
+        .args(mode)
+        .arg("esc")
+        .output()
+        .unwrap();
+    if !output.status.success() {
+        let why = format!(
+            "esc is not available: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    let bin = std::path::Path::new(String::from_utf8(output.stdout).unwrap().trim()).join("esc");
+    assert!(bin.is_file(), "{}", bin.display());
+    Some(bin)
+}
+
+#[test]
+fn pulumis_esc_cli_accepts_the_double_and_agrees_with_sophia() {
+    let Some(esc) = esc_cli() else { return };
+    let d = double();
+    let home = tempfile::tempdir().unwrap();
+    let esc_run = |args: &[&str]| {
+        Command::new(&esc)
+            .args(args)
+            .env("HOME", home.path())
+            .env("PULUMI_ACCESS_TOKEN", TOKEN)
+            .env_remove("PULUMI_BACKEND_URL")
+            .env_remove("PULUMI_HOME")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let login = esc_run(&["login", &d.url()]);
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    for format in ["json", "dotenv"] {
+        d.clear_requests();
+        let theirs = esc_run(&["env", "open", "acme/app/dev", "--format", format]);
+        assert!(
+            theirs.status.success(),
+            "{}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        for r in d.requests() {
+            assert_eq!(
+                r.headers["accept"], "application/vnd.pulumi+8",
+                "{}",
+                r.path
+            );
+            assert_eq!(r.headers["authorization"], format!("token {TOKEN}"));
+        }
+        assert!(
+            d.requests()
+                .iter()
+                .any(|r| r.path.ends_with("/open/session-1") || r.path.contains("/open/session-"))
+        );
+        // `esc env open` shows secrets; ours does with --show-secrets.
+        let ours = sophia(
+            &d,
+            &[
+                "esc",
+                "open",
+                "--cloud",
+                "acme/app/dev",
+                "--show-secrets",
+                "--format",
+                format,
+            ],
+            TOKEN,
+        );
+        let (t, o) = (
+            String::from_utf8_lossy(&theirs.stdout),
+            String::from_utf8_lossy(&ours.stdout),
+        );
+        if format == "json" {
+            let tv: serde_json::Value = serde_json::from_str(&t).unwrap();
+            let ov: serde_json::Value = serde_json::from_str(&o).unwrap();
+            assert_eq!(tv, ov);
+        } else {
+            assert_eq!(t, o);
+        }
+    }
+    assert_no_leak(&String::from_utf8_lossy(&login.stdout), false);
+}
+
+#[test]
+fn config_show_opens_the_environment_list_in_pulumi_cloud_and_says_so() {
+    let d = double();
+    d.put_environment("acme", "app", "cfg", "values:\n  pulumiConfig:\n    greeting: hello-from-cloud\n    token:\n      fn::secret: canary-secret-91b7\n");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Pulumi.yaml"),
+        "name: sophia\nruntime: go\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("Pulumi.dev.yaml"),
+        "environment:\n  - app/cfg\n",
+    )
+    .unwrap();
+    let cwd = dir.path().to_str().unwrap();
+    let out = sophia(
+        &d,
+        &["config", "show", "--stack", "dev", "--cwd", cwd],
+        TOKEN,
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("sophia:greeting") && stdout.contains("hello-from-cloud"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("from Pulumi Cloud at {}", d.url())),
+        "{stderr}"
+    );
+    assert_no_leak(&format!("{stdout}{stderr}"), true);
+    assert!(d.requests().iter().any(|r| {
+        r.path
+            .starts_with("/api/esc/environments/acme/app/cfg/open")
+    }));
+}
