@@ -1,5 +1,7 @@
 //! `sophia audit log [--verify] [--json] [--file PATH]`: the secret access log ([`crate::audit`]), one line per
 //! entry or a JSON array; `--verify` checks the chain (exit 1 naming the first broken line) and prints the head hash.
+//! With `--cloud-org ORG` and a Pulumi Cloud login, the organisation's own audit events follow the local entries
+//! (JSON: `{"local": [...], "pulumiCloud": [...]}`); they are Pulumi Cloud's record, outside the local chain.
 //! Also the one place the other subcommands record their access through.
 
 use std::path::PathBuf;
@@ -22,6 +24,13 @@ pub struct Args {
     /// The log file (default: `$SOPHIA_AUDIT_LOG`, else the user's state directory).
     #[arg(long)]
     pub file: Option<PathBuf>,
+    /// Also show this Pulumi Cloud organisation's audit events (needs a Pulumi Cloud login; admins of Business
+    /// editions).
+    #[arg(long, value_name = "ORG")]
+    pub cloud_org: Option<String>,
+    /// With `--cloud-org`: Pulumi Cloud events from this Unix time on (default: the last 7 days).
+    #[arg(long, value_name = "UNIX_SECONDS", requires = "cloud_org")]
+    pub since: Option<i64>,
 }
 
 /// Runs `sophia audit log`.
@@ -39,10 +48,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         audit::read(&path)?
     };
+    let cloud = match &args.cloud_org {
+        None => None,
+        Some(org) => {
+            let since = args.since.unwrap_or_else(|| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                now - 7 * 24 * 3600
+            });
+            let events = crate::cloud::audit_events(org, since)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--cloud-org {org}: not logged in to Pulumi Cloud (set PULUMI_BACKEND_URL or run pulumi login)"
+                )
+            })?;
+            Some(events)
+        }
+    };
     if args.json {
+        let out = match &cloud {
+            None => serde_json::to_value(&entries),
+            Some(events) => Ok(serde_json::json!({"local": entries, "pulumiCloud": events})),
+        }
+        .context("serializing the log")?;
         println!(
             "{}",
-            serde_json::to_string_pretty(&entries).context("serializing the log")?
+            serde_json::to_string_pretty(&out).context("serializing the log")?
         );
     } else {
         for e in &entries {
@@ -56,6 +87,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 e.target,
                 e.outcome,
                 e.keys.join(", ")
+            );
+        }
+        // Text from the service is escaped so that it cannot forge a line of this listing.
+        for e in cloud.iter().flatten() {
+            println!(
+                "cloud  {}  {}  {}  {}",
+                e.timestamp,
+                e.user.github_login.escape_debug(),
+                e.event.escape_debug(),
+                e.description.escape_debug()
             );
         }
     }

@@ -31,7 +31,20 @@ pub struct Args {
 /// Runs `sophia esc rotate`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.cloud {
-        return super::esc_rotate_cloud::run(&args.env, &args.paths);
+        let code = super::esc_rotate_cloud::run(&args.env, &args.paths);
+        let outcome = match &code {
+            Ok(c) if *c == ExitCode::SUCCESS => Outcome::Success,
+            _ => Outcome::Failure,
+        };
+        audit::record(AccessEvent {
+            operation: "esc rotate --cloud".to_owned(),
+            target: format!("env:{}", args.env),
+            keys: args.paths.clone(),
+            revealed: false,
+            outcome,
+        })
+        .context("recording the rotation in the audit log")?;
+        return code;
     }
     let crypt = EnvCrypt::from_env();
     let target = format!("env:{}", args.env);

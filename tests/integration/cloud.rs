@@ -378,6 +378,26 @@ fn rotate_cloud_prints_one_line_per_path() {
         TOKEN,
     );
     assert!(out.status.success());
+    // A Cloud rotation is recorded in the local access log with its paths and outcome.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(bin("sophia"))
+        .args(["esc", "rotate", "--cloud", "acme/app/rot", "creds", "plain"])
+        .env("PULUMI_BACKEND_URL", d.url())
+        .env("PULUMI_ACCESS_TOKEN", TOKEN)
+        .env("HOME", home.path())
+        .env("SOPHIA_AUDIT_LOG", &log)
+        .env_remove("PULUMI_HOME")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let entries = sophia::audit::verify(&log).unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].operation, "esc rotate --cloud");
+    assert_eq!(entries[0].target, "env:acme/app/rot");
+    assert_eq!(entries[0].keys, ["creds", "plain"]);
+    assert!(!std::fs::read_to_string(&log).unwrap().contains(TOKEN));
 }
 
 #[test]
@@ -437,6 +457,62 @@ fn audit_events_follow_continuation_tokens() {
         .filter(|r| r.path.contains("/auditlogs"))
         .count();
     assert_eq!(pages, 2, "page size 2: two pages");
+}
+
+#[test]
+fn audit_log_joins_pulumi_clouds_events_after_the_local_chain() {
+    let d = double();
+    run(client(&d, TOKEN).open(&env("acme/app/dev"))).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let home = tempfile::tempdir().unwrap();
+    let audit = |args: &[&str], url: Option<&str>| {
+        let mut cmd = Command::new(bin("sophia"));
+        cmd.args(["audit", "log", "--file"])
+            .arg(&log)
+            .args(args)
+            .env("PULUMI_ACCESS_TOKEN", TOKEN)
+            .env("HOME", home.path())
+            .env_remove("PULUMI_HOME")
+            .env_remove("PULUMI_BACKEND_URL");
+        if let Some(url) = url {
+            cmd.env("PULUMI_BACKEND_URL", url);
+        }
+        cmd.output().unwrap()
+    };
+    let url = d.url();
+    let out = audit(
+        &["--json", "--cloud-org", "acme", "--since", "0"],
+        Some(&url),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["local"], serde_json::json!([]));
+    let cloud = v["pulumiCloud"].as_array().unwrap();
+    assert_eq!(cloud.len(), 1, "{v}");
+    assert_eq!(cloud[0]["event"], "environment-opened");
+    let text = audit(&["--cloud-org", "acme", "--since", "0"], Some(&url));
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("cloud  ")).count(),
+        1,
+        "{stdout}"
+    );
+    assert!(stdout.contains("environment-opened"), "{stdout}");
+    for o in [&out, &text] {
+        for stream in [&o.stdout, &o.stderr] {
+            let s = String::from_utf8_lossy(stream);
+            assert!(!s.contains(TOKEN) && !s.contains(SECRET), "{s}");
+        }
+    }
+    // Not logged in: a clear refusal, not an empty list.
+    let out = audit(&["--cloud-org", "acme"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not logged in to Pulumi Cloud"));
 }
 
 /// Pulumi's `esc` CLI from the toolchain cache (built from its Go module when Go is here). `None` only outside CI
