@@ -4,7 +4,6 @@
 //! Everything is computed before anything is printed, so an error prints nothing on stdout.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::config::StackConfig;
@@ -13,12 +12,9 @@ use crate::value::{Reveal, Value};
 /// Arguments of `sophia config show`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Stack name (`dev`, `production`).
-    #[arg(long)]
-    pub stack: String,
-    /// Project directory (holding `Pulumi.yaml`).
-    #[arg(long, default_value = ".")]
-    pub cwd: PathBuf,
+    /// The stack and its project directory.
+    #[command(flatten)]
+    pub target: super::StackArgs,
     /// Print an object from full key to value as JSON.
     #[arg(long)]
     pub json: bool,
@@ -30,8 +26,12 @@ pub struct Args {
 /// Runs `sophia config show`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     eprintln!("{}", crate::config::environment_source());
-    let config =
-        super::audit_log::load_stack(&args.cwd, &args.stack, "config show", args.show_secrets)?;
+    let config = super::audit_log::load_stack(
+        &args.target.cwd,
+        &args.target.stack,
+        "config show",
+        args.show_secrets,
+    )?;
     let reveal = if args.show_secrets {
         Reveal::Revealed
     } else {
@@ -44,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     super::audit_log::record(
         "config show",
-        format!("stack:{}", args.stack),
+        format!("stack:{}", args.target.stack),
         super::audit_log::secret_keys(&config),
         args.show_secrets,
     )?;

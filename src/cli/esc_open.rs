@@ -76,7 +76,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     write_output(&args.env, &evaluated.value, args.format, args.show_secrets)
 }
 
-fn write_output(env: &str, value: &Value, format: Format, show_secrets: bool) -> anyhow::Result<ExitCode> {
+fn write_output(
+    env: &str,
+    value: &Value,
+    format: Format,
+    show_secrets: bool,
+) -> anyhow::Result<ExitCode> {
     let reveal = if show_secrets {
         Reveal::Revealed
     } else {

@@ -1,7 +1,6 @@
 //! `sophia history SERVICE --stack NAME [--cwd DIR] [--json]`: the service's rollouts from its ReplicaSets
 //! ([`crate::cluster::history`]): revision, when, which keys changed version, deployer and commit.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -13,12 +12,9 @@ use crate::cluster;
 pub struct Args {
     /// The service (Deployment) name.
     pub service: String,
-    /// Stack name.
-    #[arg(long)]
-    pub stack: String,
-    /// Project directory (holding `Pulumi.yaml`).
-    #[arg(long, default_value = ".")]
-    pub cwd: PathBuf,
+    /// The stack and its project directory.
+    #[command(flatten)]
+    pub target: super::StackArgs,
     /// Print the rollouts as JSON.
     #[arg(long)]
     pub json: bool,
@@ -57,7 +53,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn history(args: &Args) -> anyhow::Result<Vec<cluster::history::Rollout>> {
-    let config = super::audit_log::load_stack(&args.cwd, &args.stack, "history", false)?;
+    let config =
+        super::audit_log::load_stack(&args.target.cwd, &args.target.stack, "history", false)?;
     let namespace = crate::k8s::namespace(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -75,7 +72,7 @@ fn history(args: &Args) -> anyhow::Result<Vec<cluster::history::Rollout>> {
     }
     super::audit_log::record(
         "history",
-        format!("stack:{}", args.stack),
+        format!("stack:{}", args.target.stack),
         super::audit_log::secret_keys(&config),
         false,
     )

@@ -3,6 +3,7 @@
 //!
 //! Exit codes: 0 success, 1 a problem in the user's input (diagnostics, bad config), 2 usage or internal errors.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -76,6 +77,17 @@ enum EscCommand {
 enum ConfigCommand {
     /// Show the merged configuration of a stack.
     Show(config_show::Args),
+}
+
+/// `--stack NAME [--cwd DIR]`: the stack a subcommand reads, and the project directory holding its `Pulumi.yaml`.
+#[derive(Debug, clap::Args)]
+pub struct StackArgs {
+    /// Stack name (`dev`, `production`).
+    #[arg(long)]
+    pub stack: String,
+    /// Project directory (holding `Pulumi.yaml`).
+    #[arg(long, default_value = ".")]
+    pub cwd: PathBuf,
 }
 
 /// Parses arguments, runs the command, prints any error once and maps it to an exit code.

@@ -13,12 +13,9 @@ use crate::value::Reveal;
 /// Arguments of `sophia render`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Stack name (`dev`, `production`).
-    #[arg(long)]
-    pub stack: String,
-    /// Project directory (holding `Pulumi.yaml`).
-    #[arg(long, default_value = ".")]
-    pub cwd: PathBuf,
+    /// The stack and its project directory.
+    #[command(flatten)]
+    pub target: super::StackArgs,
     /// Write one file per object into this directory instead of printing a YAML stream.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -89,7 +86,12 @@ fn remove_stale(dir: &std::path::Path, docs: &[render::Document]) -> anyhow::Res
 
 /// Runs `sophia render`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let objects = build(&args.cwd, &args.stack, "render", args.show_secrets)?;
+    let objects = build(
+        &args.target.cwd,
+        &args.target.stack,
+        "render",
+        args.show_secrets,
+    )?;
     let reveal = if args.show_secrets {
         Reveal::Revealed
     } else {

@@ -3,7 +3,6 @@
 //! ([`crate::cluster::status`]). Exit 0 when every pod runs the desired versions, 1 when anything is stale or
 //! drifted, 2 on error.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::cluster::{self, status::StackStatus};
@@ -11,12 +10,9 @@ use crate::cluster::{self, status::StackStatus};
 /// Arguments of `sophia status`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Stack name (`dev`, `production`).
-    #[arg(long)]
-    pub stack: String,
-    /// Project directory (holding `Pulumi.yaml`).
-    #[arg(long, default_value = ".")]
-    pub cwd: PathBuf,
+    /// The stack and its project directory.
+    #[command(flatten)]
+    pub target: super::StackArgs,
     /// Print the status as JSON.
     #[arg(long)]
     pub json: bool,
@@ -42,7 +38,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn status(args: &Args) -> anyhow::Result<StackStatus> {
     let (config, objects) =
-        super::render::build_with_config(&args.cwd, &args.stack, "status", false)?;
+        super::render::build_with_config(&args.target.cwd, &args.target.stack, "status", false)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
