@@ -77,7 +77,15 @@ impl PgServer {
             return None;
         };
         let as_postgres_user = is_root();
-        let dir = tempfile::tempdir().expect("a temporary directory");
+        // The postgres user must reach the directory: under /tmp, not a TMPDIR inside root's home.
+        let dir = if as_postgres_user {
+            tempfile::Builder::new()
+                .prefix("sophia-pg-")
+                .tempdir_in("/tmp")
+        } else {
+            tempfile::Builder::new().prefix("sophia-pg-").tempdir()
+        }
+        .expect("a temporary directory");
         let server = PgServer {
             dir,
             bindir,
