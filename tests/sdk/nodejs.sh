@@ -16,7 +16,9 @@ deps="$root/tests/sdk/nodejs"
 
 for tool in node npm; do
   if ! command -v "$tool" >/dev/null; then
-    if [ "${CI:-}" = true ]; then echo "nodejs-sdk: FAILED: $tool is missing (apt-get install nodejs npm)" >&2; exit 1; fi
+    if [ "${CI:-}" = true ]; then
+      echo "nodejs-sdk: FAILED: $tool is missing (apt-get install nodejs npm)" >&2; exit 1
+    fi
     echo "nodejs-sdk: SKIPPED: $tool is missing; CI fails here" >&2
     exit 0
   fi
@@ -35,7 +37,10 @@ tsc="$deps/node_modules/.bin/tsc"
 tmp="$(mktemp -d -t sophia-nodejs-sdk-XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
-result() { if [ "$1" = 0 ]; then passed=$((passed + 1)); echo "nodejs-sdk: ok: $2"; else failed=$((failed + 1)); echo "nodejs-sdk: FAILED: $2" >&2; fi; }
+result() {
+  if [ "$1" = 0 ]; then passed=$((passed + 1)); echo "nodejs-sdk: ok: $2"
+  else failed=$((failed + 1)); echo "nodejs-sdk: FAILED: $2" >&2; fi
+}
 
 # Module resolution walks up from each file, so one node_modules above both copies serves the SDK and the example.
 ln -s "$deps/node_modules" "$tmp/node_modules"

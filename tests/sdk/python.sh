@@ -11,7 +11,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
-[ -x target/debug/pulumi-resource-sophia ] || { echo "python-sdk: FAILED: build the provider first (cargo build --bins)" >&2; exit 1; }
+[ -x target/debug/pulumi-resource-sophia ] ||
+  { echo "python-sdk: FAILED: build the provider first (cargo build --bins)" >&2; exit 1; }
 scripts/setup-python.sh
 tmp="$(mktemp -d -t sophia-python-sdk-XXXXXX)"
 trap 'rm -rf "$tmp"' EXIT

@@ -59,8 +59,9 @@ class ProviderBackedMocks(pulumi.runtime.Mocks):
         if args.typ == "sophia:index:SecretHash":
             urn = f"urn:pulumi:{STACK}::{PROJECT}::{args.typ}::{args.name}"
             news = harness.to_struct(args.inputs)
+            olds = harness.to_struct({})
             check = self.provider.call(
-                "Check", provider_pb2.CheckRequest(urn=urn, name=args.name, type=args.typ, news=news, olds=harness.to_struct({}))
+                "Check", provider_pb2.CheckRequest(urn=urn, name=args.name, type=args.typ, news=news, olds=olds)
             )
             assert not check.failures, check.failures
             created = self.provider.call(
