@@ -39,7 +39,12 @@ sdkgen-dotnet -schema "$out/schema.json" -out "$out" >&2
 if [ "$check" = 1 ]; then
   status=0
   for part in schema.json dotnet go nodejs python; do
-    diff -r "$root/sdk/$part" "$out/$part" >&2 || status=1
+    # What a generated .gitignore names (a build in place: node_modules, bin, build, ...) is not part of the SDK.
+    excludes=()
+    if [ -f "$out/$part/.gitignore" ]; then
+      while IFS= read -r pattern; do [ -z "$pattern" ] || excludes+=("--exclude=${pattern%/}"); done <"$out/$part/.gitignore"
+    fi
+    diff -r ${excludes[@]+"${excludes[@]}"} "$root/sdk/$part" "$out/$part" >&2 || status=1
   done
   if [ "$status" != 0 ]; then
     echo "gen-sdk: sdk/ is out of date with the provider's schema; run scripts/gen-sdk.sh and commit the result" >&2

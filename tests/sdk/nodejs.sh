@@ -2,12 +2,13 @@
 # The generated Node.js SDK (sdk/nodejs) and the README's TypeScript example (examples/secrethash-ts/index.ts), checked
 # with TypeScript's own compiler against the Pulumi Node.js SDK and the Kubernetes provider's Node.js SDK, at the
 # versions tests/sdk/nodejs/package-lock.json pins (installed there with `npm ci`, no install scripts: the Kubernetes
-# package's script would download a plugin binary). Three checks:
-#   - sdk/nodejs type-checks with its own generated tsconfig.json (`tsc --noEmit -p`), as `npm run build` would;
-#   - the example type-checks with @sophia/sophia resolved to that SDK, the way a program that installed it sees it;
+# package's script would download a plugin binary). Following the README's route for a TypeScript user:
+#   - sdk/nodejs compiles with its own generated tsconfig.json (`npm run build`, then package.json beside the output);
+#   - the built package (sdk/nodejs/bin), installed with `npm install`, loads in Node and exports SecretHash;
+#   - the example type-checks (`tsc --noEmit`) against that installed package;
 #   - the README's TypeScript block is that file, byte for byte (the README quotes it; this keeps one copy).
-# Both compiles run on copies in a scratch directory, so nothing lands in sdk/ (scripts/gen-sdk.sh --check diffs it).
-# Without node/npm it fails under CI=true and says it skipped otherwise.
+# Everything runs on copies in a scratch directory, so nothing lands in sdk/. Without node/npm it fails under CI=true
+# and says it skipped otherwise.
 #
 #   tests/sdk/nodejs.sh
 set -euo pipefail
@@ -42,15 +43,20 @@ result() {
   else failed=$((failed + 1)); echo "nodejs-sdk: FAILED: $2" >&2; fi
 }
 
-# Module resolution walks up from each file, so one node_modules above both copies serves the SDK and the example.
+# Module resolution walks up from each file, so one node_modules above the copies serves the SDK and the example.
 ln -s "$deps/node_modules" "$tmp/node_modules"
 cp -r "$root/sdk/nodejs" "$tmp/sophia"
-status=0; "$tsc" --noEmit -p "$tmp/sophia" || status=$?
-result "$status" "sdk/nodejs type-checks with its tsconfig.json ($("$tsc" --version))"
+status=0; (cd "$tmp/sophia" && "$tsc" && cp package.json README.md bin/) || status=$?
+result "$status" "sdk/nodejs builds with its tsconfig.json ($("$tsc" --version))"
 
-mkdir -p "$tmp/example/node_modules/@sophia"
-ln -s "$tmp/sophia" "$tmp/example/node_modules/@sophia/sophia"
+mkdir -p "$tmp/example"
 cp "$root/examples/secrethash-ts/index.ts" "$tmp/example/index.ts"
+echo '{"name": "secrethash-ts", "private": true}' >"$tmp/example/package.json"
+status=0
+(cd "$tmp/example" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error ../sophia/bin >&2 &&
+  node -e 'const s = require("@sophia/sophia"); if (typeof s.SecretHash !== "function") process.exit(1)') || status=$?
+result "$status" "the built package installs with npm and loads in Node ($(node --version))"
+
 cat >"$tmp/example/tsconfig.json" <<'JSON'
 {
   "compilerOptions": {
@@ -61,7 +67,7 @@ cat >"$tmp/example/tsconfig.json" <<'JSON'
 }
 JSON
 status=0; "$tsc" -p "$tmp/example" || status=$?
-result "$status" "examples/secrethash-ts/index.ts type-checks against sdk/nodejs"
+result "$status" "examples/secrethash-ts/index.ts type-checks against the installed package"
 
 # The fenced block of the README that imports the SDK's package.
 awk '/^```ts$/ {inside = 1; block = ""; next}
