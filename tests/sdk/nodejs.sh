@@ -53,7 +53,8 @@ mkdir -p "$tmp/example"
 cp "$root/examples/secrethash-ts/index.ts" "$tmp/example/index.ts"
 echo '{"name": "secrethash-ts", "private": true}' >"$tmp/example/package.json"
 status=0
-(cd "$tmp/example" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error ../sophia/bin >&2 &&
+(cd "$tmp/example" &&
+  npm install --install-links=false --ignore-scripts --no-audit --no-fund --loglevel=error ../sophia/bin >&2 &&
   node -e 'const s = require("@sophia/sophia"); if (typeof s.SecretHash !== "function") process.exit(1)') || status=$?
 result "$status" "the built package installs with npm and loads in Node ($(node --version))"
 
