@@ -67,7 +67,9 @@ class ProviderBackedMocks(pulumi.runtime.Mocks):
             created = self.provider.call(
                 "Create", provider_pb2.CreateRequest(urn=urn, name=args.name, type=args.typ, properties=check.inputs)
             )
-            # The wire form (secrets as signature objects) is what the engine would hand back to the SDK.
+            # The provider's own wire form (secrets as signature objects) is what the engine would hand back to the
+            # SDK. Hand-made secret objects are no substitute: one whose signature is not among the SDK's constants
+            # fails the SDK with "Unrecognized signature when unmarshalling resource property".
             id_, outputs = created.id, json_format.MessageToDict(created.properties)
         else:
             outputs = dict(args.inputs)
