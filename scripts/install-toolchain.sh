@@ -6,9 +6,9 @@
 #
 #   scripts/install-toolchain.sh [--env | --check] [TOOL...]
 #
-# TOOL is any of: pulumi pulumi-kubernetes actionlint sdkgen esc esc-oracle (default: all but esc and esc-oracle, which
-# only tests use: Pulumi's `esc` CLI run against the Pulumi Cloud double, and Pulumi's ESC evaluator that the
-# differential test (tests/esc_differential.rs) asks for by name). `pulumi` is the CLI with, next to it as in a
+# TOOL is any of: pulumi pulumi-kubernetes actionlint sdkgen sdkgen-dotnet esc esc-oracle (default: all but esc and
+# esc-oracle, which only tests use: Pulumi's `esc` CLI run against the Pulumi Cloud double, and Pulumi's ESC evaluator
+# that the differential test (tests/esc_differential.rs) asks for by name). `pulumi` is the CLI with, next to it as in a
 # release, the language host that runs our prebuilt program (pulumi-language-go; see README, "Pulumi toolchain").
 # Prints the bin directories of the tools, one a line, on stdout (build logs go to stderr). With --env it prints one
 # `export PATH=...` line instead, for `eval "$(scripts/install-toolchain.sh --env)"`. With --check it builds nothing
@@ -33,6 +33,8 @@ PULUMI_VERSION=3.274.1
 KUBERNETES_VERSION=4.25.0-alpha.1768448096+f47bc2d6f199
 ACTIONLINT_VERSION=1.7.12
 ESC_VERSION=0.26.0
+# Pulumi's .NET code generator left pkg/v3 after this release (the newest served one that has codegen/dotnet).
+PULUMI_DOTNET_CODEGEN_VERSION=3.225.1
 GO_MIN=1.26.6
 
 cache="${SOPHIA_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sophia-toolchain}"
@@ -43,28 +45,33 @@ for arg in "$@"; do
     --env) mode="env" ;;
     --check) mode="check" ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    pulumi | pulumi-kubernetes | actionlint | sdkgen | esc | esc-oracle) tools+=("$arg") ;;
-    *) echo "install-toolchain: unknown argument '$arg' (tools: pulumi pulumi-kubernetes actionlint sdkgen esc esc-oracle)" >&2; exit 2 ;;
+    pulumi | pulumi-kubernetes | actionlint | sdkgen | sdkgen-dotnet | esc | esc-oracle) tools+=("$arg") ;;
+    *) echo "install-toolchain: unknown argument '$arg'" \
+         "(tools: pulumi pulumi-kubernetes actionlint sdkgen sdkgen-dotnet esc esc-oracle)" >&2; exit 2 ;;
   esac
 done
-[ ${#tools[@]} -gt 0 ] || tools=(pulumi pulumi-kubernetes actionlint sdkgen)
+[ ${#tools[@]} -gt 0 ] || tools=(pulumi pulumi-kubernetes actionlint sdkgen sdkgen-dotnet)
 
 log() { echo "install-toolchain: $*" >&2; }
 
 # tool -> tools module directories, version, the binary that marks it built
 module_dirs() { case "$1" in pulumi) echo pulumi pulumi-language-go ;; pulumi-kubernetes) echo pulumi-kubernetes ;;
-  actionlint) echo actionlint ;; sdkgen) echo sdkgen ;; esc) echo esc ;; esc-oracle) echo esc-oracle ;; esac; }
+  actionlint) echo actionlint ;; sdkgen) echo sdkgen ;; sdkgen-dotnet) echo sdkgen-dotnet ;; esc) echo esc ;;
+  esc-oracle) echo esc-oracle ;; esac; }
 # sdkgen runs Pulumi's code generators at the CLI's own pkg/v3 version, so it shares the CLI's Go build cache.
 tool_version() { case "$1" in pulumi | sdkgen) echo "$PULUMI_VERSION" ;; pulumi-kubernetes) echo "$KUBERNETES_VERSION" ;;
-  actionlint) echo "$ACTIONLINT_VERSION" ;; esc | esc-oracle) echo "$ESC_VERSION" ;; esac; }
+  sdkgen-dotnet) echo "$PULUMI_DOTNET_CODEGEN_VERSION" ;; actionlint) echo "$ACTIONLINT_VERSION" ;;
+  esc | esc-oracle) echo "$ESC_VERSION" ;; esac; }
 binary_name() { case "$1" in pulumi) echo pulumi ;; pulumi-kubernetes) echo pulumi-resource-kubernetes ;;
-  actionlint) echo actionlint ;; sdkgen) echo sdkgen ;; esc) echo esc ;; esc-oracle) echo esc-oracle ;; esac; }
+  actionlint) echo actionlint ;; sdkgen) echo sdkgen ;; sdkgen-dotnet) echo sdkgen-dotnet ;; esc) echo esc ;;
+  esc-oracle) echo esc-oracle ;; esac; }
 
-# A short digest of the tools modules' build inputs (tests and the generated *-embed.json files excluded).
+# A short digest of the tools modules' build inputs (tests and the generated *-embed.json files excluded; embedded
+# images included).
 module_hash() {
   local dir
   for dir in $(module_dirs "$1"); do
-    (cd "$root/tools/$dir" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) ! -name '*_test.go' -print0 |
+    (cd "$root/tools/$dir" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' -o -name '*.png' \) ! -name '*_test.go' -print0 |
       LC_ALL=C sort -z | xargs -0 sha256sum)
   done | sha256sum | cut -c1-10
 }
@@ -114,6 +121,8 @@ build_one() {
       rm -rf "$work" ;;
     sdkgen)
       (cd "$mod" && go build "${goflags[@]}" -o "$tmp/bin/sdkgen" .) ;;
+    sdkgen-dotnet)
+      (cd "$mod" && go build "${goflags[@]}" -o "$tmp/bin/sdkgen-dotnet" .) ;;
     actionlint)
       (cd "$mod" && go build "${goflags[@]}" -o "$tmp/bin/actionlint" \
         -ldflags "-X github.com/rhysd/actionlint.version=v$version" github.com/rhysd/actionlint/cmd/actionlint) ;;
