@@ -439,6 +439,10 @@ fn route(s: &mut State, req: &Recorded) -> Reply {
             );
             json_reply(200, serde_json::json!({}))
         }
+        // `esc env get` evaluates a definition it has just read: ESC's check of YAML in an organisation.
+        ["api", "esc", "environments", org, "yaml", "check"] if m == "POST" => {
+            evaluate_yaml(s, org, "yaml", &req.body)
+        }
         ["api", "esc", "environments", org, project, env, rest @ ..] => {
             let key = ((*org).to_owned(), (*project).to_owned(), (*env).to_owned());
             env_route(s, m, key, rest, req, &query)
@@ -630,11 +634,12 @@ fn evaluate(s: &State, key: &(String, String, String), rev: u64) -> Reply {
     let Some(yaml) = s.envs[key].revisions.get(rev as usize - 1) else {
         return error_reply(404, "revision not found");
     };
-    let loader = StoreLoader {
-        org: &key.0,
-        envs: &s.envs,
-    };
-    let name = format!("{}/{}", key.1, key.2);
+    evaluate_yaml(s, &key.0, &format!("{}/{}", key.1, key.2), yaml)
+}
+
+/// Evaluates the definition `yaml` of environment `name` in `org` (imports from the store), as an open does.
+fn evaluate_yaml(s: &State, org: &str, name: &str, yaml: &str) -> Reply {
+    let loader = StoreLoader { org, envs: &s.envs };
     let opts = esc::EvalOptions {
         environments: &loader,
         providers: &esc::CloudOnly,
@@ -643,7 +648,7 @@ fn evaluate(s: &State, key: &(String, String, String), rev: u64) -> Reply {
         validating: false,
         show_secrets: false,
     };
-    let outcome = esc::evaluate(&name, yaml.as_bytes(), &opts);
+    let outcome = esc::evaluate(name, yaml.as_bytes(), &opts);
     let errors: Vec<serde_json::Value> = outcome
         .load_diags
         .iter()
