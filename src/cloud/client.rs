@@ -441,7 +441,11 @@ impl Client {
 
     /// The account's default organisation (`GET /api/user/organizations/default`), `None` when it has none.
     pub async fn default_org(&self) -> Result<Option<String>, CloudError> {
-        let what = "the default organisation";
+        self.default_org_for("the default organisation").await
+    }
+
+    /// [`Client::default_org`], with `what` naming, in errors, why it was asked for.
+    async fn default_org_for(&self, what: &str) -> Result<Option<String>, CloudError> {
         match self
             .call(
                 reqwest::Method::GET,
@@ -469,7 +473,12 @@ impl Client {
         if name.split('/').count() == 3 {
             return EnvRef::parse(name, None);
         }
-        let org = self.default_org().await?;
+        // A token refused here is refused before any organisation is known: the error names the environment.
+        let org = self
+            .default_org_for(&format!(
+                "the default organisation, to find environment {name}"
+            ))
+            .await?;
         EnvRef::parse(name, org.as_deref())
     }
 
