@@ -43,13 +43,15 @@ const OPERATION: &str = "esc push";
 
 /// Runs `sophia esc push`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let names = if args.envs.is_empty() {
-        local_environments(&args.environments)?
-    } else {
-        args.envs.clone()
-    };
     let loader = crate::esc::DirLoader {
         dir: args.environments.clone(),
+    };
+    let names = if args.envs.is_empty() {
+        loader
+            .environment_names()
+            .with_context(|| format!("reading {}", args.environments.display()))?
+    } else {
+        args.envs.clone()
     };
     let crypt = EnvCrypt::from_env();
     let mut docs = Vec::new();
@@ -112,24 +114,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok::<_, anyhow::Error>(())
     })??;
     Ok(ExitCode::SUCCESS)
-}
-
-fn local_environments(dir: &Path) -> anyhow::Result<Vec<String>> {
-    let mut out = Vec::new();
-    for project in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let project = project?;
-        if !project.file_type()?.is_dir() {
-            continue;
-        }
-        for f in std::fs::read_dir(project.path())? {
-            let name = f?.file_name().to_string_lossy().into_owned();
-            if let Some(env) = name.strip_suffix(".yaml") {
-                out.push(format!("{}/{env}", project.file_name().to_string_lossy()));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// A local secret in a document: where it is and its ciphertext text.

@@ -165,27 +165,16 @@ impl Double {
 
     /// Loads every `<dir>/<project>/<env>.yaml` into `org`.
     pub fn seed_dir(&self, org: &str, dir: &std::path::Path) -> std::io::Result<usize> {
-        let mut n = 0;
-        let mut projects: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
-        projects.sort_by_key(|e| e.file_name());
-        for p in projects {
-            if !p.file_type()?.is_dir() {
-                continue;
-            }
-            let mut files: Vec<_> = std::fs::read_dir(p.path())?
-                .filter_map(Result::ok)
-                .collect();
-            files.sort_by_key(|e| e.file_name());
-            for f in files {
-                let name = f.file_name().to_string_lossy().into_owned();
-                if let Some(env) = name.strip_suffix(".yaml") {
-                    let yaml = std::fs::read_to_string(f.path())?;
-                    self.put_environment(org, &p.file_name().to_string_lossy(), env, &yaml);
-                    n += 1;
-                }
-            }
+        let loader = esc::DirLoader {
+            dir: dir.to_owned(),
+        };
+        let names = loader.environment_names()?;
+        for name in &names {
+            let (project, env) = name.split_once('/').expect("<project>/<env>");
+            let path = loader.path_of(name).expect("a listed name is safe");
+            self.put_environment(org, project, env, &std::fs::read_to_string(path)?);
         }
-        Ok(n)
+        Ok(names.len())
     }
 
     /// The latest stored definition of `org/project/env`.
