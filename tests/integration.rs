@@ -3,6 +3,7 @@
 mod integration {
     pub mod audit_cli;
     pub mod cloud;
+    mod cloud_stack;
     pub mod config_cli;
     pub mod engine_double;
     pub mod esc_cli;

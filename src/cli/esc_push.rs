@@ -1,13 +1,23 @@
 //! `sophia esc push [--environments DIR] [--org ORG] [PROJECT/ENV...]`: moves local environments to Pulumi Cloud.
 //! Each `<DIR>/<project>/<env>.yaml` (all of them when none is named) is created in the organisation if missing and
 //! its definition replaced (with the `ETag` just read, so a concurrent edit is a conflict, not lost). Secrets go as
-//! `fn::secret: plaintext` for Pulumi Cloud to encrypt with its own key. One stdout line per environment:
-//! `ORG/PROJECT/ENV: pushed revision N`.
+//! `fn::secret: plaintext` for Pulumi Cloud to encrypt with its own key: a local `fn::secret: {ciphertext: ...}`
+//! (encrypted under `SOPHIA_ESC_PASSPHRASE` by `sophia esc set` / `esc rotate`) is decrypted with the evaluator's
+//! decrypter ([`EnvCrypt`]) and rewritten in place as a text edit ([`crate::rotation::edit`]), every other byte kept.
+//! Every document is decrypted before the first request, so a missing or wrong passphrase pushes nothing. Each push
+//! is recorded in the audit log with the secret paths it decrypted (never a value). One stdout line per
+//! environment: `ORG/PROJECT/ENV: pushed revision N`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+
+use super::audit_log;
+use crate::esc::Decrypter as _;
+use crate::esc::syntax::{Node, NodeKind};
+use crate::rotation::{crypt::EnvCrypt, edit};
+use crate::secret::SecretString;
 
 /// Arguments of `sophia esc push`.
 #[derive(Debug, clap::Args)]
@@ -22,16 +32,28 @@ pub struct Args {
     pub org: Option<String>,
 }
 
+/// One environment ready to send: its definition with secrets in plaintext, and the paths of those decrypted.
+struct Outgoing {
+    name: String,
+    yaml: SecretString,
+    decrypted: Vec<String>,
+}
+
+const OPERATION: &str = "esc push";
+
 /// Runs `sophia esc push`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let names = if args.envs.is_empty() {
-        local_environments(&args.environments)?
-    } else {
-        args.envs.clone()
-    };
     let loader = crate::esc::DirLoader {
         dir: args.environments.clone(),
     };
+    let names = if args.envs.is_empty() {
+        loader
+            .environment_names()
+            .with_context(|| format!("reading {}", args.environments.display()))?
+    } else {
+        args.envs.clone()
+    };
+    let crypt = EnvCrypt::from_env();
     let mut docs = Vec::new();
     for name in &names {
         let path = loader
@@ -39,90 +61,156 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("invalid environment name {name:?}"))?;
         let yaml = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let yaml = plaintext_secrets(&path, &yaml)?;
-        docs.push((name.clone(), yaml));
+        match plaintext_secrets(name, &path, &yaml, &crypt) {
+            Ok((yaml, decrypted)) => docs.push(Outgoing {
+                name: name.clone(),
+                yaml,
+                decrypted,
+            }),
+            Err(e) => {
+                audit_log::record_failure(OPERATION, format!("env:{name}"), false);
+                return Err(e.context("nothing pushed"));
+            }
+        }
     }
     let client = crate::cloud::logged_in_client()?;
-    let lines = crate::cloud::block_on(async {
-        let mut lines = Vec::new();
-        for (name, yaml) in &docs {
+    crate::cloud::block_on(async {
+        for doc in &docs {
             let full = match &args.org {
-                Some(org) => format!("{org}/{name}"),
-                None => name.clone(),
+                Some(org) => format!("{org}/{}", doc.name),
+                None => doc.name.clone(),
             };
-            let env = client.env_ref(&full).await?;
-            client.create(&env).await?;
-            let current = client.definition(&env).await?;
-            let rev = client.update(&env, yaml, current.etag.as_deref()).await?;
-            lines.push(format!(
+            let pushed = async {
+                let env = client.env_ref(&full).await?;
+                client.create(&env).await?;
+                let current = client.definition(&env).await?;
+                let rev = client
+                    .update(&env, doc.yaml.expose(), current.etag.as_deref())
+                    .await?;
+                Ok::<_, crate::cloud::CloudError>((env, rev))
+            }
+            .await;
+            let (env, rev) = match pushed {
+                Ok(p) => p,
+                Err(e) => {
+                    audit_log::record_failure(OPERATION, format!("env:{full}"), false);
+                    return Err(anyhow::Error::new(e));
+                }
+            };
+            // Plaintext left this machine for Pulumi Cloud: recorded as written out, with the paths decrypted.
+            let revealed = !doc.decrypted.is_empty();
+            audit_log::record(
+                OPERATION,
+                format!("env:{env}"),
+                doc.decrypted.clone(),
+                revealed,
+            )?;
+            // Printed as each lands, so a later failure leaves no doubt about what was pushed.
+            println!(
                 "{env}: pushed revision {}",
                 rev.map_or_else(|| "?".into(), |r| r.to_string())
-            ));
+            );
         }
-        Ok::<_, crate::cloud::CloudError>(lines)
+        Ok::<_, anyhow::Error>(())
     })??;
-    for l in lines {
-        println!("{l}");
-    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn local_environments(dir: &Path) -> anyhow::Result<Vec<String>> {
-    let mut out = Vec::new();
-    for project in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let project = project?;
-        if !project.file_type()?.is_dir() {
-            continue;
-        }
-        for f in std::fs::read_dir(project.path())? {
-            let name = f?.file_name().to_string_lossy().into_owned();
-            if let Some(env) = name.strip_suffix(".yaml") {
-                out.push(format!("{}/{env}", project.file_name().to_string_lossy()));
-            }
-        }
+/// A local secret in a document: where it is and its ciphertext text.
+struct LocalSecret {
+    /// Document path of the value holding `fn::secret` (`values.db.password`).
+    at: String,
+    /// Document path of the `fn::secret` value itself, the span the edit replaces.
+    secret_path: String,
+    ciphertext: String,
+}
+
+/// The document as Pulumi Cloud should receive it, and the paths of the secrets decrypted for it: each local
+/// `fn::secret: {ciphertext: ...}` becomes `fn::secret: "<plaintext>"`. Errors name the environment, its file and
+/// the secret's path (never its value).
+fn plaintext_secrets(
+    name: &str,
+    path: &Path,
+    yaml: &str,
+    crypt: &EnvCrypt,
+) -> anyhow::Result<(SecretString, Vec<String>)> {
+    let where_ = || format!("environment {name} ({})", path.display());
+    let secrets = local_secrets(name, yaml).map_err(|e| anyhow::anyhow!("{}: {e}", where_()))?;
+    let mut text = SecretString::new(yaml);
+    let mut decrypted = Vec::new();
+    for s in &secrets {
+        let fail = |e: String| anyhow::anyhow!("{}: {}: {e}", where_(), s.at);
+        let payload = crate::esc::decode_ciphertext(&s.ciphertext)
+            .map_err(|e| fail(format!("invalid ciphertext: {e}")))?;
+        let plain = crypt.decrypt(&payload).map_err(&fail)?;
+        let plain = SecretString::new(String::from_utf8(plain).map_err(|e| {
+            use zeroize::Zeroize as _;
+            e.into_bytes().zeroize();
+            fail("the secret is not UTF-8 text".into())
+        })?);
+        // A JSON string is a YAML double-quoted scalar: any plaintext fits, escaped.
+        let quoted =
+            SecretString::new(serde_json::Value::String(plain.expose().to_owned()).to_string());
+        let segs = crate::esc::rotate::parse_path(&s.secret_path).map_err(&fail)?;
+        text = SecretString::new(
+            edit::set_value(text.expose(), name, &segs, quoted.expose()).map_err(&fail)?,
+        );
+        decrypted.push(s.at.clone());
     }
-    out.sort();
+    // Whatever an edit missed (a duplicated key, say) must not reach Pulumi Cloud under a key it cannot read.
+    if let Some(left) = local_secrets(name, text.expose())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", where_()))?
+        .first()
+    {
+        anyhow::bail!(
+            "{}: {}: fn::secret still holds a local ciphertext after decryption (a duplicated key?)",
+            where_(),
+            left.at
+        );
+    }
+    decrypted.sort();
+    decrypted.dedup();
+    Ok((text, decrypted))
+}
+
+/// Every `fn::secret: {ciphertext: X}` in the document, in document order.
+fn local_secrets(name: &str, yaml: &str) -> Result<Vec<LocalSecret>, String> {
+    let (root, diags) = crate::esc::syntax::parse_yaml(name, yaml);
+    if let Some(d) = diags
+        .iter()
+        .find(|d| d.severity == crate::esc::syntax::Severity::Error)
+    {
+        return Err(format!("not valid YAML: {}", d.summary));
+    }
+    let mut out = Vec::new();
+    if let Some(root) = &root {
+        collect(root, &mut out);
+    }
     Ok(out)
 }
 
-/// The document as Pulumi Cloud should receive it: `fn::secret` values in plaintext. Local `fn::secret: {ciphertext}`
-/// payloads are encrypted with the local rotation key, whose decrypter lives with local rotation; until it is wired
-/// here such a document is refused with the file and path named, never sent encrypted with a key Cloud cannot read.
-fn plaintext_secrets(path: &Path, yaml: &str) -> anyhow::Result<String> {
-    let doc: serde_json::Value = serde_saphyr::from_str(yaml)
-        .map_err(|_| anyhow::anyhow!("{}: not valid YAML", path.display()))?;
-    if let Some(at) = find_ciphertext(&doc, "values") {
-        anyhow::bail!(
-            "{}: {at}: fn::secret holds a local ciphertext; decrypt it (sophia esc open --show-secrets) before pushing",
-            path.display()
-        );
-    }
-    Ok(yaml.to_owned())
-}
-
-fn find_ciphertext(v: &serde_json::Value, at: &str) -> Option<String> {
-    match v {
-        serde_json::Value::Object(m) => {
-            if m.get("fn::secret")
-                .and_then(|s| s.get("ciphertext"))
-                .is_some()
-            {
-                return Some(at.to_owned());
+fn collect(node: &Node, out: &mut Vec<LocalSecret>) {
+    match &node.kind {
+        NodeKind::Object(entries) => {
+            for (k, v) in entries {
+                if k.as_str() == Some("fn::secret")
+                    && let NodeKind::Object(inner) = &v.kind
+                    && let Some(text) = inner
+                        .iter()
+                        .find(|(ik, _)| ik.as_str() == Some("ciphertext"))
+                        .and_then(|(_, iv)| iv.as_str())
+                {
+                    out.push(LocalSecret {
+                        at: node.path.to_string(),
+                        secret_path: v.path.to_string(),
+                        ciphertext: text.to_owned(),
+                    });
+                    continue;
+                }
+                collect(v, out);
             }
-            let root = at == "values";
-            m.iter().find_map(|(k, item)| {
-                let next = if root && k == "values" {
-                    "values".to_owned()
-                } else {
-                    format!("{at}.{k}")
-                };
-                find_ciphertext(item, &next)
-            })
         }
-        serde_json::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, item)| find_ciphertext(item, &format!("{at}[{i}]"))),
-        _ => None,
+        NodeKind::Array(items) => items.iter().for_each(|i| collect(i, out)),
+        _ => {}
     }
 }

@@ -350,18 +350,16 @@ impl Client {
             let last = attempt >= self.policy.max_attempts;
             let backoff = jitter(self.policy.base_delay * 2u32.saturating_pow(attempt - 1))
                 .min(self.policy.max_delay);
-            let sent = req.send().await;
-            let resp = match sent {
+            let transport = |e: &reqwest::Error| CloudError::Transport {
+                url: self.backend.url.clone(),
+                what: what.into(),
+                attempts: attempt,
+                reason: transport_reason(e),
+            };
+            let resp = match req.send().await {
                 Ok(r) => r,
-                Err(e) => {
-                    if last {
-                        return Err(CloudError::Transport {
-                            url: self.backend.url.clone(),
-                            what: what.into(),
-                            attempts: attempt,
-                            reason: transport_reason(&e),
-                        });
-                    }
+                Err(e) if last => return Err(transport(&e)),
+                Err(_) => {
                     tokio::time::sleep(backoff).await;
                     continue;
                 }
@@ -370,16 +368,9 @@ impl Client {
             let headers = resp.headers().clone();
             let body_bytes = match resp.bytes().await {
                 Ok(b) => b.to_vec(),
-                Err(e) => {
-                    // The connection dropped mid-body: as retryable as a refused one.
-                    if last {
-                        return Err(CloudError::Transport {
-                            url: self.backend.url.clone(),
-                            what: what.into(),
-                            attempts: attempt,
-                            reason: transport_reason(&e),
-                        });
-                    }
+                // The connection dropped mid-body: as retryable as a refused one.
+                Err(e) if last => return Err(transport(&e)),
+                Err(_) => {
                     tokio::time::sleep(backoff).await;
                     continue;
                 }
@@ -427,6 +418,12 @@ impl Client {
         }
     }
 
+    /// A `GET` through [`Client::call`].
+    async fn get(&self, path_and_query: &str, what: &str) -> Result<Answer, CloudError> {
+        self.call(reqwest::Method::GET, path_and_query, None, &[], what)
+            .await
+    }
+
     fn json(answer: &Answer, what: &str) -> Result<serde_json::Value, CloudError> {
         serde_json::from_slice(&answer.body).map_err(|e| CloudError::Malformed {
             what: what.into(),
@@ -439,19 +436,30 @@ impl Client {
         })
     }
 
+    /// The body as the documented shape `T`; a mismatch says where and what kind, never the offending text.
+    fn decode<T: serde::de::DeserializeOwned>(
+        answer: &Answer,
+        what: &str,
+    ) -> Result<T, CloudError> {
+        serde_json::from_slice(&answer.body).map_err(|e| CloudError::Malformed {
+            what: what.into(),
+            reason: format!(
+                "line {} column {}: {}",
+                e.line(),
+                e.column(),
+                shape_only(&e)
+            ),
+        })
+    }
+
     /// The account's default organisation (`GET /api/user/organizations/default`), `None` when it has none.
     pub async fn default_org(&self) -> Result<Option<String>, CloudError> {
-        let what = "the default organisation";
-        match self
-            .call(
-                reqwest::Method::GET,
-                "/api/user/organizations/default",
-                None,
-                &[],
-                what,
-            )
-            .await
-        {
+        self.default_org_for("the default organisation").await
+    }
+
+    /// [`Client::default_org`], with `what` naming, in errors, why it was asked for.
+    async fn default_org_for(&self, what: &str) -> Result<Option<String>, CloudError> {
+        match self.get("/api/user/organizations/default", what).await {
             Ok(a) => {
                 let v = Client::json(&a, what)?;
                 Ok(v.get("gitHubLogin")
@@ -469,7 +477,12 @@ impl Client {
         if name.split('/').count() == 3 {
             return EnvRef::parse(name, None);
         }
-        let org = self.default_org().await?;
+        // A token refused here is refused before any organisation is known: the error names the environment.
+        let org = self
+            .default_org_for(&format!(
+                "the default organisation, to find environment {name}"
+            ))
+            .await?;
         EnvRef::parse(name, org.as_deref())
     }
 
@@ -500,11 +513,8 @@ impl Client {
         loop {
             let session = self.open_session(env, &what).await?;
             let read = self
-                .call(
-                    reqwest::Method::GET,
+                .get(
                     &format!("{}/open/{session}", env.path()),
-                    None,
-                    &[],
                     &format!("open session of {what}"),
                 )
                 .await;
@@ -528,9 +538,7 @@ impl Client {
     /// Reads `env`'s definition (YAML) with its `ETag` and revision.
     pub async fn definition(&self, env: &EnvRef) -> Result<Definition, CloudError> {
         let what = format!("environment {env}");
-        let a = self
-            .call(reqwest::Method::GET, &env.path(), None, &[], &what)
-            .await?;
+        let a = self.get(&env.path(), &what).await?;
         let yaml = String::from_utf8(a.body.to_vec()).map_err(|_| CloudError::Malformed {
             what: what.clone(),
             reason: "the definition is not UTF-8".into(),
@@ -605,24 +613,8 @@ impl Client {
     /// `env`'s revisions, newest first (`GET .../versions`).
     pub async fn revisions(&self, env: &EnvRef) -> Result<Vec<Revision>, CloudError> {
         let what = format!("revisions of environment {env}");
-        let a = self
-            .call(
-                reqwest::Method::GET,
-                &format!("{}/versions", env.path()),
-                None,
-                &[],
-                &what,
-            )
-            .await?;
-        serde_json::from_slice(&a.body).map_err(|e| CloudError::Malformed {
-            what,
-            reason: format!(
-                "line {} column {}: {}",
-                e.line(),
-                e.column(),
-                shape_only(&e)
-            ),
-        })
+        let a = self.get(&format!("{}/versions", env.path()), &what).await?;
+        Client::decode(&a, &what)
     }
 
     /// `env`'s revision tags as `(name, revision)` sorted by name (`GET .../versions/tags`, following `nextToken`).
@@ -637,13 +629,7 @@ impl Client {
                 format!("?continuationToken={token}")
             };
             let a = self
-                .call(
-                    reqwest::Method::GET,
-                    &format!("{}/versions/tags{q}", env.path()),
-                    None,
-                    &[],
-                    &what,
-                )
+                .get(&format!("{}/versions/tags{q}", env.path()), &what)
                 .await?;
             let v = Client::json(&a, &what)?;
             let tags =
@@ -745,9 +731,7 @@ impl Client {
                 q.push_str("&continuationToken=");
                 q.push_str(&token);
             }
-            let a = self
-                .call(reqwest::Method::GET, &q, None, &[], &what)
-                .await?;
+            let a = self.get(&q, &what).await?;
             #[derive(serde::Deserialize)]
             struct Page {
                 #[serde(default, rename = "continuationToken")]
@@ -755,16 +739,7 @@ impl Client {
                 #[serde(rename = "auditLogEvents")]
                 audit_log_events: Vec<AuditEvent>,
             }
-            let page: Page =
-                serde_json::from_slice(&a.body).map_err(|e| CloudError::Malformed {
-                    what: what.clone(),
-                    reason: format!(
-                        "line {} column {}: {}",
-                        e.line(),
-                        e.column(),
-                        shape_only(&e)
-                    ),
-                })?;
+            let page: Page = Client::decode(&a, &what)?;
             out.extend(page.audit_log_events);
             token = page.continuation_token.unwrap_or_default();
             if token.is_empty() {

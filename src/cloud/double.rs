@@ -165,27 +165,16 @@ impl Double {
 
     /// Loads every `<dir>/<project>/<env>.yaml` into `org`.
     pub fn seed_dir(&self, org: &str, dir: &std::path::Path) -> std::io::Result<usize> {
-        let mut n = 0;
-        let mut projects: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
-        projects.sort_by_key(|e| e.file_name());
-        for p in projects {
-            if !p.file_type()?.is_dir() {
-                continue;
-            }
-            let mut files: Vec<_> = std::fs::read_dir(p.path())?
-                .filter_map(Result::ok)
-                .collect();
-            files.sort_by_key(|e| e.file_name());
-            for f in files {
-                let name = f.file_name().to_string_lossy().into_owned();
-                if let Some(env) = name.strip_suffix(".yaml") {
-                    let yaml = std::fs::read_to_string(f.path())?;
-                    self.put_environment(org, &p.file_name().to_string_lossy(), env, &yaml);
-                    n += 1;
-                }
-            }
+        let loader = esc::DirLoader {
+            dir: dir.to_owned(),
+        };
+        let names = loader.environment_names()?;
+        for name in &names {
+            let (project, env) = name.split_once('/').expect("<project>/<env>");
+            let path = loader.path_of(name).expect("a listed name is safe");
+            self.put_environment(org, project, env, &std::fs::read_to_string(path)?);
         }
-        Ok(n)
+        Ok(names.len())
     }
 
     /// The latest stored definition of `org/project/env`.
@@ -439,6 +428,10 @@ fn route(s: &mut State, req: &Recorded) -> Reply {
             );
             json_reply(200, serde_json::json!({}))
         }
+        // `esc env get` evaluates a definition it has just read: ESC's check of YAML in an organisation.
+        ["api", "esc", "environments", org, "yaml", "check"] if m == "POST" => {
+            evaluate_yaml(s, org, "yaml", &req.body)
+        }
         ["api", "esc", "environments", org, project, env, rest @ ..] => {
             let key = ((*org).to_owned(), (*project).to_owned(), (*env).to_owned());
             env_route(s, m, key, rest, req, &query)
@@ -630,11 +623,12 @@ fn evaluate(s: &State, key: &(String, String, String), rev: u64) -> Reply {
     let Some(yaml) = s.envs[key].revisions.get(rev as usize - 1) else {
         return error_reply(404, "revision not found");
     };
-    let loader = StoreLoader {
-        org: &key.0,
-        envs: &s.envs,
-    };
-    let name = format!("{}/{}", key.1, key.2);
+    evaluate_yaml(s, &key.0, &format!("{}/{}", key.1, key.2), yaml)
+}
+
+/// Evaluates the definition `yaml` of environment `name` in `org` (imports from the store), as an open does.
+fn evaluate_yaml(s: &State, org: &str, name: &str, yaml: &str) -> Reply {
+    let loader = StoreLoader { org, envs: &s.envs };
     let opts = esc::EvalOptions {
         environments: &loader,
         providers: &esc::CloudOnly,
@@ -643,7 +637,7 @@ fn evaluate(s: &State, key: &(String, String, String), rev: u64) -> Reply {
         validating: false,
         show_secrets: false,
     };
-    let outcome = esc::evaluate(&name, yaml.as_bytes(), &opts);
+    let outcome = esc::evaluate(name, yaml.as_bytes(), &opts);
     let errors: Vec<serde_json::Value> = outcome
         .load_diags
         .iter()

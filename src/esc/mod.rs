@@ -443,6 +443,26 @@ impl DirLoader {
         }
         Some(direct)
     }
+
+    /// Every `<project>/<env>` with a file `<dir>/<project>/<env>.yaml`, sorted (the files [`DirLoader::path_of`]
+    /// reads for two-segment names).
+    pub fn environment_names(&self) -> std::io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for project in std::fs::read_dir(&self.dir)? {
+            let project = project?;
+            if !project.file_type()?.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(project.path())? {
+                let name = file?.file_name().to_string_lossy().into_owned();
+                if let Some(env) = name.strip_suffix(".yaml") {
+                    out.push(format!("{}/{env}", project.file_name().to_string_lossy()));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
 }
 
 impl EnvironmentLoader for DirLoader {

@@ -11,7 +11,7 @@ use sophia::value::Reveal;
 
 use super::util::bin;
 
-const TOKEN: &str = "pul-canary-token-5f1e2d3c";
+pub(super) const TOKEN: &str = "pul-canary-token-5f1e2d3c";
 const SECRET: &str = "canary-secret-91b7";
 
 const APP: &str = "imports:\n  - shared/base\nvalues:\n  db:\n    password:\n      fn::secret: canary-secret-91b7\n    host: ${base.host}\n  environmentVariables:\n    DB_PASSWORD: ${db.password}\n    DB_HOST: ${db.host}\n";
@@ -49,7 +49,7 @@ fn run<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// Asserts that neither the token nor the planted secret appears in `text`, plain, base64 or hex.
-fn assert_no_leak(text: &str, also_secret: bool) {
+pub(super) fn assert_no_leak(text: &str, also_secret: bool) {
     use base64::Engine;
     let mut needles = vec![TOKEN];
     if also_secret {
@@ -401,7 +401,7 @@ fn rotate_cloud_prints_one_line_per_path() {
 }
 
 #[test]
-fn push_moves_local_environments_and_refuses_local_ciphertext() {
+fn push_moves_local_environments_and_refuses_a_malformed_ciphertext() {
     let d = Double::start(0, TOKEN, "acme").unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("app")).unwrap();
@@ -428,16 +428,322 @@ fn push_moves_local_environments_and_refuses_local_ciphertext() {
         "values:\n  k:\n    fn::secret:\n      ciphertext: ZXNjeA==\n",
     )
     .unwrap();
+    d.clear_requests();
     let out = sophia(
         &d,
         &["esc", "push", "--environments", envs, "--org", "acme"],
         TOKEN,
     );
     assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("values.k"),
-        "{out:?}"
+        err.contains("environment app/dev")
+            && err.contains("values.k: invalid ciphertext")
+            && err.contains("nothing pushed"),
+        "{err}"
     );
+    assert!(d.requests().is_empty(), "{:?}", d.requests());
+}
+
+const PASSPHRASE: &str = "push-passphrase-canary-4d2e";
+
+/// A local project `app/dev` whose `db.password` is stored the way users store one, `sophia esc set --secret`
+/// (encrypted under [`PASSPHRASE`]), beside a plain `app/a`. Returns the directory and the file's text.
+fn local_secret_project() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("app")).unwrap();
+    let file = dir.path().join("app/dev.yaml");
+    std::fs::write(
+        &file,
+        "# comments survive the push\nvalues:\n  db:\n    host: db.internal # inline too\n  environmentVariables:\n    DB_PASSWORD: ${db.password}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("app/a.yaml"), "values:\n  plain: 1\n").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let set = Command::new(bin("sophia"))
+        .args(["esc", "set", "app/dev", "db.password", SECRET, "--secret"])
+        .arg("--environments")
+        .arg(dir.path())
+        .env("SOPHIA_ESC_PASSPHRASE", PASSPHRASE)
+        .env("HOME", home.path())
+        .env("SOPHIA_AUDIT_LOG", home.path().join("set-audit.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("fn::secret: {ciphertext: ") && !text.contains(SECRET));
+    (dir, text)
+}
+
+/// `sophia esc push --org acme` of everything in `dir`, with `passphrase` set as the variable `var`.
+fn push(
+    d: &Double,
+    dir: &std::path::Path,
+    log: &std::path::Path,
+    var: Option<(&str, &str)>,
+) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(bin("sophia"));
+    cmd.args(["esc", "push", "--org", "acme", "--environments"])
+        .arg(dir)
+        .env("PULUMI_BACKEND_URL", d.url())
+        .env("PULUMI_ACCESS_TOKEN", TOKEN)
+        .env("HOME", home.path())
+        .env("SOPHIA_AUDIT_LOG", log)
+        .env_remove("PULUMI_HOME")
+        .env_remove("SOPHIA_ESC_PASSPHRASE")
+        .env_remove("SOPHIA_ESC_PASSPHRASE_FILE");
+    if let Some((k, v)) = var {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+/// Asserts neither the token, the planted secret nor the passphrase appears in `text`, plain, base64 or hex.
+fn assert_no_leak_of_passphrase(text: &str) {
+    use base64::Engine;
+    assert_no_leak(text, true);
+    for form in [
+        PASSPHRASE.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(PASSPHRASE),
+        hex::encode(PASSPHRASE),
+    ] {
+        assert!(!text.contains(&form), "leaked {form:?} in {text}");
+    }
+}
+
+#[test]
+fn push_decrypts_local_secrets_for_pulumi_cloud_to_encrypt_and_records_the_access() {
+    let d = Double::start(0, TOKEN, "acme").unwrap();
+    let (dir, local) = local_secret_project();
+    let log = dir.path().join("push-audit.jsonl");
+    let out = push(
+        &d,
+        dir.path(),
+        &log,
+        Some(("SOPHIA_ESC_PASSPHRASE", PASSPHRASE)),
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stdout,
+        "acme/app/a: pushed revision 2\nacme/app/dev: pushed revision 2\n"
+    );
+    // Pulumi Cloud receives the file byte for byte, but the local ciphertext replaced by the plaintext as
+    // `fn::secret: "..."`, which it encrypts with its own key.
+    let ciphertext = local
+        .split("{ciphertext: ")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .unwrap();
+    let expected = local.replace(
+        &format!("{{ciphertext: {ciphertext}}}"),
+        &format!("\"{SECRET}\""),
+    );
+    assert!(
+        expected.contains("{fn::secret: \"canary-secret-91b7\"}"),
+        "{expected}"
+    );
+    assert_eq!(d.definition("acme", "app", "dev").unwrap(), expected);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("app/dev.yaml")).unwrap(),
+        local,
+        "the local file is untouched"
+    );
+    let patch = d
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "PATCH" && r.path.ends_with("/app/dev"))
+        .unwrap();
+    assert!(
+        !patch.body.contains(ciphertext),
+        "no local ciphertext is sent"
+    );
+    // Read back through our client and Pulumi's: the same plaintext, still a secret.
+    let open = sophia(
+        &d,
+        &["esc", "open", "--cloud", "acme/app/dev", "--format", "json"],
+        TOKEN,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&open.stdout).unwrap();
+    assert_eq!(v["db"]["password"], "[secret]", "{v}");
+    let open = sophia(
+        &d,
+        &[
+            "esc",
+            "open",
+            "--cloud",
+            "acme/app/dev",
+            "--format",
+            "json",
+            "--show-secrets",
+        ],
+        TOKEN,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&open.stdout).unwrap();
+    assert_eq!(v["environmentVariables"]["DB_PASSWORD"], SECRET, "{v}");
+    if let Some(esc) = esc_cli() {
+        let home = tempfile::tempdir().unwrap();
+        let esc_run = |args: &[&str]| {
+            let o = Command::new(&esc)
+                .args(args)
+                .env("HOME", home.path())
+                .env("PULUMI_ACCESS_TOKEN", TOKEN)
+                .env_remove("PULUMI_BACKEND_URL")
+                .env_remove("PULUMI_HOME")
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "esc {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        esc_run(&["login", &d.url()]);
+        let opened: serde_json::Value = serde_json::from_str(&esc_run(&[
+            "env",
+            "open",
+            "acme/app/dev",
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        assert_eq!(opened["db"]["password"], SECRET, "{opened}");
+        assert_eq!(opened["environmentVariables"]["DB_PASSWORD"], SECRET);
+        let got = esc_run(&[
+            "env",
+            "get",
+            "acme/app/dev",
+            "db.password",
+            "--value",
+            "json",
+        ]);
+        assert_eq!(
+            got.trim(),
+            "\"[secret]\"",
+            "esc env get redacts the pushed secret: {got}"
+        );
+        let got = esc_run(&[
+            "env",
+            "get",
+            "acme/app/dev",
+            "db.password",
+            "--value",
+            "json",
+            "--show-secrets",
+        ]);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&got).unwrap(),
+            SECRET,
+            "{got}"
+        );
+    }
+    // The push decrypted one secret and sent it out: recorded with its path, never its value.
+    let entries = sophia::audit::verify(&log).unwrap();
+    let summary: Vec<(&str, &str, Vec<String>, bool)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e.operation.as_str(),
+                e.target.as_str(),
+                e.keys.clone(),
+                e.revealed,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("esc push", "env:acme/app/a", vec![], false),
+            (
+                "esc push",
+                "env:acme/app/dev",
+                vec!["values.db.password".to_owned()],
+                true
+            ),
+        ]
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.outcome == sophia::audit::Outcome::Success)
+    );
+    let audit = std::fs::read_to_string(&log).unwrap();
+    for text in [&stdout, &stderr, &audit] {
+        assert_no_leak_of_passphrase(text);
+    }
+}
+
+#[test]
+fn push_without_the_right_passphrase_names_the_environment_and_pushes_nothing() {
+    let d = Double::start(0, TOKEN, "acme").unwrap();
+    let (dir, _) = local_secret_project();
+    let log = dir.path().join("push-audit.jsonl");
+    let wrong = dir.path().join("wrong-passphrase");
+    std::fs::write(&wrong, "not-the-passphrase\n").unwrap();
+    for (var, why) in [
+        (
+            None,
+            "no passphrase: set SOPHIA_ESC_PASSPHRASE or SOPHIA_ESC_PASSPHRASE_FILE",
+        ),
+        (
+            Some(("SOPHIA_ESC_PASSPHRASE", "not-the-passphrase")),
+            "wrong passphrase",
+        ),
+        (
+            Some(("SOPHIA_ESC_PASSPHRASE_FILE", wrong.to_str().unwrap())),
+            "wrong passphrase",
+        ),
+    ] {
+        let out = push(&d, dir.path(), &log, var);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let file = dir.path().join("app/dev.yaml");
+        assert!(
+            stderr.contains(&format!("environment app/dev ({})", file.display()))
+                && stderr.contains("values.db.password")
+                && stderr.contains(why)
+                && stderr.contains("nothing pushed"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(stdout, "");
+        // Not one request: `app/a`, which needs no key, waits for `app/dev` too.
+        assert!(d.requests().is_empty(), "{:?}", d.requests());
+        assert_no_leak_of_passphrase(&format!("{stdout}{stderr}"));
+    }
+    let entries = sophia::audit::verify(&log).unwrap();
+    assert_eq!(entries.len(), 3);
+    assert!(entries.iter().all(|e| e.operation == "esc push"
+        && e.target == "env:app/dev"
+        && e.outcome == sophia::audit::Outcome::Failure));
+    // The passphrase from a file works as the variable does.
+    let right = dir.path().join("right-passphrase");
+    std::fs::write(&right, format!("{PASSPHRASE}\n")).unwrap();
+    let out = push(
+        &d,
+        dir.path(),
+        &log,
+        Some(("SOPHIA_ESC_PASSPHRASE_FILE", right.to_str().unwrap())),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(d.definition("acme", "app", "dev").unwrap().contains(SECRET));
 }
 
 #[test]

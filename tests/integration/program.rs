@@ -516,6 +516,85 @@ fn pulumi_cloud_mode_registers_each_environment_file() {
     );
 }
 
+/// What the pulumiservice provider's Python SDK (pinned in requirements-test.txt, installed into `.venv` by
+/// scripts/setup-python.sh) registers for `type_`: see tests/integration/pulumiservice_sdk_probe.py. `None` only
+/// outside CI when that environment is missing.
+fn pulumiservice_sdk(type_: &str) -> Option<serde_json::Value> {
+    let root = super::util::project_root();
+    let python = root.join(".venv/bin/python");
+    let usable = python.is_file()
+        && std::process::Command::new(&python)
+            .args(["-c", "import pulumi_pulumiservice"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !usable {
+        let why = "the pulumiservice Python SDK is not installed: run scripts/setup-python.sh";
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    let out = std::process::Command::new(&python)
+        .arg(root.join("tests/integration/pulumiservice_sdk_probe.py"))
+        .arg(type_)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// The provider's Go module cannot be had here, so the property names the program's Pulumi Cloud mode sends are
+/// checked against the provider's schema as its generated Python SDK carries it.
+#[test]
+fn pulumi_cloud_mode_sends_the_property_names_of_the_pulumiservice_schema() {
+    let Some(sdk) = pulumiservice_sdk(sophia::program::ESC_ENVIRONMENT_TYPE) else {
+        return;
+    };
+    assert!(sdk.get("error").is_none(), "{sdk}");
+    assert_eq!(sdk["type"], sophia::program::ESC_ENVIRONMENT_TYPE);
+    let f = fixture({
+        let mut c = base_config();
+        c.insert("sophia-secrets:pulumiCloud".into(), "true".into());
+        c
+    });
+    let envs = f.project.dir.join("environments/sophia");
+    std::fs::create_dir_all(&envs).unwrap();
+    std::fs::write(envs.join("dev.yaml"), "values:\n  a: 1\n").unwrap();
+    let run = engine_double::run(&f.project, Options::default());
+    run.assert_ok();
+    let registered = run.of_type(sophia::program::ESC_ENVIRONMENT_TYPE);
+    let mut sent: Vec<&str> = registered["sophia-dev"]
+        .object
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    sent.sort_unstable();
+    let names = |field: &str| -> Vec<&str> {
+        sdk[field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        sent,
+        names("inputs"),
+        "the program's inputs are the schema's (sorted)"
+    );
+    for required in names("required") {
+        assert!(
+            sent.contains(&required),
+            "{required} is required by the schema"
+        );
+    }
+}
+
 #[test]
 fn a_stack_with_a_kubeconfig_deploys_instead_of_rendering() {
     let mut config = base_config();
