@@ -314,13 +314,12 @@ pub fn parse_yaml(file: &str, src: &str) -> (Option<Node>, Vec<Diag>) {
         byte: cursor.byte_of(span_start.index()) as u32,
     };
 
+    // yaml.v3 parses the whole document before ESC's decoder sees a node, so a syntax error is the only diagnostic:
+    // what the decoder would have said about earlier nodes (such as a collection used as a key) is never said.
     for event in Parser::new_from_str(src) {
         let (event, span) = match event {
             Ok(e) => e,
-            Err(err) => {
-                diags.push(yaml_error(&file, &err, &stack));
-                return (None, diags);
-            }
+            Err(err) => return (None, vec![yaml_error(&file, &err, &stack)]),
         };
         // The path of the node this event starts: the parent's path plus its index or pending key.
         let child_path = |stack: &[Frame]| -> Rc<str> {
@@ -910,5 +909,18 @@ mod tests {
             "yaml: line 1: did not find expected ',' or ']'"
         );
         assert!(diags[0].range.is_none());
+    }
+
+    #[test]
+    fn a_syntax_error_is_the_only_diagnostic() {
+        // In a well-formed document the collection key would be "mapping keys must be strings"; here Pulumi's
+        // evaluator reports the syntax error alone.
+        let (node, diags) = parse_yaml("t", "values:\n  [a]: 1\n  b: {c: d\n");
+        assert!(node.is_none());
+        let summaries: Vec<&str> = diags.iter().map(|d| d.summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            ["yaml: line 2: did not find expected ',' or '}'"]
+        );
     }
 }

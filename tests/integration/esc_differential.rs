@@ -138,7 +138,7 @@ fn expr(r: &mut Rng, names: &[String], depth: usize) -> String {
     };
     let leaf = |r: &mut Rng| -> String {
         match r.below(6) {
-            0 | 1 | 2 => scalar(r),
+            0..=2 => scalar(r),
             3 => format!("${{{}}}", refer(r)),
             4 => format!("\"pre-${{{}}}-post\"", refer(r)),
             _ => format!("\"${{{}[0]}}${{{}[\\\"k\\\"]}}\"", refer(r), refer(r)),
@@ -156,7 +156,7 @@ fn expr(r: &mut Rng, names: &[String], depth: usize) -> String {
         4 => format!("{{fn::toString: {}}}", sub(r)),
         5 => format!("{{fn::fromJSON: {}}}", r.pick(JSON_TEXTS)),
         6 => format!("{{fn::join: [\",\", [{}, {}]]}}", sub(r), sub(r)),
-        7 => format!("{{fn::split: [\",\", \"a,b,,c\"]}}"),
+        7 => "{fn::split: [\",\", \"a,b,,c\"]}".to_owned(),
         8 => format!("{{fn::concat: [[{}], [{}]]}}", sub(r), sub(r)),
         9 => format!("{{fn::toBase64: {}}}", sub(r)),
         10 => format!(
