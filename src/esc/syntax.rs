@@ -540,16 +540,14 @@ fn scalar_node(
     path: Rc<str>,
 ) -> Result<Node, Diag> {
     let plain = matches!(style, ScalarStyle::Plain);
-    // ESC's end position: start column plus the value's length (in bytes), plus lines for literal blocks.
+    // ESC's end position: start column plus the value's length (in bytes), plus lines for literal blocks, whose
+    // last line's length is added to the start column too (the `|`'s column), as ESC's `yamlEndPos` does.
     let end = {
         let (mut line, mut col, mut rest) = (start.line, start.column, text);
         if matches!(style, ScalarStyle::Literal) {
             while let Some(nl) = rest.find('\n') {
                 line += 1;
                 rest = &rest[nl + 1..];
-            }
-            if line != start.line {
-                col = 1;
             }
         }
         if let Some(t) = tag {
@@ -888,6 +886,18 @@ mod tests {
             panic!()
         };
         assert_eq!(&*items[1].path, "values[\"b c\"][1]");
+    }
+
+    #[test]
+    fn a_literal_block_ends_at_its_indicator_column_plus_its_last_line() {
+        // Pulumi's evaluator ends the block one line down per newline, at the `|`'s column plus the last line's length.
+        let (node, _) = parse_yaml("t", "k: |\n    literal  \n    text\n");
+        let NodeKind::Object(top) = &node.unwrap().kind else {
+            panic!()
+        };
+        let r = &top[0].1.range;
+        assert_eq!((r.start.line, r.start.column), (1, 4));
+        assert_eq!((r.end.line, r.end.column), (3, 4));
     }
 
     #[test]

@@ -3,7 +3,12 @@
 //! interpolation with quoting and indices, projections, Unicode and YAML edge cases, invalid documents); both
 //! evaluators run each one and must agree on values, secretness, unknowns and each diagnostic's path, range and
 //! message. A disagreement prints the seed and the smallest document (entries removed one at a time) that still
-//! disagrees. `SOPHIA_ESC_DIFF_SEED` and `SOPHIA_ESC_DIFF_COUNT` choose the run (default: a fixed seed, 2,000).
+//! disagrees. `SOPHIA_ESC_DIFF_SEED` and `SOPHIA_ESC_DIFF_COUNT` choose the run (default: a fixed seed, 2,000);
+//! `SOPHIA_ESC_DIFF_DUMP=<dir>` writes every disagreeing document and both answers there.
+//!
+//! The only accepted disagreements are the classes in `EXCEPTIONS`, each justified, with its exact count in the
+//! default run. The oracle is built on demand from `tools/esc-oracle` (required under CI; without Go and a cached
+//! build the test says it is skipped).
 
 use serde_json::{Value as J, json};
 use sophia::esc::schema::{Schema, SchemaRef};
@@ -465,10 +470,18 @@ struct Exception {
 /// class whose count in the default run differs from `default_run_count` (a new or vanished instance of a known
 /// class is a change to look at, not noise).
 const EXCEPTIONS: &[Exception] = &[Exception {
-    name: "oracle panics",
-    why: "Pulumi's evaluator itself panics on the document (a bug in ESC): there is no answer to compare with",
+    name: "Pulumi's evaluator panics on fn::open inputs that are not an object",
+    why: "ESC's evaluateBuiltinOpen asserts `inputsV.Value.(map[string]esc.Value)` after checking the inputs only \
+          against the provider's schema, which for the suite's `test` provider accepts any value, so a string, \
+          number, list, boolean or null as `inputs` crashes it: there is no answer to compare with (ours passes \
+          the value to the provider)",
     default_run_count: 138,
-    applies: |_, theirs| theirs.get("panic").is_some(),
+    applies: |_, theirs| {
+        theirs["panic"].as_str().is_some_and(|p| {
+            p.starts_with("interface conversion: interface {} is ")
+                && p.ends_with(", not map[string]esc.Value")
+        })
+    },
 }];
 
 const DEFAULT_SEED: u64 = 20_260_126;
@@ -513,24 +526,22 @@ fn agrees_with_pulumis_evaluator_on_generated_documents() {
     let mut excepted: BTreeMap<&str, usize> = EXCEPTIONS.iter().map(|e| (e.name, 0)).collect();
     let mut failures = Vec::new();
     for (i, (case, expected)) in cases.iter().zip(&theirs).enumerate() {
-        let got = if expected.get("panic").is_some() {
-            J::Null
-        } else {
-            ours(case)
-        };
+        // Ours runs on every document, those Pulumi's evaluator crashes on too: it must answer, not panic.
+        let got = ours(case);
         if &got == expected {
             continue;
+        }
+        // Every disagreement, excepted or not, for a look at it.
+        if let Ok(dir) = std::env::var("SOPHIA_ESC_DIFF_DUMP") {
+            let _ = std::fs::write(format!("{dir}/{i}.ours.json"), format!("{got:#}"));
+            let _ = std::fs::write(format!("{dir}/{i}.pulumi.json"), format!("{expected:#}"));
+            let _ = std::fs::write(format!("{dir}/{i}.yaml"), case.yaml());
         }
         if let Some(e) = EXCEPTIONS.iter().find(|e| (e.applies)(&got, expected)) {
             *excepted.entry(e.name).or_default() += 1;
             continue;
         }
         failures.push(i);
-        if let Ok(dir) = std::env::var("SOPHIA_ESC_DIFF_DUMP") {
-            let _ = std::fs::write(format!("{dir}/{i}.ours.json"), format!("{got:#}"));
-            let _ = std::fs::write(format!("{dir}/{i}.pulumi.json"), format!("{expected:#}"));
-            let _ = std::fs::write(format!("{dir}/{i}.yaml"), case.yaml());
-        }
     }
     let agreed = cases.len() - failures.len() - excepted.values().sum::<usize>();
     println!(
