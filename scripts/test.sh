@@ -25,9 +25,10 @@ phase "python .venv ready"
 if [ "${SOPHIA_SKIP_E2E:-}" != 1 ]; then
   eval "$(scripts/install-toolchain.sh --env)"
   phase "Pulumi toolchain ready"
-  # Pulumi's `esc` CLI, run against the Pulumi Cloud API double (tests/integration/cloud.rs).
-  scripts/install-toolchain.sh esc >/dev/null
-  phase "esc CLI ready"
+  # Pulumi's `esc` CLI, run against the Pulumi Cloud API double (tests/integration/cloud.rs), and Pulumi's ESC
+  # evaluator as the differential test's oracle (tests/integration/esc_differential.rs).
+  scripts/install-toolchain.sh esc esc-oracle >/dev/null
+  phase "esc CLI and ESC oracle ready"
 fi
 
 # Rust side: unit tests, the ESC conformance runner (`esc_conformance`), the integration binary, doctests.

@@ -1,10 +1,15 @@
-//! ESC conformance runner: evaluates every case of ESC's own suite (`../shared/esc-suite/eval`, or the directory in
-//! `$ESC_SUITE`) and our own cases (`testdata/esc/`), and compares with each case's `expected.json`:
+//! ESC conformance runner: evaluates every case of three suites and compares with each case's `expected.json`:
+//! `esc-suite/` is the copy of ESC's suite in `../shared/esc-suite/eval` (or the directory in `$ESC_SUITE`, which then
+//! runs alone); `esc@vX.Y.Z/` is ESC's current suite, `eval/testdata/eval` of the `github.com/pulumi/esc` Go module at
+//! the version `tools/esc-oracle/go.mod` pins, located with `go mod download -json` (required under CI, a `SKIP` line
+//! elsewhere when Go or the module is unavailable); `testdata/` is our own cases (`testdata/esc/`). Compared:
 //! `loadDiags`, `checkDiags`, `evalDiags` (severity, summary, file, start line and column, path — compared as sorted
-//! lists, since ESC's own sort of equal positions is unstable), `checkJson`, `evalJsonRedacted`, `evalJSONRevealed`.
+//! lists, since ESC's own sort of equal positions is unstable), `checkJson`, `evalJsonRedacted`, `evalJSONRevealed`,
+//! and for rotation cases `rotateDiags`, `rotate`, `rotateJson` and `rotatePatches`.
 //!
-//! Prints `PASS name` / `FAIL name: first difference` per case and `esc conformance: N passed, M failed`. Fails when a
-//! case outside `tests/esc-known-failures.txt` fails, or a listed case passes (the list must stay honest).
+//! Prints `PASS suite/case` / `FAIL suite/case: first difference` per case, a count per suite and
+//! `esc conformance: N passed, M failed`. Fails when a case outside `tests/esc-known-failures.txt` fails, or a listed
+//! case passes (the list must stay honest).
 //!
 //! The Go driver's fixtures are reimplemented here (see the suite's SOURCE.md): the execution context, the `test`,
 //! `secret-wrapper`, `error`, `schema` and `bench` providers, the `swap` and `echo` rotators, and the `rot128`
@@ -545,7 +550,7 @@ fn value_tree_json(tree: &J, redact: bool) -> J {
 }
 
 /// ESC's `RotateEnvironment` expectations: `rotateDiags`, `rotate` (its properties, redacted), `rotateJson`
-/// (revealed) and `rotatePatches` (document path and new state).
+/// (redacted) and `rotatePatches` (document path and new state).
 fn check_rotation(
     name: &str,
     env: &[u8],
@@ -581,9 +586,10 @@ fn check_rotation(
         rotated.value.as_ref().map(|v| v.to_json(true)),
         properties.as_ref(),
     )?;
+    // Redacted, as the Go driver records it (`ToJSON(true)` of the rotated properties).
     compare_json(
         "rotateJson",
-        rotated.value.as_ref().map(|v| v.to_json(false)),
+        rotated.value.as_ref().map(|v| v.to_json(true)),
         expected.get("rotateJson"),
     )?;
     let ours: Vec<J> = rotated
@@ -634,22 +640,101 @@ fn case_dirs(dir: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// One suite of cases: the label printed before each case's name (and used in the known-failures list), and where its
+/// case directories are.
+struct Suite {
+    label: String,
+    cases: Vec<PathBuf>,
+}
+
+/// The ESC version the evaluator follows: the one the oracle module pins (`tools/esc-oracle/go.mod`), so the suite
+/// read here and the evaluator the differential test compares with are the same release.
+fn pinned_esc_version(root: &Path) -> Result<String, String> {
+    let go_mod = root.join("tools/esc-oracle/go.mod");
+    let text = std::fs::read_to_string(&go_mod)
+        .map_err(|e| format!("reading {}: {e}", go_mod.display()))?;
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("github.com/pulumi/esc "))
+        .map(|v| v.split_whitespace().next().unwrap_or_default().to_owned())
+        .filter(|v| v.starts_with('v'))
+        .ok_or_else(|| {
+            format!(
+                "{}: no `github.com/pulumi/esc vX.Y.Z` requirement",
+                go_mod.display()
+            )
+        })
+}
+
+/// ESC's own suite at `version`: `eval/testdata/eval` of the `github.com/pulumi/esc` Go module, which `go mod download`
+/// fetches into (or finds in) Go's module cache. Read in place, never copied into the project.
+fn esc_module_suite(version: &str) -> Result<PathBuf, String> {
+    let module = format!("github.com/pulumi/esc@{version}");
+    // Outside any Go module, so no go.mod or go.work around the project steers the download.
+    let out = std::process::Command::new("go")
+        .args(["mod", "download", "-json", &module])
+        .current_dir(std::env::temp_dir())
+        .env_remove("GOWORK")
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => "Go is not installed (no `go` on PATH)".to_owned(),
+            _ => format!("running `go mod download -json {module}`: {e}"),
+        })?;
+    let info: J = serde_json::from_slice(&out.stdout).map_err(|_| {
+        format!(
+            "`go mod download -json {module}` exited {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })?;
+    if let Some(error) = info.get("Error").and_then(J::as_str) {
+        return Err(format!("`go mod download -json {module}`: {error}"));
+    }
+    let dir = info
+        .get("Dir")
+        .and_then(J::as_str)
+        .ok_or_else(|| format!("`go mod download -json {module}` gave no Dir"))?;
+    let suite = Path::new(dir).join("eval/testdata/eval");
+    if !suite.is_dir() {
+        return Err(format!("{module} has no {}", suite.display()));
+    }
+    Ok(suite)
+}
+
 fn main() -> ExitCode {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let suite = std::env::var_os("ESC_SUITE")
-        .map(PathBuf::from)
+    let named = std::env::var_os("ESC_SUITE").map(PathBuf::from);
+    let shared = named
+        .clone()
         .unwrap_or_else(|| root.join("../shared/esc-suite/eval"));
     let known = known_failures(&root);
-    let mut dirs = case_dirs(&suite);
-    if !suite.is_dir() {
+    if !shared.is_dir() {
         eprintln!(
             "esc conformance: suite directory {} not found",
-            suite.display()
+            shared.display()
         );
         return ExitCode::FAILURE;
     }
-    // Our own cases run too, unless a suite was named explicitly.
-    if std::env::var_os("ESC_SUITE").is_none() {
+    let mut suites = vec![Suite {
+        label: "esc-suite".into(),
+        cases: case_dirs(&shared),
+    }];
+    let mut unexpected = Vec::new();
+    // ESC's current suite from its Go module and our own cases run too, unless a suite was named explicitly.
+    if named.is_none() {
+        match pinned_esc_version(&root).and_then(|v| esc_module_suite(&v).map(|dir| (v, dir))) {
+            Ok((version, dir)) => suites.push(Suite {
+                label: format!("esc@{version}"),
+                cases: case_dirs(&dir),
+            }),
+            // Under CI the current suite is required; elsewhere (no Go, offline) it is left out, and says so.
+            Err(why) if std::env::var_os("CI").is_some() => {
+                println!("FAIL ESC's current suite: {why}");
+                unexpected.push(format!(
+                    "ESC's current suite is unavailable under CI: {why}"
+                ));
+            }
+            Err(why) => println!("SKIP ESC's current suite (required under CI): {why}"),
+        }
         let ours = case_dirs(&root.join("testdata/esc"));
         if std::env::var_os("SOPHIA_ACCEPT").is_some() {
             for dir in &ours {
@@ -659,38 +744,47 @@ fn main() -> ExitCode {
                 }
             }
         }
-        dirs.extend(ours);
+        suites.push(Suite {
+            label: "testdata".into(),
+            cases: ours,
+        });
     }
 
-    let (mut passed, mut failed, mut unexpected) = (0, 0, Vec::new());
-    for dir in dirs {
-        let name = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_owned();
-        if name == "bench" {
-            continue;
-        }
-        // A panic is a failure of the case, never of the runner.
-        let result =
-            std::panic::catch_unwind(|| run_case(&dir)).unwrap_or_else(|_| Err("panicked".into()));
-        match result {
-            Ok(()) => {
-                passed += 1;
-                println!("PASS {name}");
-                if known.contains_key(&name) {
-                    unexpected.push(format!("{name} passes but is listed as a known failure"));
+    let (mut passed, mut failed) = (0, 0);
+    for suite in &suites {
+        let (mut suite_passed, mut suite_failed) = (0, 0);
+        for dir in &suite.cases {
+            let case = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            if case == "bench" {
+                continue;
+            }
+            let name = format!("{}/{case}", suite.label);
+            // A panic is a failure of the case, never of the runner.
+            let result = std::panic::catch_unwind(|| run_case(dir))
+                .unwrap_or_else(|_| Err("panicked".into()));
+            match result {
+                Ok(()) => {
+                    suite_passed += 1;
+                    println!("PASS {name}");
+                    if known.contains_key(&name) {
+                        unexpected.push(format!("{name} passes but is listed as a known failure"));
+                    }
+                }
+                Err(diff) => {
+                    suite_failed += 1;
+                    println!("FAIL {name}: {diff}");
+                    if !known.contains_key(&name) {
+                        unexpected.push(format!("{name} fails and is not a known failure"));
+                    }
                 }
             }
-            Err(diff) => {
-                failed += 1;
-                println!("FAIL {name}: {diff}");
-                if !known.contains_key(&name) {
-                    unexpected.push(format!("{name} fails and is not a known failure"));
-                }
-            }
         }
+        println!(
+            "esc conformance {}: {suite_passed} passed, {suite_failed} failed",
+            suite.label
+        );
+        passed += suite_passed;
+        failed += suite_failed;
     }
     println!("esc conformance: {passed} passed, {failed} failed");
     if unexpected.is_empty() {

@@ -625,7 +625,7 @@ impl Evaluator<'_> {
                 }
             }
             State::Evaluating => {
-                let path = self.xs[x].path.clone();
+                let path = go_expr_path(&self.xs[x].path);
                 self.error_x(x, format!("cyclic reference to {path}"));
                 return self.unknown_v(x, always());
             }
@@ -1805,4 +1805,38 @@ fn go_base64_decode(s: &str) -> Result<Vec<u8>, String> {
                 format!("illegal base64 data at input byte {}", s.len())
             }
         })
+}
+
+/// An expression's path as ESC prints it in a cycle message: ESC names a top-level property by its bare key (only
+/// keys below it are quoted, `["..."]`), where our paths quote every key that needs it.
+fn go_expr_path(path: &str) -> String {
+    let Some(rest) = path.strip_prefix("[\"") else {
+        return path.to_owned();
+    };
+    let mut key = String::new();
+    let mut chars = rest.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' if rest[i + 1..].starts_with('"') => {
+                key.push('"');
+                chars.next();
+            }
+            '"' if rest[i + 1..].starts_with(']') => return key + &rest[i + 2..],
+            c => key.push(c),
+        }
+    }
+    path.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::go_expr_path;
+
+    #[test]
+    fn cycle_paths_name_the_top_level_key_bare() {
+        assert_eq!(go_expr_path("a.p"), "a.p");
+        assert_eq!(go_expr_path("[\"é\"]"), "é");
+        assert_eq!(go_expr_path("[\"with space\"].x[0]"), "with space.x[0]");
+        assert_eq!(go_expr_path("[\"q\\\"t\"][\"é\"]"), "q\"t[\"é\"]");
+    }
 }

@@ -48,9 +48,9 @@ pub(super) fn block(v: &EscValue, indent: usize, out: &mut String) {
             for k in keys {
                 let child = &map[k];
                 out.push_str(&pad);
-                out.push_str(&quote_string(k, false));
+                out.push_str(&quote_string(k, None));
                 out.push(':');
-                value_after_indicator(child, indent, indent + INDENT, out);
+                value_after_indicator(child, nested_indent(indent, false), out);
             }
         }
         EscRepr::Array(items) => {
@@ -64,7 +64,7 @@ pub(super) fn block(v: &EscValue, indent: usize, out: &mut String) {
                     out.push(' ');
                     out.push_str(&inner[indent + 2..]);
                 } else {
-                    value_after_indicator(item, indent, indent + INDENT, out);
+                    value_after_indicator(item, nested_indent(indent, true), out);
                 }
             }
         }
@@ -72,8 +72,18 @@ pub(super) fn block(v: &EscValue, indent: usize, out: &mut String) {
     }
 }
 
-/// After `key:` or `-`: a scalar or empty collection on the same line, a collection on the lines below.
-fn value_after_indicator(v: &EscValue, _indent: usize, child: usize, out: &mut String) {
+/// The indent yaml.v3 gives a node inside the collection indented at `parent`: two in from a sequence's dash (past
+/// the `- `), else the next multiple of four (so a mapping that starts after a dash still nests on the four grid).
+fn nested_indent(parent: usize, in_sequence: bool) -> usize {
+    if in_sequence {
+        parent + 2
+    } else {
+        INDENT * ((parent + INDENT) / INDENT)
+    }
+}
+
+/// After `key:` or `-`: a scalar or empty collection on the same line, a collection on the lines below, at `child`.
+fn value_after_indicator(v: &EscValue, child: usize, out: &mut String) {
     if let Some(e) = is_empty_collection(v) {
         out.push(' ');
         out.push_str(e);
@@ -117,20 +127,21 @@ fn write_scalar(text: &str, is_string: bool, indent: usize, out: &mut String) {
         }
         return;
     }
-    out.push_str(&quote_string(text, true));
+    out.push_str(&quote_string(text, Some(indent)));
     out.push('\n');
 }
 
-/// yaml.v3's printable set for its emitter.
+/// yaml.v3's printable set for its emitter (`is_printable`: NEL is not in it).
 fn printable(c: char) -> bool {
     // Characters beyond the Basic Multilingual Plane are escaped (`\U0001F600`), as yaml.v3 does.
-    matches!(c as u32, 0x20..=0x7e | 0x85 | 0xa0..=0xd7ff)
+    matches!(c as u32, 0x20..=0x7e | 0xa0..=0xd7ff)
         || (matches!(c as u32, 0xe000..=0xfffd) && c != '\u{feff}')
 }
 
 /// A string scalar as yaml.v3 writes it: plain when it reads back as the same string, else single-quoted when
-/// printable, else double-quoted with escapes.
-fn quote_string(s: &str, _value: bool) -> String {
+/// printable, else double-quoted with escapes. `value_indent` is the indent of a value (`None` for a key), where a
+/// single-quoted line break (U+2028, U+2029) is followed by it.
+fn quote_string(s: &str, value_indent: Option<usize>) -> String {
     let resolves_otherwise = super::syntax::resolve_plain(s).is_some()
         || matches!(
             s,
@@ -154,10 +165,33 @@ fn quote_string(s: &str, _value: bool) -> String {
     if resolves_otherwise || s.contains('\n') || !s.chars().all(printable) {
         return double_quoted(s);
     }
-    if plain_allowed(s) {
+    // The printable line breaks: yaml.v3 never writes them plain, and a space beside one forces double quotes.
+    let is_break = |c: char| matches!(c, '\u{2028}' | '\u{2029}');
+    let chars: Vec<char> = s.chars().collect();
+    let breaks = chars.iter().any(|&c| is_break(c));
+    if breaks
+        && chars
+            .windows(2)
+            .any(|w| (w[0] == ' ' && is_break(w[1])) || (is_break(w[0]) && w[1] == ' '))
+    {
+        return double_quoted(s);
+    }
+    if !breaks && plain_allowed(s) {
         return s.to_owned();
     }
-    format!("'{}'", s.replace('\'', "''"))
+    let mut out = String::from("'");
+    for (i, &c) in chars.iter().enumerate() {
+        // After a run of breaks the next line starts at the value's indent, as yaml.v3's writer indents it.
+        if i > 0 && is_break(chars[i - 1]) && !is_break(c) {
+            out.extend(std::iter::repeat_n(' ', value_indent.unwrap_or(0)));
+        }
+        if c == '\'' {
+            out.push('\'');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
 }
 
 fn is_base60(s: &str) -> bool {
@@ -201,6 +235,9 @@ fn plain_allowed(s: &str) -> bool {
 }
 
 fn double_quoted(s: &str) -> String {
+    // yaml.v3's `is_bom` looks at the value's first bytes whatever the position, so a value that starts with a BOM
+    // has every character escaped.
+    let escape_all = s.starts_with('\u{feff}');
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -219,7 +256,7 @@ fn double_quoted(s: &str) -> String {
             '\u{a0}' => out.push_str("\\_"),
             '\u{2028}' => out.push_str("\\L"),
             '\u{2029}' => out.push_str("\\P"),
-            c if printable(c) => out.push(c),
+            c if printable(c) && !escape_all => out.push(c),
             c if (c as u32) <= 0xff => out.push_str(&format!("\\x{:02X}", c as u32)),
             c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04X}", c as u32)),
             c => out.push_str(&format!("\\U{:08X}", c as u32)),
@@ -268,12 +305,70 @@ mod tests {
 
     #[test]
     fn quotes_as_yaml_v3_does() {
-        assert_eq!(quote_string("1", true), "\"1\"");
-        assert_eq!(quote_string("yes", true), "\"yes\"");
-        assert_eq!(quote_string("a: b", true), "'a: b'");
-        assert_eq!(quote_string("-x", true), "-x");
-        assert_eq!(quote_string("\t", true), "\"\\t\"");
-        assert_eq!(quote_string("été", true), "été");
+        assert_eq!(quote_string("1", Some(4)), "\"1\"");
+        assert_eq!(quote_string("yes", Some(4)), "\"yes\"");
+        assert_eq!(quote_string("a: b", Some(4)), "'a: b'");
+        assert_eq!(quote_string("-x", Some(4)), "-x");
+        assert_eq!(quote_string("\t", Some(4)), "\"\\t\"");
+        assert_eq!(quote_string("été", Some(4)), "été");
+        // Expectations below are what Pulumi's evaluator (yaml.v3) answers for the same strings.
+        assert_eq!(quote_string("x\u{85}y", Some(4)), "\"x\\Ny\"");
+        assert_eq!(
+            quote_string("\u{feff}bom", Some(4)),
+            "\"\\uFEFF\\x62\\x6F\\x6D\""
+        );
+        assert_eq!(quote_string("a \u{2028}b", Some(4)), "\"a \\Lb\"");
+        assert_eq!(quote_string("a\u{2028} b", Some(4)), "\"a\\L b\"");
+    }
+
+    /// JSON as an ESC value, numbers as the strings they print as.
+    fn value(j: serde_json::Value) -> EscValue {
+        use serde_json::Value as J;
+        match j {
+            J::String(s) => EscValue::string(&s),
+            J::Number(n) => EscValue::string(&n.to_string()),
+            J::Array(items) => {
+                EscValue::new(EscRepr::Array(items.into_iter().map(value).collect()))
+            }
+            J::Object(m) => EscValue::object(m.into_iter().map(|(k, v)| (k, value(v))).collect()),
+            other => panic!("not in these cases: {other}"),
+        }
+    }
+
+    #[test]
+    fn indents_and_breaks_lines_as_yaml_v3_does() {
+        use serde_json::json;
+        // Each pair: a value and Pulumi's `fn::toYAML` of it.
+        let cases = [
+            (json!("line\u{2028}sep"), "'line\u{2028}    sep'\n"),
+            (json!(["a\u{2028}\u{2029}b"]), "- 'a\u{2028}\u{2029}  b'\n"),
+            (json!({"k": "\u{2028}lead"}), "k: '\u{2028}    lead'\n"),
+            (json!({"k": "trail\u{2028}"}), "k: 'trail\u{2028}'\n"),
+            (
+                json!({"a": {"b": {"c": "l\u{2028}m"}}}),
+                "a:\n    b:\n        c: 'l\u{2028}            m'\n",
+            ),
+            (
+                json!({"k": {"j": ["line\u{2028}sep"]}}),
+                "k:\n    j:\n        - 'line\u{2028}          sep'\n",
+            ),
+            (json!([{"k": {"j": 1}}]), "- k:\n    j: \"1\"\n"),
+            (json!([{"k": [1, 2]}]), "- k:\n    - \"1\"\n    - \"2\"\n"),
+            (
+                json!([[{"a": 1, "b": ["x"]}]]),
+                "- - a: \"1\"\n    b:\n        - x\n",
+            ),
+            (
+                json!({"k": [{"a": {"b": [1, [2, {"c": "x\ny"}]]}}]}),
+                "k:\n    - a:\n        b:\n            - \"1\"\n            - - \"2\"\n              - c: |-\n                    x\n                    y\n",
+            ),
+            (json!([{"k": "a\nb"}]), "- k: |-\n    a\n    b\n"),
+            (json!(["a\nb"]), "- |-\n  a\n  b\n"),
+            (json!([[[["a\nb"]]]]), "- - - - |-\n        a\n        b\n"),
+        ];
+        for (v, expected) in cases {
+            assert_eq!(value(v.clone()).to_go_yaml(), expected, "{v}");
+        }
     }
 
     #[test]

@@ -314,13 +314,12 @@ pub fn parse_yaml(file: &str, src: &str) -> (Option<Node>, Vec<Diag>) {
         byte: cursor.byte_of(span_start.index()) as u32,
     };
 
+    // yaml.v3 parses the whole document before ESC's decoder sees a node, so a syntax error is the only diagnostic:
+    // what the decoder would have said about earlier nodes (such as a collection used as a key) is never said.
     for event in Parser::new_from_str(src) {
         let (event, span) = match event {
             Ok(e) => e,
-            Err(err) => {
-                diags.push(yaml_error(&file, &err, &stack));
-                return (None, diags);
-            }
+            Err(err) => return (None, vec![yaml_error(&file, &err, &stack)]),
         };
         // The path of the node this event starts: the parent's path plus its index or pending key.
         let child_path = |stack: &[Frame]| -> Rc<str> {
@@ -541,16 +540,14 @@ fn scalar_node(
     path: Rc<str>,
 ) -> Result<Node, Diag> {
     let plain = matches!(style, ScalarStyle::Plain);
-    // ESC's end position: start column plus the value's length (in bytes), plus lines for literal blocks.
+    // ESC's end position: start column plus the value's length (in bytes), plus lines for literal blocks, whose
+    // last line's length is added to the start column too (the `|`'s column), as ESC's `yamlEndPos` does.
     let end = {
         let (mut line, mut col, mut rest) = (start.line, start.column, text);
         if matches!(style, ScalarStyle::Literal) {
             while let Some(nl) = rest.find('\n') {
                 line += 1;
                 rest = &rest[nl + 1..];
-            }
-            if line != start.line {
-                col = 1;
             }
         }
         if let Some(t) = tag {
@@ -892,6 +889,18 @@ mod tests {
     }
 
     #[test]
+    fn a_literal_block_ends_at_its_indicator_column_plus_its_last_line() {
+        // Pulumi's evaluator ends the block one line down per newline, at the `|`'s column plus the last line's length.
+        let (node, _) = parse_yaml("t", "k: |\n    literal  \n    text\n");
+        let NodeKind::Object(top) = &node.unwrap().kind else {
+            panic!()
+        };
+        let r = &top[0].1.range;
+        assert_eq!((r.start.line, r.start.column), (1, 4));
+        assert_eq!((r.end.line, r.end.column), (3, 4));
+    }
+
+    #[test]
     fn rejects_aliases_and_deep_nesting() {
         let (node, diags) = parse_yaml("t", "a: &x 1\nb: *x\n");
         assert!(node.is_none());
@@ -910,5 +919,18 @@ mod tests {
             "yaml: line 1: did not find expected ',' or ']'"
         );
         assert!(diags[0].range.is_none());
+    }
+
+    #[test]
+    fn a_syntax_error_is_the_only_diagnostic() {
+        // In a well-formed document the collection key would be "mapping keys must be strings"; here Pulumi's
+        // evaluator reports the syntax error alone.
+        let (node, diags) = parse_yaml("t", "values:\n  [a]: 1\n  b: {c: d\n");
+        assert!(node.is_none());
+        let summaries: Vec<&str> = diags.iter().map(|d| d.summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            ["yaml: line 2: did not find expected ',' or '}'"]
+        );
     }
 }

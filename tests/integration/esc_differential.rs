@@ -3,7 +3,12 @@
 //! interpolation with quoting and indices, projections, Unicode and YAML edge cases, invalid documents); both
 //! evaluators run each one and must agree on values, secretness, unknowns and each diagnostic's path, range and
 //! message. A disagreement prints the seed and the smallest document (entries removed one at a time) that still
-//! disagrees. `SOPHIA_ESC_DIFF_SEED` and `SOPHIA_ESC_DIFF_COUNT` choose the run (default: a fixed seed, 2,000).
+//! disagrees. `SOPHIA_ESC_DIFF_SEED` and `SOPHIA_ESC_DIFF_COUNT` choose the run (default: a fixed seed, 2,000);
+//! `SOPHIA_ESC_DIFF_DUMP=<dir>` writes every disagreeing document and both answers there.
+//!
+//! The only accepted disagreements are the classes in `EXCEPTIONS`, each justified, with its exact count in the
+//! default run. The oracle is built on demand from `tools/esc-oracle` (required under CI; without Go and a cached
+//! build the test says it is skipped).
 
 use serde_json::{Value as J, json};
 use sophia::esc::schema::{Schema, SchemaRef};
@@ -138,7 +143,7 @@ fn expr(r: &mut Rng, names: &[String], depth: usize) -> String {
     };
     let leaf = |r: &mut Rng| -> String {
         match r.below(6) {
-            0 | 1 | 2 => scalar(r),
+            0..=2 => scalar(r),
             3 => format!("${{{}}}", refer(r)),
             4 => format!("\"pre-${{{}}}-post\"", refer(r)),
             _ => format!("\"${{{}[0]}}${{{}[\\\"k\\\"]}}\"", refer(r), refer(r)),
@@ -156,7 +161,7 @@ fn expr(r: &mut Rng, names: &[String], depth: usize) -> String {
         4 => format!("{{fn::toString: {}}}", sub(r)),
         5 => format!("{{fn::fromJSON: {}}}", r.pick(JSON_TEXTS)),
         6 => format!("{{fn::join: [\",\", [{}, {}]]}}", sub(r), sub(r)),
-        7 => format!("{{fn::split: [\",\", \"a,b,,c\"]}}"),
+        7 => "{fn::split: [\",\", \"a,b,,c\"]}".to_owned(),
         8 => format!("{{fn::concat: [[{}], [{}]]}}", sub(r), sub(r)),
         9 => format!("{{fn::toBase64: {}}}", sub(r)),
         10 => format!(
@@ -396,16 +401,34 @@ fn normalise_oracle(mut o: J) -> J {
     o
 }
 
-fn oracle_path() -> PathBuf {
+/// The oracle from the toolchain cache, built (one small Go module) when Go is here. `None` only when neither the
+/// cached binary nor Go is available outside CI; under CI that is a failure, never a skip.
+fn oracle_path() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join("scripts/install-toolchain.sh"))
+    let go = Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let out = Command::new("bash")
+        .arg(root.join("scripts/install-toolchain.sh"))
+        .args((!go).then_some("--check"))
         .arg("esc-oracle")
         .stderr(Stdio::inherit())
         .output()
         .expect("running scripts/install-toolchain.sh esc-oracle");
-    assert!(out.status.success(), "building the ESC oracle failed");
+    if !out.status.success() {
+        let why = "Pulumi's ESC evaluator (esc-oracle) is not available: Go is missing and it is not cached";
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        eprintln!("skipped: {why}");
+        return None;
+    }
     let dir = String::from_utf8(out.stdout).expect("utf-8 path");
-    PathBuf::from(dir.trim()).join("esc-oracle")
+    let bin = PathBuf::from(dir.trim()).join("esc-oracle");
+    assert!(
+        bin.is_file(),
+        "install-toolchain.sh printed {dir:?}, which has no esc-oracle"
+    );
+    Some(bin)
 }
 
 fn oracle(bin: &PathBuf, cases: &[Case]) -> Vec<J> {
@@ -434,10 +457,35 @@ fn oracle(bin: &PathBuf, cases: &[Case]) -> Vec<J> {
         .collect()
 }
 
-/// Known, justified differences: (name, why, predicate over the document). Each is counted in the run's summary.
-type Exception = (&'static str, &'static str, fn(&str) -> bool);
+/// A known, justified class of disagreement: its name, why it is accepted, how many documents of the default run
+/// (seed and count) fall in it, and the test that puts one disagreement in it (our result, then Pulumi's).
+struct Exception {
+    name: &'static str,
+    why: &'static str,
+    default_run_count: usize,
+    applies: fn(&J, &J) -> bool,
+}
 
-const EXCEPTIONS: &[Exception] = &[];
+/// Every class of disagreement the test accepts. A document that disagrees outside them fails the test, and so does a
+/// class whose count in the default run differs from `default_run_count` (a new or vanished instance of a known
+/// class is a change to look at, not noise).
+const EXCEPTIONS: &[Exception] = &[Exception {
+    name: "Pulumi's evaluator panics on fn::open inputs that are not an object",
+    why: "ESC's evaluateBuiltinOpen asserts `inputsV.Value.(map[string]esc.Value)` after checking the inputs only \
+          against the provider's schema, which for the suite's `test` provider accepts any value, so a string, \
+          number, list, boolean or null as `inputs` crashes it: there is no answer to compare with (ours passes \
+          the value to the provider)",
+    default_run_count: 138,
+    applies: |_, theirs| {
+        theirs["panic"].as_str().is_some_and(|p| {
+            p.starts_with("interface conversion: interface {} is ")
+                && p.ends_with(", not map[string]esc.Value")
+        })
+    },
+}];
+
+const DEFAULT_SEED: u64 = 20_260_126;
+const DEFAULT_COUNT: u64 = 2_000;
 
 fn shrink(bin: &PathBuf, case: &Case) -> Case {
     let mut best = case.clone();
@@ -456,17 +504,18 @@ fn shrink(bin: &PathBuf, case: &Case) -> Case {
 }
 
 #[test]
-#[ignore = "about 3% of generated documents still disagree (run: cargo test --test integration esc_differential -- --ignored)"]
 fn agrees_with_pulumis_evaluator_on_generated_documents() {
-    let seed: u64 = std::env::var("SOPHIA_ESC_DIFF_SEED")
+    let seed: Option<u64> = std::env::var("SOPHIA_ESC_DIFF_SEED")
         .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20_260_126);
-    let count: u64 = std::env::var("SOPHIA_ESC_DIFF_COUNT")
+        .and_then(|s| s.parse().ok());
+    let count: Option<u64> = std::env::var("SOPHIA_ESC_DIFF_COUNT")
         .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2_000);
-    let bin = oracle_path();
+        .and_then(|s| s.parse().ok());
+    // The exceptions' counts are those of the default run; another seed or count checks classes only.
+    let default_run = seed.unwrap_or(DEFAULT_SEED) == DEFAULT_SEED
+        && count.unwrap_or(DEFAULT_COUNT) == DEFAULT_COUNT;
+    let (seed, count) = (seed.unwrap_or(DEFAULT_SEED), count.unwrap_or(DEFAULT_COUNT));
+    let Some(bin) = oracle_path() else { return };
     let cases: Vec<Case> = (0..count).map(|i| generate(seed, i)).collect();
     let theirs = oracle(&bin, &cases);
     assert_eq!(
@@ -474,29 +523,25 @@ fn agrees_with_pulumis_evaluator_on_generated_documents() {
         cases.len(),
         "the oracle answered every document"
     );
-    let mut excepted: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut excepted: BTreeMap<&str, usize> = EXCEPTIONS.iter().map(|e| (e.name, 0)).collect();
     let mut failures = Vec::new();
     for (i, (case, expected)) in cases.iter().zip(&theirs).enumerate() {
-        if expected.get("panic").is_some() {
-            // Pulumi's evaluator itself crashed: nothing to compare with.
-            *excepted.entry("oracle panics").or_default() += 1;
-            continue;
-        }
+        // Ours runs on every document, those Pulumi's evaluator crashes on too: it must answer, not panic.
         let got = ours(case);
         if &got == expected {
             continue;
         }
-        let yaml = case.yaml();
-        if let Some((name, _, _)) = EXCEPTIONS.iter().find(|(_, _, applies)| applies(&yaml)) {
-            *excepted.entry(name).or_default() += 1;
-            continue;
-        }
-        failures.push(i);
+        // Every disagreement, excepted or not, for a look at it.
         if let Ok(dir) = std::env::var("SOPHIA_ESC_DIFF_DUMP") {
             let _ = std::fs::write(format!("{dir}/{i}.ours.json"), format!("{got:#}"));
             let _ = std::fs::write(format!("{dir}/{i}.pulumi.json"), format!("{expected:#}"));
-            let _ = std::fs::write(format!("{dir}/{i}.yaml"), &yaml);
+            let _ = std::fs::write(format!("{dir}/{i}.yaml"), case.yaml());
         }
+        if let Some(e) = EXCEPTIONS.iter().find(|e| (e.applies)(&got, expected)) {
+            *excepted.entry(e.name).or_default() += 1;
+            continue;
+        }
+        failures.push(i);
     }
     let agreed = cases.len() - failures.len() - excepted.values().sum::<usize>();
     println!(
@@ -515,6 +560,22 @@ fn agrees_with_pulumis_evaluator_on_generated_documents() {
             small.imports,
             ours(&small),
             theirs
+        );
+    }
+    if default_run {
+        let drifted: Vec<String> = EXCEPTIONS
+            .iter()
+            .filter(|e| excepted[e.name] != e.default_run_count)
+            .map(|e| {
+                format!(
+                    "{:?}: {} documents, expected {} ({})",
+                    e.name, excepted[e.name], e.default_run_count, e.why
+                )
+            })
+            .collect();
+        assert!(
+            drifted.is_empty(),
+            "esc differential: exception counts changed: {drifted:?}"
         );
     }
 }
