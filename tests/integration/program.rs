@@ -166,12 +166,16 @@ fn update_registers_providers_and_per_service_secret_hash_and_deployment() {
             d["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["secretRef"]["name"],
             format!("{name}-env")
         );
-        assert_eq!(
-            d["metadata"]["annotations"]["sophia.dev/deployed-by"],
-            "ci-bot"
-        );
+        // Who and what deploys goes to the SecretHash (plain strings); the record of the change it made comes back
+        // in the provider's outputs and is stamped into the pod template, never onto object metadata.
+        assert_eq!(hashes[name].object["changedBy"], "ci-bot");
+        assert_eq!(hashes[name].object["commit"], "0123abc");
+        let template = &d["spec"]["template"]["metadata"]["annotations"];
+        assert_eq!(template["sophia.dev/changed-by"], "ci-bot");
+        assert_eq!(template["sophia.dev/changed-commit"], "0123abc");
+        assert!(d["metadata"].get("annotations").is_none());
         assert!(
-            d["spec"]["template"]["metadata"]["annotations"]
+            secrets[name].object["metadata"]["annotations"]
                 .get("sophia.dev/deployed-by")
                 .is_none()
         );
