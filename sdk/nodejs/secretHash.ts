@@ -45,6 +45,18 @@ export class SecretHash extends pulumi.CustomResource {
     }
 
     /**
+     * Who deployed the last content change (the `changedBy` input of the create or update that changed `hash`); later deploys that change no content keep it. Put it in the pod template next to `hash`: it changes only when `hash` does.
+     */
+    declare public readonly changedBy: pulumi.Output<string | undefined>;
+    /**
+     * The commit of the last content change (see `changedBy`).
+     */
+    declare public readonly commit: pulumi.Output<string | undefined>;
+    /**
+     * The ESC environment revision of the last content change (see `changedBy`).
+     */
+    declare public readonly escRevision: pulumi.Output<string | undefined>;
+    /**
      * `hmac-sha256:` followed by 64 hex digits. Not secret: it is keyed.
      */
     declare public /*out*/ readonly hash: pulumi.Output<string>;
@@ -75,12 +87,18 @@ export class SecretHash extends pulumi.CustomResource {
             if (args?.data === undefined && !opts.urn) {
                 throw new Error("Missing required property 'data'");
             }
+            resourceInputs["changedBy"] = args?.changedBy;
+            resourceInputs["commit"] = args?.commit;
             resourceInputs["data"] = args?.data ? pulumi.secret(args.data) : undefined;
+            resourceInputs["escRevision"] = args?.escRevision;
             resourceInputs["scope"] = args?.scope;
             resourceInputs["hash"] = undefined /*out*/;
             resourceInputs["keyHashes"] = undefined /*out*/;
             resourceInputs["keys"] = undefined /*out*/;
         } else {
+            resourceInputs["changedBy"] = undefined /*out*/;
+            resourceInputs["commit"] = undefined /*out*/;
+            resourceInputs["escRevision"] = undefined /*out*/;
             resourceInputs["hash"] = undefined /*out*/;
             resourceInputs["keyHashes"] = undefined /*out*/;
             resourceInputs["keys"] = undefined /*out*/;
@@ -96,9 +114,21 @@ export class SecretHash extends pulumi.CustomResource {
  */
 export interface SecretHashArgs {
     /**
+     * Who deploys now (a CI actor or user). Provenance: never part of the diff, so a deploy that changes only this is no change; the output takes it only when the content changes. Must not be secret.
+     */
+    changedBy?: pulumi.Input<string | undefined>;
+    /**
+     * The commit deployed now. Provenance, like `changedBy`.
+     */
+    commit?: pulumi.Input<string | undefined>;
+    /**
      * The secret content: environment variable name to value.
      */
     data: pulumi.Input<{[key: string]: pulumi.Input<string>}>;
+    /**
+     * The ESC environment revision the values come from, when known. Provenance, like `changedBy`.
+     */
+    escRevision?: pulumi.Input<string | undefined>;
     /**
      * Separates domains, e.g. `namespace/deployment`; the same data in two scopes gives unrelated hashes. Defaults to the empty string.
      */

@@ -1,11 +1,14 @@
 //! `sophia history SERVICE --stack NAME [--cwd DIR] [--json]`: the service's rollouts from its ReplicaSets
-//! ([`crate::cluster::history`]): revision, when, which keys changed version, deployer and commit.
+//! ([`crate::cluster::history`]): revision, when, which keys changed version, and who deployed the change from which
+//! commit, as recorded in the rollout's pod template; a ReplicaSet from before that record says its values are only
+//! the last deploy while it was current.
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 
 use crate::cluster;
+use crate::cluster::history::ProvenanceSource;
 
 /// Arguments of `sophia history`.
 #[derive(Debug, clap::Args)]
@@ -33,8 +36,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&rollouts)?);
     } else {
         for r in &rollouts {
+            let how = match r.provenance {
+                ProvenanceSource::Change => "",
+                ProvenanceSource::LastDeploy => {
+                    " (approximate: the last deploy while it was current)"
+                }
+                ProvenanceSource::Unknown => " (not recorded)",
+            };
             println!(
-                "revision {}  {}  by {}  commit {}  {}  pods {}  changed: {}",
+                "revision {}  {}  by {}  commit {}{how}  {}  pods {}  changed: {}",
                 r.revision,
                 r.created.as_deref().unwrap_or("?"),
                 r.deployed_by.as_deref().unwrap_or("?"),

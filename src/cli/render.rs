@@ -25,7 +25,8 @@ pub struct Args {
 }
 
 /// Builds the stack's objects from the project at `cwd`: stack config, catalog, hash key, provenance from the
-/// environment. Decrypting the stack's secrets is recorded in the audit log as `operation` (`revealed` when the
+/// environment (kept for the SecretHash inputs; no rendered object shows it, so a render does not depend on who runs
+/// it, and a rendered pod template has no `sophia.dev/changed-*` record: that comes from the engine's state). Decrypting the stack's secrets is recorded in the audit log as `operation` (`revealed` when the
 /// caller will print them). Shared with `sophia impact` and `sophia status`.
 pub(crate) fn build(
     cwd: &std::path::Path,

@@ -1,11 +1,17 @@
-//! A service's rollouts from its ReplicaSets: each ReplicaSet keeps the pod template it was made from (the
-//! fingerprint and the per-key versions) and the Deployment's provenance annotations the controller copied onto it
-//! (deployer, commit), and its creation time is when the rollout began. [`rollouts`] orders them by revision and
-//! names the keys each changed against the one before.
+//! A service's rollouts from its ReplicaSets: each ReplicaSet keeps the pod template it was made from, and with it
+//! the fingerprint, the per-key versions and the record of the secret change that made it (who deployed it, from
+//! which commit and ESC revision: the `sophia.dev/changed-*` annotations the program stamps from the
+//! `sophia:index:SecretHash` provenance outputs). Its creation time is when the rollout began. [`rollouts`] orders
+//! them by revision and names the keys each changed against the one before.
 //!
-//! Limit: the controller keeps copying the Deployment's annotations onto the *newest* ReplicaSet, so its deployer and
-//! commit are those of the last `pulumi up` that changed the Deployment's metadata; older ReplicaSets keep the values
-//! they had when they were superseded.
+//! The record survives: the provider changes those outputs only when the secret content changes, so a later deploy
+//! from another commit that changes no secret is a no-op and touches no template, and a template is never edited in
+//! place by a rollout (a change makes a new ReplicaSet).
+//!
+//! Fallback for ReplicaSets made before the record existed: the deployer and commit the controller copied from the
+//! Deployment's metadata annotations (`sophia.dev/deployed-by`, `sophia.dev/commit`, no longer written). Those are of
+//! the last `pulumi up` that changed the Deployment while that ReplicaSet was the newest, not necessarily of the
+//! change that made it; [`Rollout::provenance`] says which of the two a rollout's values are.
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -14,9 +20,23 @@ use serde::Serialize;
 use super::status::REVISION_ANNOTATION;
 use crate::fingerprint::KeyChanges;
 use crate::k8s::objects::{
+    CHANGED_BY_ANNOTATION, CHANGED_COMMIT_ANNOTATION, CHANGED_ESC_REVISION_ANNOTATION,
     COMMIT_ANNOTATION, DEPLOYED_BY_ANNOTATION, FINGERPRINT_ANNOTATION, KEY_FINGERPRINTS_ANNOTATION,
     NAME_LABEL,
 };
+
+/// Where a rollout's deployer and commit come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProvenanceSource {
+    /// The pod template's record of the change that made the rollout: exact, and kept forever.
+    Change,
+    /// The ReplicaSet's metadata, from a Deployment of an earlier version: the last deploy that changed the
+    /// Deployment while this ReplicaSet was the newest, which may be later than the change.
+    LastDeploy,
+    /// Neither is there.
+    Unknown,
+}
 
 /// One rollout of a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -31,10 +51,14 @@ pub struct Rollout {
     pub fingerprint: Option<String>,
     /// Keys whose version differs from the rollout before (all keys for the first), sorted.
     pub changed_keys: Vec<String>,
-    /// The deployer recorded on it.
+    /// Who deployed the change (see `provenance` for how exact).
     pub deployed_by: Option<String>,
-    /// The commit recorded on it.
+    /// The commit of the change (see `provenance`).
     pub commit: Option<String>,
+    /// The ESC environment revision of the change, when it was recorded.
+    pub esc_revision: Option<String>,
+    /// Where `deployed_by` and `commit` come from.
+    pub provenance: ProvenanceSource,
     /// Pods it runs now.
     pub replicas: i32,
 }
@@ -73,6 +97,17 @@ pub fn rollouts(replica_sets: &[ReplicaSet], service: &str) -> Vec<Rollout> {
                 annotation(template, KEY_FINGERPRINTS_ANNOTATION)
                     .and_then(|j| serde_json::from_str(&j).ok())
                     .unwrap_or_default();
+            let recorded = [CHANGED_BY_ANNOTATION, CHANGED_COMMIT_ANNOTATION]
+                .map(|name| annotation(template, name));
+            let copied = [DEPLOYED_BY_ANNOTATION, COMMIT_ANNOTATION]
+                .map(|name| annotation(Some(&rs.metadata), name));
+            let (provenance, [deployed_by, commit]) = if recorded.iter().any(Option::is_some) {
+                (ProvenanceSource::Change, recorded)
+            } else if copied.iter().any(Option::is_some) {
+                (ProvenanceSource::LastDeploy, copied)
+            } else {
+                (ProvenanceSource::Unknown, [None, None])
+            };
             let changes = KeyChanges::between(&previous, &versions);
             let mut changed_keys = [changes.added, changes.removed, changes.changed].concat();
             changed_keys.sort();
@@ -87,10 +122,138 @@ pub fn rollouts(replica_sets: &[ReplicaSet], service: &str) -> Vec<Rollout> {
                     .map(|t| t.0.to_string()),
                 fingerprint: annotation(template, FINGERPRINT_ANNOTATION),
                 changed_keys,
-                deployed_by: annotation(Some(&rs.metadata), DEPLOYED_BY_ANNOTATION),
-                commit: annotation(Some(&rs.metadata), COMMIT_ANNOTATION),
+                deployed_by,
+                commit,
+                esc_revision: annotation(template, CHANGED_ESC_REVISION_ANNOTATION),
+                provenance,
                 replicas: rs.status.as_ref().map_or(0, |s| s.replicas),
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::api::apps::v1::ReplicaSetSpec;
+    use k8s_openapi::api::core::v1::PodTemplateSpec;
+
+    use super::*;
+
+    fn replica_set(
+        revision: u64,
+        versions: &str,
+        template: &[(&str, &str)],
+        metadata: &[(&str, &str)],
+    ) -> ReplicaSet {
+        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let mut template = map(template);
+        template.insert(KEY_FINGERPRINTS_ANNOTATION.into(), versions.into());
+        let mut metadata = map(metadata);
+        metadata.insert(REVISION_ANNOTATION.into(), revision.to_string());
+        ReplicaSet {
+            metadata: ObjectMeta {
+                name: Some(format!("api-{revision}")),
+                labels: Some(map(&[(NAME_LABEL, "api")])),
+                annotations: Some(metadata),
+                ..ObjectMeta::default()
+            },
+            spec: Some(ReplicaSetSpec {
+                template: Some(PodTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        annotations: Some(template),
+                        ..ObjectMeta::default()
+                    }),
+                    spec: None,
+                }),
+                ..ReplicaSetSpec::default()
+            }),
+            ..ReplicaSet::default()
+        }
+    }
+
+    #[test]
+    fn the_template_record_wins_and_old_replica_sets_fall_back_to_their_metadata() {
+        let sets = [
+            // Made before the record existed: only what the controller copied from the Deployment.
+            replica_set(
+                1,
+                r#"{"A":"v1"}"#,
+                &[],
+                &[
+                    (DEPLOYED_BY_ANNOTATION, "old-ci"),
+                    (COMMIT_ANNOTATION, "c0"),
+                ],
+            ),
+            // Made by a change that recorded itself; the controller still copied a later deployer onto it.
+            replica_set(
+                2,
+                r#"{"A":"v2"}"#,
+                &[
+                    (CHANGED_BY_ANNOTATION, "alice"),
+                    (CHANGED_COMMIT_ANNOTATION, "c1"),
+                    (CHANGED_ESC_REVISION_ANNOTATION, "7"),
+                ],
+                &[
+                    (DEPLOYED_BY_ANNOTATION, "later-ci"),
+                    (COMMIT_ANNOTATION, "c9"),
+                ],
+            ),
+            replica_set(3, r#"{"A":"v2","B":"v1"}"#, &[], &[]),
+        ];
+        let history = rollouts(&sets, "api");
+        let summary: Vec<_> = history
+            .iter()
+            .map(|r| {
+                (
+                    r.revision,
+                    r.deployed_by.as_deref(),
+                    r.commit.as_deref(),
+                    r.esc_revision.as_deref(),
+                    r.provenance,
+                    r.changed_keys.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    1,
+                    Some("old-ci"),
+                    Some("c0"),
+                    None,
+                    ProvenanceSource::LastDeploy,
+                    vec!["A".to_owned()]
+                ),
+                (
+                    2,
+                    Some("alice"),
+                    Some("c1"),
+                    Some("7"),
+                    ProvenanceSource::Change,
+                    vec!["A".to_owned()]
+                ),
+                (
+                    3,
+                    None,
+                    None,
+                    None,
+                    ProvenanceSource::Unknown,
+                    vec!["B".to_owned()]
+                ),
+            ]
+        );
+        assert_eq!(
+            serde_json::to_value(&history[0]).unwrap()["provenance"],
+            "last-deploy"
+        );
+        assert!(rollouts(&sets, "worker").is_empty());
+    }
 }

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::objects::{
+    CHANGED_BY_ANNOTATION, CHANGED_COMMIT_ANNOTATION, CHANGED_ESC_REVISION_ANNOTATION,
     FINGERPRINT_ANNOTATION, KEY_FINGERPRINTS_ANNOTATION, NAME_LABEL, StackObjects,
 };
 use crate::fingerprint::KeyChanges;
@@ -225,8 +226,17 @@ fn template_of(deployment: &serde_json::Value) -> Option<serde_json::Value> {
         return None;
     }
     if let Some(annotations) = template["metadata"]["annotations"].as_object_mut() {
-        annotations.remove(FINGERPRINT_ANNOTATION);
-        annotations.remove(KEY_FINGERPRINTS_ANNOTATION);
+        // The fingerprints are compared on their own; the record of the last change comes with them (a deployed
+        // template has it, a render never does), so it is no change of the template either.
+        for name in [
+            FINGERPRINT_ANNOTATION,
+            KEY_FINGERPRINTS_ANNOTATION,
+            CHANGED_BY_ANNOTATION,
+            CHANGED_COMMIT_ANNOTATION,
+            CHANGED_ESC_REVISION_ANNOTATION,
+        ] {
+            annotations.remove(name);
+        }
         if annotations.is_empty() {
             template["metadata"]
                 .as_object_mut()

@@ -2,6 +2,12 @@
 //! typed Kubernetes objects a stack declares. The Pulumi program registers exactly these objects and `sophia render`
 //! prints exactly these objects, so what a reviewer renders is what `pulumi up` sends.
 //!
+//! One part of the pod template comes from the engine: the record of the last secret change
+//! ([`CHANGED_BY_ANNOTATION`] and its siblings), which the program reads from the `sophia:index:SecretHash`
+//! provenance outputs and stamps with [`stamp_pod_template`], the same function that stamps the fingerprint. Those
+//! outputs change only when the secret content does, so the template still changes exactly when the fingerprint
+//! does. `sophia render` has no engine state: it stamps no record, so a render never differs by who deploys it.
+//!
 //! Secret payloads never sit in a `k8s-openapi` struct (whose `Debug` would print them): a [`ServiceObjects`] keeps
 //! them as [`SecretString`]s and only [`ServiceObjects::secret_manifest`] (redacted unless asked) and
 //! [`ServiceObjects::secret_inputs`] (secret-wrapped for Pulumi) put them into a manifest.
@@ -20,6 +26,7 @@ use super::catalog::{self, Catalog, CatalogError, EnvSource};
 use super::names::{self, NameError};
 use crate::config::{ENVIRONMENTS_KEY, StackConfig};
 use crate::fingerprint::{self, Fingerprint, HashKey};
+use crate::provider::secret_hash::PROVENANCE as HASH_PROVENANCE;
 use crate::secret::SecretString;
 use crate::value::{REDACTED, Reveal, Value};
 
@@ -34,12 +41,22 @@ pub const KEY_FINGERPRINTS_ANNOTATION: &str = "sophia.dev/key-fingerprints";
 /// Secret annotation naming the ESC environments the stack's values came from (`<project>/<env>`, comma-separated,
 /// in declaration order); metadata only, so it rolls nothing.
 pub const ESC_ENVIRONMENT_ANNOTATION: &str = "pulumi.com/esc-environment";
-/// Provenance annotations (object metadata only, never the pod template: they change every run).
+/// Pod template annotation: who deployed the last change of the service's secret content (the SecretHash
+/// `changedBy` output). It changes only when the fingerprint does, so it rolls nothing of its own, and each ReplicaSet
+/// keeps the deployer of its own change.
+pub const CHANGED_BY_ANNOTATION: &str = "sophia.dev/changed-by";
+/// Pod template annotation: the commit of the last secret change (the SecretHash `commit` output).
+pub const CHANGED_COMMIT_ANNOTATION: &str = "sophia.dev/changed-commit";
+/// Pod template annotation: the ESC environment revision of the last secret change (the SecretHash `escRevision`
+/// output), when known.
+pub const CHANGED_ESC_REVISION_ANNOTATION: &str = "sophia.dev/changed-esc-revision";
+/// Deployment metadata annotation of earlier versions: the deployer of the last `pulumi up` that changed the
+/// Deployment. No longer written (it changed on every deploy); `sophia history` still reads it from the ReplicaSets
+/// the controller copied it onto.
 pub const DEPLOYED_BY_ANNOTATION: &str = "sophia.dev/deployed-by";
-/// The commit deployed.
+/// Deployment metadata annotation of earlier versions: the commit of that `pulumi up` (see
+/// [`DEPLOYED_BY_ANNOTATION`]).
 pub const COMMIT_ANNOTATION: &str = "sophia.dev/commit";
-/// The ESC environment revision the values came from, when known.
-pub const ESC_REVISION_ANNOTATION: &str = "sophia.dev/esc-revision";
 /// Label naming the service on every object and in the selector.
 pub const NAME_LABEL: &str = "app.kubernetes.io/name";
 /// Label naming the project.
@@ -124,7 +141,9 @@ pub enum ObjectsError {
     },
 }
 
-/// Who deployed what: written to Secret and Deployment metadata annotations (rolls nothing).
+/// Who and what deploys: the `sophia:index:SecretHash` provenance inputs of this run ([`Provenance::hash_inputs`]).
+/// Read back from that resource's outputs ([`Provenance::from_hash_outputs`]) the same fields are the record of the
+/// last secret change, which goes into the pod template ([`stamp_pod_template`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Provenance {
     /// The deployer (`SOPHIA_DEPLOYER`, else `GITHUB_ACTOR`, else `USER`).
@@ -155,15 +174,38 @@ impl Provenance {
         }
     }
 
-    fn annotations(&self) -> BTreeMap<String, String> {
+    /// The fields with their SecretHash property and pod template annotation names.
+    fn fields(&self) -> [(&'static str, &'static str, &Option<String>); 3] {
+        let [changed_by, commit, esc_revision] = HASH_PROVENANCE;
         [
-            (DEPLOYED_BY_ANNOTATION, &self.deployer),
-            (COMMIT_ANNOTATION, &self.commit),
-            (ESC_REVISION_ANNOTATION, &self.esc_revision),
+            (changed_by, CHANGED_BY_ANNOTATION, &self.deployer),
+            (commit, CHANGED_COMMIT_ANNOTATION, &self.commit),
+            (
+                esc_revision,
+                CHANGED_ESC_REVISION_ANNOTATION,
+                &self.esc_revision,
+            ),
         ]
-        .into_iter()
-        .filter_map(|(k, v)| v.clone().map(|v| (k.to_owned(), v)))
-        .collect()
+    }
+
+    /// The SecretHash provenance inputs (only the fields that are set).
+    pub fn hash_inputs(&self) -> BTreeMap<String, Value> {
+        self.fields()
+            .into_iter()
+            .filter_map(|(property, _, v)| Some((property.to_owned(), Value::string(v.clone()?))))
+            .collect()
+    }
+
+    /// The record of the last secret change from a SecretHash's outputs (`changedBy`, `commit`, `escRevision`); a
+    /// missing or non-string output is absent (state written before the provider recorded provenance has none).
+    pub fn from_hash_outputs(outputs: &BTreeMap<String, Value>) -> Provenance {
+        let get = |name: &str| outputs.get(name).and_then(Value::as_str).map(str::to_owned);
+        let [changed_by, commit, esc_revision] = HASH_PROVENANCE;
+        Provenance {
+            deployer: get(changed_by),
+            commit: get(commit),
+            esc_revision: get(esc_revision),
+        }
     }
 }
 
@@ -177,6 +219,8 @@ pub struct StackObjects {
     pub namespace_object: Option<Namespace>,
     /// Per service, sorted by name.
     pub services: Vec<ServiceObjects>,
+    /// Who and what deploys now (the SecretHash provenance inputs); no object carries it.
+    pub provenance: Provenance,
 }
 
 /// One service's objects.
@@ -225,7 +269,8 @@ pub fn namespace(config: &StackConfig) -> Result<String, ObjectsError> {
 }
 
 /// Builds the objects `config`'s stack declares: the catalog with the stack's overrides, each service's env vars
-/// resolved from the config, fingerprinted with `key`, and provenance on object metadata.
+/// resolved from the config, fingerprinted with `key`. `provenance` (who deploys now) is kept for the SecretHash
+/// inputs and put on no object: a deploy from another commit must change nothing.
 pub fn desired_objects(
     catalog: &Catalog,
     config: &StackConfig,
@@ -242,13 +287,7 @@ pub fn desired_objects(
         let plain: BTreeMap<String, &str> =
             data.iter().map(|(k, v)| (k.clone(), v.expose())).collect();
         let fingerprint = fingerprint::fingerprint(key, &scope, &plain);
-        let mut secret = build_secret(
-            &config.project,
-            &namespace,
-            service,
-            &fingerprint,
-            provenance,
-        );
+        let mut secret = build_secret(&config.project, &namespace, service, &fingerprint);
         if let Some(environments) = &environments {
             secret
                 .metadata
@@ -256,13 +295,7 @@ pub fn desired_objects(
                 .get_or_insert_with(BTreeMap::new)
                 .insert(ESC_ENVIRONMENT_ANNOTATION.to_owned(), environments.clone());
         }
-        let deployment = build_deployment(
-            &config.project,
-            &namespace,
-            service,
-            &fingerprint,
-            provenance,
-        );
+        let deployment = build_deployment(&config.project, &namespace, service, &fingerprint);
         services.push(ServiceObjects {
             name: service.name.clone(),
             scope,
@@ -277,6 +310,7 @@ pub fn desired_objects(
         namespace,
         namespace_object,
         services,
+        provenance: provenance.clone(),
     })
 }
 
@@ -383,13 +417,11 @@ fn build_secret(
     namespace: &str,
     service: &catalog::Service,
     fingerprint: &Fingerprint,
-    provenance: &Provenance,
 ) -> Secret {
-    let mut annotations = provenance.annotations();
-    annotations.insert(
+    let annotations = BTreeMap::from([(
         KEY_FINGERPRINTS_ANNOTATION.to_owned(),
         key_fingerprints_json(fingerprint),
-    );
+    )]);
     Secret {
         metadata: ObjectMeta {
             name: Some(secret_name(&service.name)),
@@ -408,7 +440,6 @@ fn build_deployment(
     namespace: &str,
     service: &catalog::Service,
     fingerprint: &Fingerprint,
-    provenance: &Provenance,
 ) -> Deployment {
     let labels = labels(project, &service.name);
     let quantities = |m: &BTreeMap<String, String>| {
@@ -445,13 +476,11 @@ fn build_deployment(
         resources,
         ..Container::default()
     };
-    let annotations = provenance.annotations();
     let mut deployment = Deployment {
         metadata: ObjectMeta {
             name: Some(service.name.clone()),
             namespace: Some(namespace.to_owned()),
             labels: Some(labels.clone()),
-            annotations: (!annotations.is_empty()).then_some(annotations),
             ..ObjectMeta::default()
         },
         spec: Some(DeploymentSpec {
@@ -463,7 +492,8 @@ fn build_deployment(
                 )])),
                 ..LabelSelector::default()
             },
-            // Nothing here may change from run to run: only the fingerprint annotation tracks secret content.
+            // Nothing here may change from run to run: only the fingerprint annotations (and the record of the change
+            // that set them, see `stamp_pod_template`) track secret content.
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(labels),
@@ -482,7 +512,7 @@ fn build_deployment(
         }),
         ..Deployment::default()
     };
-    set_fingerprint(&mut deployment, &fingerprint.hash);
+    stamp_pod_template(&mut deployment, &fingerprint.hash, &Provenance::default());
     deployment
 }
 
@@ -491,8 +521,10 @@ pub fn key_fingerprints_json(fingerprint: &Fingerprint) -> String {
     serde_json::to_string(&fingerprint.key_hashes).expect("a string map serializes")
 }
 
-/// Sets the pod template's fingerprint annotation (the program puts the provider's `hash` output here).
-pub fn set_fingerprint(deployment: &mut Deployment, hash: &str) {
+/// Stamps the pod template with the fingerprint `hash` and the record of the change that produced it (`change`,
+/// the SecretHash provenance outputs; a field not set leaves its annotation out). The program passes the provider's
+/// outputs; the builder, and so `sophia render`, passes the local fingerprint and an empty record.
+pub fn stamp_pod_template(deployment: &mut Deployment, hash: &str, change: &Provenance) {
     let Some(spec) = deployment.spec.as_mut() else {
         return;
     };
@@ -500,9 +532,14 @@ pub fn set_fingerprint(deployment: &mut Deployment, hash: &str) {
         .template
         .metadata
         .get_or_insert_with(ObjectMeta::default);
-    meta.annotations
-        .get_or_insert_with(BTreeMap::new)
-        .insert(FINGERPRINT_ANNOTATION.to_owned(), hash.to_owned());
+    let annotations = meta.annotations.get_or_insert_with(BTreeMap::new);
+    annotations.insert(FINGERPRINT_ANNOTATION.to_owned(), hash.to_owned());
+    for (_, annotation, value) in change.fields() {
+        match value {
+            Some(value) => annotations.insert(annotation.to_owned(), value.clone()),
+            None => annotations.remove(annotation),
+        };
+    }
 }
 
 impl ServiceObjects {
@@ -542,22 +579,23 @@ impl ServiceObjects {
         inputs
     }
 
-    /// The `sophia:index:SecretHash` inputs: the same data (secret) and the scope.
-    pub fn hash_inputs(&self) -> BTreeMap<String, Value> {
+    /// The `sophia:index:SecretHash` inputs: the same data (secret), the scope, and who and what deploys now.
+    pub fn hash_inputs(&self, provenance: &Provenance) -> BTreeMap<String, Value> {
         let data = self
             .data
             .iter()
             .map(|(k, v)| (k.clone(), Value::string(v.expose())))
             .collect();
-        BTreeMap::from([
-            ("data".to_owned(), Value::secret(Value::Object(data))),
-            ("scope".to_owned(), Value::string(&self.scope)),
-        ])
+        let mut inputs = provenance.hash_inputs();
+        inputs.insert("data".to_owned(), Value::secret(Value::Object(data)));
+        inputs.insert("scope".to_owned(), Value::string(&self.scope));
+        inputs
     }
 
-    /// The Deployment as Pulumi resource inputs with the pod annotation set to `hash` (the provider's output).
-    pub fn deployment_inputs(&self, hash: &str) -> BTreeMap<String, Value> {
-        deployment_inputs(&self.deployment, hash)
+    /// The Deployment as Pulumi resource inputs, its pod template stamped with `hash` and `change` (the provider's
+    /// outputs).
+    pub fn deployment_inputs(&self, hash: &str, change: &Provenance) -> BTreeMap<String, Value> {
+        deployment_inputs(&self.deployment, hash, change)
     }
 }
 
@@ -575,10 +613,14 @@ impl StackObjects {
     }
 }
 
-/// A Deployment as Pulumi resource inputs with the pod annotation set to `hash`.
-pub fn deployment_inputs(deployment: &Deployment, hash: &str) -> BTreeMap<String, Value> {
+/// A Deployment as Pulumi resource inputs, its pod template stamped ([`stamp_pod_template`]) with `hash` and `change`.
+pub fn deployment_inputs(
+    deployment: &Deployment,
+    hash: &str,
+    change: &Provenance,
+) -> BTreeMap<String, Value> {
     let mut deployment = deployment.clone();
-    set_fingerprint(&mut deployment, hash);
+    stamp_pod_template(&mut deployment, hash, change);
     top_level(serde_json::to_value(&deployment).expect("k8s-openapi objects serialize"))
 }
 

@@ -218,7 +218,7 @@ fn rotating_the_hash_key_changes_every_fingerprint() {
 }
 
 #[test]
-fn provenance_goes_on_object_metadata_never_in_the_pod_template() {
+fn provenance_goes_to_the_secret_hash_inputs_and_into_no_rendered_object() {
     let cfg = config(&[]);
     let key = hash_key(&cfg).unwrap();
     let prov = Provenance::from_lookup(|n| match n {
@@ -229,20 +229,60 @@ fn provenance_goes_on_object_metadata_never_in_the_pod_template() {
     });
     let with = desired_objects(&catalog(), &cfg, &key, &prov).unwrap();
     let without = desired_objects(&catalog(), &cfg, &key, &Provenance::default()).unwrap();
+    // A deploy by someone else, from another commit, renders the very same objects.
+    let docs = |o: &StackObjects| render::to_stream(&render::documents(o, Reveal::Revealed));
+    assert_eq!(docs(&with), docs(&without));
+    assert!(!docs(&with).contains("alice") && !docs(&with).contains("abc123"));
     let api = service(&with, "api");
-    let d = api.deployment_manifest();
+    let inputs = api.hash_inputs(&with.provenance);
+    assert_eq!(inputs["changedBy"], Value::string("alice"));
+    assert_eq!(inputs["commit"], Value::string("abc123"));
+    assert_eq!(inputs["escRevision"], Value::string("7"));
+    assert!(!inputs["changedBy"].is_secret());
+    let bare = service(&without, "api").hash_inputs(&without.provenance);
     assert_eq!(
-        d["metadata"]["annotations"]["sophia.dev/deployed-by"],
-        "alice"
+        bare.keys().collect::<Vec<_>>(),
+        ["data", "scope"],
+        "unset fields are left out"
     );
-    assert_eq!(d["metadata"]["annotations"]["sophia.dev/commit"], "abc123");
+}
+
+#[test]
+fn the_record_of_the_last_change_is_stamped_into_the_pod_template_only() {
+    use super::objects::{
+        CHANGED_BY_ANNOTATION, CHANGED_COMMIT_ANNOTATION, CHANGED_ESC_REVISION_ANNOTATION,
+    };
+    let objects = build(&config(&[]));
+    let api = service(&objects, "api");
+    let outputs = BTreeMap::from([
+        ("hash".to_owned(), Value::string("hmac-sha256:x")),
+        ("changedBy".to_owned(), Value::string("bob")),
+        ("commit".to_owned(), Value::string("c0ffee")),
+        ("escRevision".to_owned(), Value::Number(3.into())),
+    ]);
+    let change = Provenance::from_hash_outputs(&outputs);
     assert_eq!(
-        api.secret_manifest(Reveal::Redacted)["metadata"]["annotations"]["sophia.dev/esc-revision"],
-        "7"
+        change,
+        Provenance {
+            deployer: Some("bob".into()),
+            commit: Some("c0ffee".into()),
+            esc_revision: None
+        },
+        "a non-string output is absent"
     );
-    assert_eq!(
-        d["spec"]["template"],
-        service(&without, "api").deployment_manifest()["spec"]["template"]
+    let d = api.deployment_inputs(&api.fingerprint.hash, &change)["spec"].to_json(Reveal::Redacted);
+    let annotations = &d["template"]["metadata"]["annotations"];
+    assert_eq!(annotations[CHANGED_BY_ANNOTATION], "bob");
+    assert_eq!(annotations[CHANGED_COMMIT_ANNOTATION], "c0ffee");
+    assert!(annotations.get(CHANGED_ESC_REVISION_ANNOTATION).is_none());
+    // With an empty record (a state without provenance outputs, or a render) the template is the rendered one.
+    let plain = api.deployment_inputs(&api.fingerprint.hash, &Provenance::default())["spec"]
+        .to_json(Reveal::Redacted);
+    assert_eq!(plain, api.deployment_manifest()["spec"]);
+    assert!(
+        api.deployment_manifest()["metadata"]
+            .get("annotations")
+            .is_none()
     );
 }
 
@@ -315,10 +355,10 @@ fn secret_inputs_wrap_the_payload_as_one_secret() {
             .iter()
             .all(|k| !inputs[*k].contains_secret())
     );
-    let hash = api.hash_inputs();
+    let hash = api.hash_inputs(&objects.provenance);
     assert!(hash["data"].is_secret());
     assert_eq!(hash["scope"], Value::string("mcp/api"));
-    let d = api.deployment_inputs("hmac-sha256:from-provider");
+    let d = api.deployment_inputs("hmac-sha256:from-provider", &Provenance::default());
     assert_eq!(
         d["spec"].to_json(Reveal::Redacted)["template"]["metadata"]["annotations"]
             [FINGERPRINT_ANNOTATION],
@@ -448,12 +488,23 @@ fn impact_reports_added_keys_new_services_and_template_changes() {
 fn impact_reads_a_state_export() {
     let objects = build(&config(&[]));
     let api = service(&objects, "api");
+    // As deployed: the pod template carries the record of the last change, which a render does not.
+    let change = Provenance {
+        deployer: Some("alice".into()),
+        commit: Some("c1".into()),
+        esc_revision: None,
+    };
+    let deployed = api.deployment_inputs(&api.fingerprint.hash, &change);
+    let deployed: serde_json::Map<String, serde_json::Value> = deployed
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_json(Reveal::Redacted)))
+        .collect();
     let export = serde_json::json!({"version": 3, "deployment": {"resources": [
         {"type": "sophia:index:SecretHash", "urn": "urn:pulumi:dev::sophia-secrets::sophia:index:SecretHash::api",
          "inputs": {"scope": "mcp/api", "data": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"}},
          "outputs": {"hash": "hmac-sha256:old", "keys": ["OPENAI_API_KEY"],
                      "keyHashes": {"OPENAI_API_KEY": api.fingerprint.key_hashes["OPENAI_API_KEY"], "GONE": "hmac-sha256:g"}}},
-        {"type": "kubernetes:apps/v1:Deployment", "inputs": api.deployment_manifest()},
+        {"type": "kubernetes:apps/v1:Deployment", "inputs": deployed},
     ]}});
     let old = Snapshot::from_state_export(&export).unwrap();
     let mut new = Snapshot::from_objects(&objects);

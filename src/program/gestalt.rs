@@ -44,7 +44,9 @@ use super::{
     DEPLOYMENT_TYPE, ESC_ENVIRONMENT_TYPE, KUBERNETES_PROVIDER, NAMESPACE_TYPE, Plan,
     SECRET_HASH_TYPE, SECRET_TYPE, SOPHIA_PROVIDER,
 };
+use crate::k8s::Provenance;
 use crate::k8s::objects::deployment_inputs;
+use crate::provider::secret_hash::PROVENANCE;
 use crate::value::Value;
 
 /// Pulumi's wire sentinel for an unknown value.
@@ -205,6 +207,36 @@ impl Deferred {
         }))
     }
 
+    /// Combines named values into one object of the parts that resolve known and not null, leaving the others out;
+    /// never unknown. For optional outputs: gestalt reads an output the resource does not have as unknown in a
+    /// preview and as null otherwise, so without this a state written before the output existed would make a
+    /// preview see a change the update does not make.
+    pub fn present(parts: Vec<(String, Deferred)>) -> Deferred {
+        Deferred(Output::from_resolved_future(async move {
+            let resolved = join_all(parts.iter().map(|(_, d)| d.0.resolve())).await;
+            let mut map = BTreeMap::new();
+            for ((name, _), r) in parts.iter().zip(resolved) {
+                let Some(pv) = r.value else { continue };
+                let value = from_pulumi(&pv);
+                if value.contains_unknown() || *value.unwrap_secret().0 == Value::Null {
+                    continue;
+                }
+                let value = if r.secret {
+                    Value::secret(value)
+                } else {
+                    value
+                };
+                map.insert(name.clone(), value);
+            }
+            let pv = to_pulumi(&Value::Object(map));
+            ResolvedOutput {
+                secret: pv.secret,
+                value: Some(pv),
+                dependencies: Default::default(),
+            }
+        }))
+    }
+
     /// Holds this value back until every gate resolves (gap 1).
     fn gated(self, gates: Vec<Output<String>>) -> Deferred {
         if gates.is_empty() {
@@ -356,14 +388,27 @@ pub fn execute(plan: &Plan) {
             SECRET_HASH_TYPE,
             &service.name,
             SOPHIA_VERSION,
-            known_inputs(&service.hash_inputs()),
+            known_inputs(&service.hash_inputs(&plan.objects.provenance)),
             Some(&sophia),
             &[],
         );
         let fingerprint = hash.field("hash");
-        // Everything but `spec` is known now; `spec` waits for the provider's hash (and is a whole unknown when the
-        // hash is, gap 2).
-        let base = service.deployment_inputs("");
+        // The record of the last secret change: the provider changes these outputs only with the content, so the
+        // template below changes exactly when the fingerprint does. A state without them (written before the provider
+        // recorded provenance) stamps no record, in preview and update alike.
+        let change = Deferred::present(
+            PROVENANCE
+                .iter()
+                .map(|name| ((*name).to_owned(), hash.field(name)))
+                .collect(),
+        );
+        let stamp = Deferred::object(vec![
+            ("hash".to_owned(), fingerprint.clone()),
+            ("change".to_owned(), change),
+        ]);
+        // Everything but `spec` is known now; `spec` waits for the provider's hash and record (and is a whole unknown
+        // when the hash is, gap 2).
+        let base = service.deployment_inputs("", &Provenance::default());
         let mut inputs: Vec<(String, Deferred)> = base
             .iter()
             .filter(|(k, _)| *k != "spec")
@@ -373,9 +418,14 @@ pub fn execute(plan: &Plan) {
         let deployment = service.deployment.clone();
         inputs.push((
             "spec".to_owned(),
-            fingerprint.map(move |hash| {
-                let hash = hash.as_str().unwrap_or_default();
-                deployment_inputs(&deployment, hash)
+            stamp.map(move |stamp| {
+                let part = |name: &str| stamp.as_object().and_then(|o| o.get(name));
+                let hash = part("hash").and_then(Value::as_str).unwrap_or_default();
+                let change = part("change")
+                    .and_then(Value::as_object)
+                    .map(Provenance::from_hash_outputs)
+                    .unwrap_or_default();
+                deployment_inputs(&deployment, hash, &change)
                     .remove("spec")
                     .unwrap_or(Value::Null)
             }),
@@ -478,5 +528,31 @@ mod tests {
                 .value
                 .is_none()
         );
+    }
+
+    #[test]
+    fn present_leaves_out_unknown_and_null_parts_and_is_never_unknown() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let parts = vec![
+            ("by".to_owned(), Deferred::known(&Value::string("alice"))),
+            ("missing".to_owned(), Deferred(Output::new_nothing())),
+            ("null".to_owned(), Deferred::known(&Value::Null)),
+            (
+                "sentinel".to_owned(),
+                Deferred(Output::new(plain(PulumiValueContent::String(
+                    UNKNOWN_SENTINEL.into(),
+                )))),
+            ),
+        ];
+        let pv = rt
+            .block_on(Deferred::present(parts).0.resolve())
+            .value
+            .unwrap();
+        assert_eq!(from_pulumi(&pv), Value::from_json(&json!({"by": "alice"})));
+        let empty = rt
+            .block_on(Deferred::present(Vec::new()).0.resolve())
+            .value
+            .unwrap();
+        assert_eq!(from_pulumi(&empty), Value::from_json(&json!({})));
     }
 }

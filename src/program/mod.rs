@@ -9,8 +9,10 @@
 //! - the stack's `kubernetes:core/v1:Namespace` (from [`crate::k8s::desired_objects`]; none for `default` and the
 //!   other [`crate::k8s::objects::SYSTEM_NAMESPACES`]), before any Secret or Deployment;
 //! - per service (from [`crate::k8s::desired_objects`], the builder `sophia render` uses): a
-//!   `kubernetes:core/v1:Secret`, a `sophia:index:SecretHash` over the same data with scope `namespace/service`, and
-//!   a `kubernetes:apps/v1:Deployment` whose pod template annotation is the SecretHash `hash` output;
+//!   `kubernetes:core/v1:Secret`, a `sophia:index:SecretHash` over the same data with scope `namespace/service` and
+//!   this run's provenance (`changedBy`, `commit`, `escRevision` from [`Provenance::from_env`]), and a
+//!   `kubernetes:apps/v1:Deployment` whose pod template carries the SecretHash `hash` output and its provenance
+//!   outputs (the record of the last secret change, which a deploy that changes no secret leaves as it was);
 //! - in Pulumi Cloud mode (stack config `sophia-secrets:pulumiCloud: true`) each `environments/<project>/<env>.yaml`
 //!   as a `pulumiservice:api/esc:Environment`;
 //! - stack outputs: per service `{fingerprint, keys}`, never a value.

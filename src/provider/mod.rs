@@ -19,7 +19,8 @@
 //! address from the command line or `Handshake`, in the background; an unreachable engine costs nothing but that call.
 //!
 //! Verified against the real engine (`tests/python/test_engine_e2e.py`): create, no-op update, one-key rotation whose
-//! `pulumi preview --diff` names only that key, and `hashKey` rotation updating in place.
+//! `pulumi preview --diff` names only that key, `hashKey` rotation updating in place, and a deploy with new provenance
+//! inputs alone (another deployer or commit) being a "same" step that keeps the stored provenance outputs.
 
 pub mod error;
 pub mod schema;
@@ -207,11 +208,13 @@ fn parse_inputs(rpc: &'static str, props: &BTreeMap<String, Value>) -> Result<In
     })
 }
 
-/// The resource's outputs for `Create`/`Update`: computed in preview too; unknowns only in a preview.
+/// The resource's outputs for `Create` (`old` is `None`) or `Update` from stored state `old`: computed in preview
+/// too; unknowns only in a preview.
 fn outputs(
     provider: &SophiaProvider,
     rpc: &'static str,
     inputs: &Inputs,
+    old: Option<&OldState>,
     preview: bool,
 ) -> Result<prost_types::Struct, Error> {
     if !preview && inputs.has_unknowns() {
@@ -220,11 +223,12 @@ fn outputs(
             reason: "inputs contain unknown values outside a preview".into(),
         });
     }
-    let out = match provider.config() {
-        Config::Ready(key) => secret_hash::compute(&key, inputs),
+    let out = match (provider.config(), old) {
+        (Config::Ready(key), None) => secret_hash::compute(&key, inputs),
+        (Config::Ready(key), Some(old)) => secret_hash::update(&key, old, inputs),
         // The engine does not call Create/Update with an unconfigured provider outside a preview; in one, an unknown
         // key gives unknown outputs, conservatively correct.
-        _ if preview => secret_hash::unknown_outputs(),
+        _ if preview => secret_hash::unknown_outputs(inputs),
         _ => return Err(Error::NotConfigured { rpc }),
     };
     Ok(secret_hash::encode_outputs(&out))
@@ -547,7 +551,7 @@ impl ResourceProvider for SophiaProvider {
                 "Create",
                 &decode("Create", "properties", request.properties.as_ref())?,
             )?;
-            let properties = outputs(self, "Create", &inputs, request.preview)?;
+            let properties = outputs(self, "Create", &inputs, None, request.preview)?;
             // The id is the resource name: it must not change on Update (so not the content hash), must be
             // deterministic (so not random), and must reveal nothing (a name is not secret).
             let name = if request.name.is_empty() {
@@ -617,7 +621,10 @@ impl ResourceProvider for SophiaProvider {
             let request = request.into_inner();
             check_type("Update", &request.urn, &request.r#type)?;
             let inputs = parse_inputs("Update", &decode("Update", "news", request.news.as_ref())?)?;
-            let properties = outputs(self, "Update", &inputs, request.preview)?;
+            let olds = decode("Update", "olds", request.olds.as_ref())?;
+            let old_inputs = decode("Update", "oldInputs", request.old_inputs.as_ref())?;
+            let old = OldState::from_props(&olds, &old_inputs);
+            let properties = outputs(self, "Update", &inputs, Some(&old), request.preview)?;
             Ok::<_, Error>(pulumirpc::UpdateResponse {
                 properties: Some(properties),
                 refresh_before_update: false,

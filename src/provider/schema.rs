@@ -60,6 +60,21 @@ pub fn schema_json() -> String {
                         "type": "string",
                         "description": "Separates domains, e.g. `namespace/deployment`; the same data in two scopes \
                             gives unrelated hashes. Defaults to the empty string."
+                    },
+                    "changedBy": {
+                        "type": "string",
+                        "description": "Who deploys now (a CI actor or user). Provenance: never part of the diff, \
+                            so a deploy that changes only this is no change; the output takes it only when the \
+                            content changes. Must not be secret."
+                    },
+                    "commit": {
+                        "type": "string",
+                        "description": "The commit deployed now. Provenance, like `changedBy`."
+                    },
+                    "escRevision": {
+                        "type": "string",
+                        "description": "The ESC environment revision the values come from, when known. \
+                            Provenance, like `changedBy`."
                     }
                 },
                 "requiredInputs": ["data"],
@@ -81,6 +96,20 @@ pub fn schema_json() -> String {
                     "scope": {
                         "type": "string",
                         "description": "The scope the fingerprints were computed in."
+                    },
+                    "changedBy": {
+                        "type": "string",
+                        "description": "Who deployed the last content change (the `changedBy` input of the create \
+                            or update that changed `hash`); later deploys that change no content keep it. Put it \
+                            in the pod template next to `hash`: it changes only when `hash` does."
+                    },
+                    "commit": {
+                        "type": "string",
+                        "description": "The commit of the last content change (see `changedBy`)."
+                    },
+                    "escRevision": {
+                        "type": "string",
+                        "description": "The ESC environment revision of the last content change (see `changedBy`)."
                     }
                 },
                 "required": ["hash", "keys", "keyHashes", "scope"]
@@ -128,6 +157,14 @@ mod tests {
                 r["properties"][out].get("secret").is_none(),
                 "{out} is not secret"
             );
+        }
+        // Provenance: optional inputs and outputs of the same names, never secret, never required.
+        for name in crate::provider::secret_hash::PROVENANCE {
+            for side in ["inputProperties", "properties"] {
+                assert_eq!(r[side][name]["type"], "string", "{side}.{name}");
+                assert!(r[side][name].get("secret").is_none(), "{side}.{name}");
+            }
+            assert!(!r["required"].as_array().unwrap().iter().any(|n| n == name));
         }
         assert_eq!(s["language"]["go"]["importBasePath"], GO_IMPORT_BASE);
         assert!(s["pluginDownloadURL"].is_null(), "built from source");

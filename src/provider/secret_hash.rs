@@ -6,8 +6,15 @@
 //! names are not secret. A preview computes real outputs where the inputs are known; an unknown `data` value makes
 //! its own `keyHashes` entry and the `hash` unknown, while the other keys stay known.
 //!
+//! Provenance ([`PROVENANCE`]: `changedBy`, `commit`, `escRevision`, optional strings) is an input that [`diff`]
+//! never looks at: a change in it alone is no diff, so the engine takes a "same" step and keeps the stored outputs.
+//! The outputs of the same names therefore hold who and what made the *last content change*: `Create` takes them from
+//! the inputs, and `Update` ([`update`]) only when the content outputs change. A program that writes them into a pod
+//! template next to the fingerprint changes that template exactly when the fingerprint changes, and each ReplicaSet
+//! keeps the record of its own change.
+//!
 //! Entry points: [`check`] (validate and normalise inputs, as `Check` does), [`Inputs::parse`] (for `Create`,
-//! `Update`, `Diff`), [`compute`] and [`diff`]. The gRPC adapter lives in [`super`].
+//! `Update`, `Diff`), [`compute`], [`update`] and [`diff`]. The gRPC adapter lives in [`super`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -55,6 +62,13 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// The provenance properties, inputs and outputs of the same names: who deploys (`changedBy`), from which commit
+/// (`commit`) and ESC environment revision (`escRevision`). As outputs they are those of the last content change.
+pub const PROVENANCE: [&str; 3] = ["changedBy", "commit", "escRevision"];
+
+/// Provenance values by property name (one of [`PROVENANCE`]); a property not given is absent.
+pub type Provenance = BTreeMap<&'static str, Known<String>>;
+
 /// Validated inputs.
 #[derive(Clone, Debug)]
 pub struct Inputs {
@@ -62,6 +76,8 @@ pub struct Inputs {
     pub data: Known<BTreeMap<String, Known<SecretString>>>,
     /// The scope, `""` when absent.
     pub scope: Known<String>,
+    /// Who and what deploys now; never part of the diff.
+    pub provenance: Provenance,
 }
 
 impl Inputs {
@@ -74,6 +90,7 @@ impl Inputs {
             if name != "data"
                 && name != "scope"
                 && name != KEY_HASHES_INPUT
+                && !PROVENANCE.contains(&name.as_str())
                 && !name.starts_with("__")
             {
                 let mut property = String::new();
@@ -83,7 +100,10 @@ impl Inputs {
                     .unwrap_or_default();
                 failures.push(Failure {
                     property,
-                    reason: format!("unknown property; SecretHash takes `data` and `scope`{hint}"),
+                    reason: format!(
+                        "unknown property; SecretHash takes `data`, `scope`, `changedBy`, `commit` and \
+                         `escRevision`{hint}"
+                    ),
                 });
             }
         }
@@ -141,8 +161,40 @@ impl Inputs {
                 Known::Unknown
             }
         };
+        let mut provenance = Provenance::new();
+        for name in PROVENANCE {
+            let Some(value) = props.get(name) else {
+                continue;
+            };
+            if value.is_secret() {
+                // The outputs go into pod template annotations in plain text; a secret must not end up there.
+                failures.push(Failure {
+                    property: name.into(),
+                    reason: "must not be secret: provenance is written to pod template annotations"
+                        .into(),
+                });
+                continue;
+            }
+            match value {
+                Value::Null => {}
+                Value::String(s) => {
+                    provenance.insert(name, Known::Known(s.clone()));
+                }
+                Value::Unknown => {
+                    provenance.insert(name, Known::Unknown);
+                }
+                other => failures.push(Failure {
+                    property: name.into(),
+                    reason: format!("expected a string, got {}", other.type_name()),
+                }),
+            }
+        }
         if failures.is_empty() {
-            Ok(Inputs { data, scope })
+            Ok(Inputs {
+                data,
+                scope,
+                provenance,
+            })
         } else {
             Err(failures)
         }
@@ -151,6 +203,7 @@ impl Inputs {
     /// Whether anything in the inputs is unknown.
     pub fn has_unknowns(&self) -> bool {
         self.scope == Known::Unknown
+            || self.provenance.values().any(|v| *v == Known::Unknown)
             || match &self.data {
                 Known::Unknown => true,
                 Known::Known(map) => map.values().any(|v| *v == Known::Unknown),
@@ -162,7 +215,11 @@ fn did_you_mean(name: &str) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
     ["data", "scope"]
         .into_iter()
-        .find(|want| lower == *want || lower.trim_end_matches('s') == *want)
+        .chain(PROVENANCE)
+        .find(|want| {
+            let want = want.to_ascii_lowercase();
+            lower == want || lower.trim_end_matches('s') == want
+        })
 }
 
 /// The derived property `Check` adds to the inputs it returns.
@@ -209,16 +266,20 @@ pub struct Outputs {
     pub key_hashes: Known<BTreeMap<String, Known<String>>>,
     /// The scope used.
     pub scope: Known<String>,
+    /// Who and what made the content change these outputs describe.
+    pub provenance: Provenance,
 }
 
-/// Computes the outputs for `inputs` under `key`.
+/// Computes the outputs for `inputs` under `key`, as `Create` answers them: the provenance is the inputs'.
 pub fn compute(key: &HashKey, inputs: &Inputs) -> Outputs {
+    let provenance = inputs.provenance.clone();
     let Known::Known(data) = &inputs.data else {
         return Outputs {
             hash: Known::Unknown,
             keys: Known::Unknown,
             key_hashes: Known::Unknown,
             scope: inputs.scope.clone(),
+            provenance,
         };
     };
     let keys = Known::Known(data.keys().cloned().collect());
@@ -230,6 +291,7 @@ pub fn compute(key: &HashKey, inputs: &Inputs) -> Outputs {
             keys,
             key_hashes: Known::Known(key_hashes),
             scope: Known::Unknown,
+            provenance,
         };
     };
     let known: BTreeMap<String, &str> = data
@@ -259,16 +321,38 @@ pub fn compute(key: &HashKey, inputs: &Inputs) -> Outputs {
         keys,
         key_hashes: Known::Known(key_hashes),
         scope: Known::Known(scope.clone()),
+        provenance,
     }
 }
 
-/// Outputs that are unknown in full (a preview without a configured key).
-pub fn unknown_outputs() -> Outputs {
+/// The outputs of an `Update` from stored state `old` to `news`: the content outputs for `news`, and its provenance
+/// only when the content outputs change ([`diff`] is not empty). Otherwise the stored provenance stays: the record is
+/// of the last content change, whatever made the engine call `Update`.
+pub fn update(key: &HashKey, old: &OldState, news: &Inputs) -> Outputs {
+    let mut out = compute(key, news);
+    if diff(key, old, news).is_empty() {
+        out.provenance = old
+            .provenance
+            .iter()
+            .map(|(k, v)| (*k, Known::Known(v.clone())))
+            .collect();
+    }
+    out
+}
+
+/// Outputs that are unknown in full (a preview without a configured key): whether the content changes, and so
+/// whether the provenance does, is not known either.
+pub fn unknown_outputs(inputs: &Inputs) -> Outputs {
     Outputs {
         hash: Known::Unknown,
         keys: Known::Unknown,
         key_hashes: Known::Unknown,
         scope: Known::Unknown,
+        provenance: inputs
+            .provenance
+            .keys()
+            .map(|k| (*k, Known::Unknown))
+            .collect(),
     }
 }
 
@@ -298,8 +382,12 @@ pub fn encode_outputs(out: &Outputs) -> prost_types::Struct {
         ("keyHashes".to_owned(), key_hashes),
         ("scope".to_owned(), string(&out.scope)),
     ];
+    let provenance = out
+        .provenance
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), string(v)));
     prost_types::Struct {
-        fields: fields.into_iter().collect(),
+        fields: fields.into_iter().chain(provenance).collect(),
     }
 }
 
@@ -312,6 +400,8 @@ pub struct OldState {
     pub key_hashes: Option<BTreeMap<String, String>>,
     /// Stored `scope` (from outputs, else from old inputs).
     pub scope: Option<String>,
+    /// Stored provenance outputs (the last content change's); absent in state written before they existed.
+    pub provenance: BTreeMap<&'static str, String>,
 }
 
 impl OldState {
@@ -333,10 +423,15 @@ impl OldState {
             .or_else(|| {
                 (!old_inputs.is_empty() && !old_inputs.contains_key("scope")).then(String::new)
             });
+        let provenance = PROVENANCE
+            .into_iter()
+            .filter_map(|name| Some((name, olds.get(name)?.as_str()?.to_owned())))
+            .collect();
         OldState {
             hash: olds.get("hash").and_then(Value::as_str).map(str::to_owned),
             key_hashes,
             scope,
+            provenance,
         }
     }
 }
@@ -593,6 +688,123 @@ mod tests {
             ]
         );
         assert_eq!(changed_roots(&changes), vec!["keyHashes"]);
+    }
+
+    fn with_provenance(
+        mut p: BTreeMap<String, Value>,
+        by: &str,
+        commit: &str,
+    ) -> BTreeMap<String, Value> {
+        p.insert("changedBy".into(), Value::string(by));
+        p.insert("commit".into(), Value::string(commit));
+        p
+    }
+
+    fn provenance_of(out: &Outputs) -> Vec<(&'static str, Known<String>)> {
+        out.provenance
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn diff_ignores_provenance_and_update_takes_it_only_with_a_content_change() {
+        let k = key("0123456789abcdef");
+        let data = [("A", Value::string("1")), ("B", Value::string("2"))];
+        let created = compute(
+            &k,
+            &Inputs::parse(&with_provenance(props(&data, Some("s")), "alice", "c1")).unwrap(),
+        );
+        assert_eq!(
+            provenance_of(&created),
+            [
+                ("changedBy", Known::Known("alice".into())),
+                ("commit", Known::Known("c1".into()))
+            ]
+        );
+        let old = state(&created);
+        assert_eq!(old.provenance["changedBy"], "alice");
+
+        // Another deployer, another commit, no provenance at all: no diff, and an update keeps the stored record.
+        let later = Inputs::parse(&with_provenance(props(&data, Some("s")), "bob", "c2")).unwrap();
+        let bare = Inputs::parse(&props(&data, Some("s"))).unwrap();
+        for news in [&later, &bare] {
+            assert!(diff(&k, &old, news).is_empty());
+            assert_eq!(
+                provenance_of(&update(&k, &old, news)),
+                provenance_of(&created)
+            );
+        }
+
+        // A content change records the new deployer and commit, and only those given.
+        let rotated = [("A", Value::string("10")), ("B", Value::string("2"))];
+        let mut changed = with_provenance(props(&rotated, Some("s")), "carol", "c3");
+        changed.insert("escRevision".into(), Value::string("7"));
+        let changed = Inputs::parse(&changed).unwrap();
+        assert_eq!(
+            diff(&k, &old, &changed)
+                .iter()
+                .map(|c| c.path.as_str())
+                .collect::<Vec<_>>(),
+            ["keyHashes[\"A\"]"]
+        );
+        let updated = update(&k, &old, &changed);
+        assert_eq!(
+            provenance_of(&updated),
+            [
+                ("changedBy", Known::Known("carol".into())),
+                ("commit", Known::Known("c3".into())),
+                ("escRevision", Known::Known("7".into()))
+            ]
+        );
+        let encoded = wire::decode_struct(Some(&encode_outputs(&updated))).unwrap();
+        assert_eq!(encoded["changedBy"], Value::string("carol"));
+        assert!(!encoded["changedBy"].is_secret());
+        let unrecorded = update(
+            &k,
+            &old,
+            &Inputs::parse(&props(&rotated, Some("s"))).unwrap(),
+        );
+        assert!(
+            unrecorded.provenance.is_empty(),
+            "a change without provenance records none"
+        );
+    }
+
+    #[test]
+    fn provenance_must_be_plain_strings_and_failures_never_echo_them() {
+        let mut p = props(&[("A", Value::string("x"))], None);
+        p.insert("changedBy".into(), Value::Number(7.into()));
+        p.insert(
+            "commit".into(),
+            Value::secret(Value::string("hunter2-commit")),
+        );
+        p.insert("changedby".into(), Value::string("hunter2-typo"));
+        let failures = check(p, None).unwrap_err();
+        let summary: Vec<(&str, &str)> = failures
+            .iter()
+            .map(|f| (f.property.as_str(), f.reason.as_str()))
+            .collect();
+        assert_eq!(summary.len(), 3, "{summary:?}");
+        assert!(summary.contains(&("changedBy", "expected a string, got number")));
+        assert!(
+            summary
+                .iter()
+                .any(|(p, r)| *p == "commit" && r.contains("must not be secret"))
+        );
+        assert!(
+            summary
+                .iter()
+                .any(|(p, r)| *p == "changedby" && r.contains("did you mean `changedBy`"))
+        );
+        assert!(!format!("{failures:?}").contains("hunter2"));
+        // Unknown in a preview is fine (and makes the inputs unknown), null is absent.
+        let mut p = props(&[("A", Value::string("x"))], None);
+        p.insert("changedBy".into(), Value::Unknown);
+        p.insert("commit".into(), Value::Null);
+        let inputs = Inputs::parse(&p).unwrap();
+        assert!(inputs.has_unknowns());
+        assert_eq!(inputs.provenance.len(), 1);
     }
 
     #[test]

@@ -11,12 +11,18 @@ In a temporary copy of the project, on a local file backend with the passphrase 
   1. `pulumi stack init STACK --secrets-provider passphrase` (keeping the example Pulumi.STACK.yaml when there is one)
   2. a wrong passphrase fails before anything is touched (the state is byte-identical afterwards)
   3. `pulumi up --yes`, then `pulumi up --expect-no-changes` (a no-op changes nothing)
+  3b. provenance: every rendered Deployment's pod template records the creating deployer and commit
+     (`sophia.dev/changed-by`, `sophia.dev/changed-commit`); a deploy by someone else from another commit that changes
+     no secret is a no-op (its preview plans only "same" steps, `pulumi up --expect-no-changes` passes, the rendered
+     manifests are byte-identical) and keeps that record
   4. `pulumi config set --secret openai-key NEW`
   4b. `sophia impact OLD NEW --format markdown` over two redacted renders (what the pull-request workflow posts)
      names exactly the Deployments that roll, and the key
   5. `pulumi preview --diff --json`: the Secrets and Deployments that update are exactly those whose objects
      `sophia render` says changed, there are no creates, deletes or replacements, and the diff names the key
-  6. `pulumi up --yes`; the manifests the Kubernetes provider rendered changed for exactly those objects
+  6. `pulumi up --yes` by a third deployer and commit; the manifests the Kubernetes provider rendered changed for
+     exactly those objects, the rotated Deployments' templates record the rotation's deployer and commit, and every
+     other Deployment keeps the record of its creation
   7. `pulumi stack export` (and every log of this run, and the state files) contain no secret value, plain or base64
   7b. environment branching: a second stack (`production`, --branch) in the same project and backend gets its own
      values: its manifests land in out/production, every Secret value that is a secret of one stack differs in the
@@ -53,6 +59,11 @@ RELEASE = Path(os.environ.get("SOPHIA_E2E_BIN_DIR") or ROOT / "target" / "releas
 BINARIES = ("sophia", "sophia-program", "pulumi-resource-sophia")
 TOOLS = ("pulumi", "pulumi-language-go", "pulumi-resource-kubernetes")
 ROTATED_KEY = "openai-key"
+# Who deploys, per phase (SOPHIA_DEPLOYER / SOPHIA_COMMIT, which the program prefers over GITHUB_ACTOR / GITHUB_SHA).
+CREATOR = {"SOPHIA_DEPLOYER": "e2e-creator", "SOPHIA_COMMIT": "e2e0000creator"}
+LATER = {"SOPHIA_DEPLOYER": "e2e-later", "SOPHIA_COMMIT": "e2e1111later"}
+ROTATOR = {"SOPHIA_DEPLOYER": "e2e-rotator", "SOPHIA_COMMIT": "e2e2222rotator"}
+CHANGED_BY, CHANGED_COMMIT = "sophia.dev/changed-by", "sophia.dev/changed-commit"
 K8S_TYPES = {"kubernetes:core/v1:Secret": "Secret", "kubernetes:apps/v1:Deployment": "Deployment"}
 OUR_TYPES = {"sophia:index:SecretHash"}
 # Used only when the caller gives no passphrase and the project has no example stack file (a fresh stack).
@@ -92,8 +103,10 @@ class Run:
                 "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
                 "PULUMI_SKIP_CONFIRMATIONS": "true",
                 "NO_COLOR": "1",
+                **CREATOR,
             }
         )
+        self.env.pop("SOPHIA_ESC_REVISION", None)
 
     def pulumi(self, *args: str, ok: bool = True, env: dict[str, str] | None = None, label: str = "") -> str:
         cmd = ["pulumi", *args, "--non-interactive", "--color", "never"]
@@ -379,6 +392,24 @@ def k8s_name(step: dict) -> str:
     return name if isinstance(name, str) else step["urn"].rsplit("::", 1)[-1]
 
 
+def recorded_changes(objects: dict[tuple[str, str], dict]) -> dict[str, tuple[str | None, str | None]]:
+    """Deployment name -> (changed-by, changed-commit) from its pod template, as the Kubernetes provider rendered it."""
+    out = {}
+    for (kind, name), doc in objects.items():
+        if kind == "Deployment":
+            annotations = ((doc.get("spec") or {}).get("template") or {}).get("metadata", {}).get("annotations") or {}
+            out[name] = (annotations.get(CHANGED_BY), annotations.get(CHANGED_COMMIT))
+    return out
+
+
+def check_recorded(objects: dict[tuple[str, str], dict], expected: dict[str, dict[str, str]], when: str) -> None:
+    """Each Deployment named in `expected` records exactly that deployer and commit in its pod template."""
+    got = recorded_changes(objects)
+    want = {name: (who["SOPHIA_DEPLOYER"], who["SOPHIA_COMMIT"]) for name, who in expected.items()}
+    if {name: got.get(name) for name in want} != want:
+        raise Failure(f"{when}: the pod templates record {got}, expected {want}")
+
+
 def check_up_script(run: Run) -> None:
     """`scripts/up.sh dev` twice in the copy: create, then a no-op; the checked-in stack file is left as it was."""
     stack_file = run.project / "Pulumi.dev.yaml"
@@ -438,6 +469,21 @@ def main() -> int:
         run.pulumi("up", "--yes", label="up (create)")
         run.pulumi("up", "--yes", "--expect-no-changes", label="up (no-op)")
         manifests_before = rendered_manifests(run)
+        deployments = sorted(recorded_changes(manifest_objects(manifests_before)))
+        if not args.standins:
+            if not deployments:
+                raise Failure("the first up rendered no Deployment")
+            check_recorded(manifest_objects(manifests_before), dict.fromkeys(deployments, CREATOR), "after create")
+
+        # Another deployer, another commit, no secret changed: nothing to do, and the record stays the creator's.
+        doc = json.loads(run.pulumi("preview", "--diff", "--json", env=LATER, label="preview (another commit)"))
+        planned = [f"{s.get('op')} {s['urn']}" for s in doc.get("steps", []) if s.get("op") not in ("same", "read")]
+        if planned:
+            raise Failure("a deploy from another commit that changes no secret plans:\n  " + "\n  ".join(planned))
+        run.pulumi("up", "--yes", "--expect-no-changes", env=LATER, label="up (another commit, no-op)")
+        if rendered_manifests(run) != manifests_before:
+            raise Failure("a deploy from another commit that changes no secret rewrote rendered manifests")
+        log("a deploy by another deployer from another commit, no secret changed: only same steps, manifests untouched")
         render_before = render(run, run.tmp / "render-before")
         if not args.standins:
             render_redacted(run, run.tmp / "pr-base")
@@ -477,7 +523,7 @@ def main() -> int:
         diff_text = run.pulumi("preview", "--diff", label="preview --diff")
         log(f"rotation of {ROTATED_KEY} updates exactly {len(expected)} objects: {sorted(expected)}")
 
-        run.pulumi("up", "--yes", label="up (rotation)")
+        run.pulumi("up", "--yes", env=ROTATOR, label="up (rotation)")
         manifests_after = rendered_manifests(run)
         if manifests_before or manifests_after:
             touched = {p for p in manifests_before.keys() | manifests_after.keys()
@@ -486,6 +532,12 @@ def main() -> int:
             unexpected = [p for p in touched if not any(n in p for n in names)]
             if unexpected:
                 raise Failure(f"rendered manifests changed for objects the rotation does not use: {unexpected}")
+        if not args.standins:
+            rolled = {name for kind, name in expected if kind == "Deployment"}
+            check_recorded(manifest_objects(manifests_after),
+                           {d: ROTATOR if d in rolled else CREATOR for d in deployments}, "after the rotation")
+            log(f"provenance: {sorted(rolled)} record {ROTATOR['SOPHIA_DEPLOYER']}; "
+                f"{len(deployments) - len(rolled)} others keep {CREATOR['SOPHIA_DEPLOYER']}")
 
         if args.branch and args.branch != run.stack:
             known |= check_branching(run, args.branch, manifest_objects(manifests_after), known)

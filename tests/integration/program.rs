@@ -166,12 +166,16 @@ fn update_registers_providers_and_per_service_secret_hash_and_deployment() {
             d["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["secretRef"]["name"],
             format!("{name}-env")
         );
-        assert_eq!(
-            d["metadata"]["annotations"]["sophia.dev/deployed-by"],
-            "ci-bot"
-        );
+        // Who and what deploys goes to the SecretHash (plain strings); the record of the change it made comes back
+        // in the provider's outputs and is stamped into the pod template, never onto object metadata.
+        assert_eq!(hashes[name].object["changedBy"], "ci-bot");
+        assert_eq!(hashes[name].object["commit"], "0123abc");
+        let template = &d["spec"]["template"]["metadata"]["annotations"];
+        assert_eq!(template["sophia.dev/changed-by"], "ci-bot");
+        assert_eq!(template["sophia.dev/changed-commit"], "0123abc");
+        assert!(d["metadata"].get("annotations").is_none());
         assert!(
-            d["spec"]["template"]["metadata"]["annotations"]
+            secrets[name].object["metadata"]["annotations"]
                 .get("sophia.dev/deployed-by")
                 .is_none()
         );
@@ -696,7 +700,24 @@ fn what_sophia_render_prints_is_what_the_program_registers() {
             "Deployment" => &deployments[name],
             other => panic!("unexpected kind {other}"),
         };
-        assert_eq!(unwrap_secrets(&registered.object), doc, "{name}");
+        let mut registered = unwrap_secrets(&registered.object);
+        if doc["kind"] == "Deployment" {
+            // The one difference: the program stamps the record of the change from the provider's outputs (here a
+            // create, so this run's deployer and commit); a render has no state, so no record.
+            let annotations = registered["spec"]["template"]["metadata"]["annotations"]
+                .as_object_mut()
+                .unwrap();
+            let record = [
+                annotations.remove("sophia.dev/changed-by"),
+                annotations.remove("sophia.dev/changed-commit"),
+            ];
+            assert_eq!(
+                record,
+                engine_double::PROVENANCE_ENV.map(|(_, v)| Some(serde_json::json!(v))),
+                "{name}"
+            );
+        }
+        assert_eq!(registered, doc, "{name}");
     }
 }
 

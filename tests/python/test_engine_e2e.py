@@ -1,4 +1,6 @@
-"""End to end with Pulumi's real engine: `pulumi up`, a no-op `up`, `pulumi config set --secret`, `preview --diff`.
+"""End to end with Pulumi's real engine: `pulumi up`, a no-op `up`, `pulumi config set --secret`, `preview --diff`,
+and provenance: a deploy by someone else from another commit that changes no secret is a "same" step that keeps the
+recorded deployer and commit; the rotation records its own.
 
 Needs a Pulumi CLI with the Go language host beside it (`$SOPHIA_PULUMI_BIN`, or `pulumi` on `$PATH`); skipped
 otherwise. The program is a Python-SDK program run through the Go host's `runtime.options.binary` (the same route the
@@ -6,6 +8,7 @@ project's Rust program takes), so no Python language host is needed. State lives
 passphrase secrets provider; PULUMI_HOME is temporary too.
 """
 
+import json
 import os
 import pathlib
 import shutil
@@ -56,7 +59,8 @@ PROGRAM = textwrap.dedent(
     class SecretHash(pulumi.CustomResource):
         def __init__(self, name, data, scope):
             super().__init__("sophia:index:SecretHash", name,
-                             {"data": data, "scope": scope, "hash": None, "keys": None, "keyHashes": None})
+                             {"data": data, "scope": scope, "changedBy": os.environ.get("DEPLOYER"),
+                              "commit": os.environ.get("COMMIT"), "hash": None, "keys": None, "keyHashes": None})
 
     def main():
         cfg = pulumi.Config()
@@ -64,6 +68,8 @@ PROGRAM = textwrap.dedent(
                                "DATABASE_URL": pulumi.Output.secret("postgres://PLAINTEXT@db")}, "sophia/api")
         pulumi.export("hash", h.hash)
         pulumi.export("keyHashes", h.keyHashes)
+        pulumi.export("changedBy", h.changedBy)
+        pulumi.export("commit", h.commit)
 
     asyncio.run(stack.run_in_stack(main))
     """
@@ -96,8 +102,9 @@ def test_up_noop_rotate_preview_diff(tmp_path):
     (tmp_path / "state").mkdir()
     outputs = []
 
-    def pulumi(*args):
-        r = subprocess.run([PULUMI, *args, "--non-interactive"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    def pulumi(*args, deployer="alice", commit="c1"):
+        run_env = {**env, "DEPLOYER": deployer, "COMMIT": commit}
+        r = subprocess.run([PULUMI, *args, "--non-interactive"], cwd=project, env=run_env, capture_output=True, text=True, timeout=300)
         outputs.append(r.stdout + r.stderr)
         assert r.returncode == 0, r.stdout + r.stderr
         return r.stdout
@@ -110,14 +117,27 @@ def test_up_noop_rotate_preview_diff(tmp_path):
     again = pulumi("up", "--yes")
     assert "2 unchanged" in again, "a no-op up changes nothing"
 
+    def recorded():
+        out = json.loads(pulumi("stack", "output", "--json"))
+        return out["changedBy"], out["commit"]
+
+    assert recorded() == ("alice", "c1")
+    # Another deployer, another commit, no secret changed: the preview shows nothing and the up changes nothing.
+    later = dict(deployer="bob", commit="c2")
+    preview = pulumi("preview", "--diff", **later)
+    assert "changedBy" not in preview and "bob" not in preview, preview
+    assert "2 unchanged" in pulumi("up", "--yes", "--expect-no-changes", **later)
+    assert recorded() == ("alice", "c1"), "a no-op deploy keeps the record of the last change"
+
     pulumi("config", "set", "--secret", "openai-key", "sk-PLAINTEXT-rotated")
     preview = pulumi("preview", "--diff")
     resource = preview[preview.index("sophia:index:SecretHash") : preview.index("--outputs:--")]
     assert "~ keyHashes: {" in resource and "~ OPENAI_API_KEY:" in resource, preview
     assert "DATABASE_URL" not in resource, "only the rotated key is shown"
     assert "- keyHashes" not in preview and "replace" not in preview
-    update = pulumi("up", "--yes", "--skip-preview")
+    update = pulumi("up", "--yes", "--skip-preview", deployer="carol", commit="c3")
     assert "1 updated" in update
+    assert recorded() == ("carol", "c3"), "the rotation records who deployed it"
 
     # A new hashKey changes every fingerprint: an in-place update listing every key, never a replacement.
     pulumi("config", "set", "--secret", "sophia:hashKey", "e2e-rotated-hash-key-0123456789")

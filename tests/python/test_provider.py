@@ -314,6 +314,57 @@ def test_engine_sequence(configured):
     assert_no_plaintext(p)
 
 
+def test_provenance_is_no_diff_and_is_recorded_only_with_a_content_change(configured):
+    """`changedBy`/`commit`/`escRevision` never make a diff; outputs take them on Create and on an Update that changes
+    the content, so a later deploy from another commit keeps the record of the last change."""
+    p = configured
+    scope = "sophia/api"
+    first = {"data": secret(DATA), "scope": scope, "changedBy": "alice", "commit": "c1"}
+    checked = check(p, to_struct(first))
+    assert not checked.failures
+    echoed = from_struct(checked.inputs)
+    assert (echoed["changedBy"], echoed["commit"]) == ("alice", "c1"), "provenance inputs pass Check unchanged"
+    created = p.call("Create", provider_pb2.CreateRequest(urn=URN, name="api", type=TYPE, properties=to_struct(first)))
+    out = outputs(created)
+    assert (out["changedBy"], out["commit"]) == ("alice", "c1") and "escRevision" not in out
+    assert created.properties.fields["changedBy"].WhichOneof("kind") == "string_value", "provenance is not secret"
+
+    def diff_of(news):
+        req = provider_pb2.DiffRequest(id="api", urn=URN, name="api", type=TYPE, olds=created.properties,
+                                       old_inputs=to_struct(first), news=to_struct(news))
+        return p.call("Diff", req)
+
+    # Another deployer and commit, or none at all: no diff, nothing for the preview to show.
+    for news in ({**first, "changedBy": "bob", "commit": "c2", "escRevision": "9"}, {"data": secret(DATA), "scope": scope}):
+        resp = diff_of(news)
+        assert resp.changes == DiffResponse.DIFF_NONE and not resp.detailedDiff and not resp.diffs
+    # A content change is a diff of the content only; provenance is not listed.
+    rotated = {**DATA, "OPENAI_API_KEY": "rotated-PLAINTEXT-value"}
+    later = {"data": secret(rotated), "scope": scope, "changedBy": "carol", "commit": "c3", "escRevision": "4"}
+    assert kinds(diff_of(later)) == {'keyHashes["OPENAI_API_KEY"]': "UPDATE"}
+
+    def update(news, preview=False):
+        req = provider_pb2.UpdateRequest(id="api", urn=URN, name="api", type=TYPE, olds=created.properties,
+                                         old_inputs=to_struct(first), news=to_struct(news), preview=preview)
+        return outputs(p.call("Update", req))
+
+    # The update records the new deployer, commit and revision, in preview as for real.
+    assert update(later, preview=True) == update(later)
+    up = update(later)
+    assert (up["changedBy"], up["commit"], up["escRevision"]) == ("carol", "c3", "4")
+    assert up["hash"] == reference_fingerprint(HASH_KEY, scope, rotated)[0]
+    # An update whose content is unchanged keeps the stored record, whatever the new inputs say.
+    kept = update({**first, "changedBy": "mallory", "commit": "c4"})
+    assert (kept["changedBy"], kept["commit"]) == ("alice", "c1") and kept["hash"] == out["hash"]
+
+    # Bad provenance is a failure on its property, never echoing the value.
+    bad = check(p, to_struct({"data": secret(DATA), "changedBy": 7, "commit": secret("PLAINTEXT-commit")}))
+    assert {(f.property, f.reason.split(":")[0]) for f in bad.failures} == {
+        ("changedBy", "expected a string, got number"), ("commit", "must not be secret")}
+    assert not bad.HasField("inputs") and b"PLAINTEXT" not in bad.SerializeToString()
+    assert_no_plaintext(p)
+
+
 @pytest.mark.parametrize("method, request_type", [
     ("Invoke", provider_pb2.InvokeRequest), ("Call", provider_pb2.CallRequest), ("Construct", provider_pb2.ConstructRequest),
     ("Parameterize", provider_pb2.ParameterizeRequest), ("GetMapping", provider_pb2.GetMappingRequest),

@@ -16,6 +16,12 @@ import (
 type SecretHash struct {
 	pulumi.CustomResourceState
 
+	// Who deployed the last content change (the `changedBy` input of the create or update that changed `hash`); later deploys that change no content keep it. Put it in the pod template next to `hash`: it changes only when `hash` does.
+	ChangedBy pulumi.StringPtrOutput `pulumi:"changedBy"`
+	// The commit of the last content change (see `changedBy`).
+	Commit pulumi.StringPtrOutput `pulumi:"commit"`
+	// The ESC environment revision of the last content change (see `changedBy`).
+	EscRevision pulumi.StringPtrOutput `pulumi:"escRevision"`
 	// `hmac-sha256:` followed by 64 hex digits. Not secret: it is keyed.
 	Hash pulumi.StringOutput `pulumi:"hash"`
 	// Per-key keyed fingerprints, bound to the scope and the key name.
@@ -78,16 +84,28 @@ func SecretHashExists(ctx *pulumi.Context,
 }
 
 type secretHashArgs struct {
+	// Who deploys now (a CI actor or user). Provenance: never part of the diff, so a deploy that changes only this is no change; the output takes it only when the content changes. Must not be secret.
+	ChangedBy *string `pulumi:"changedBy"`
+	// The commit deployed now. Provenance, like `changedBy`.
+	Commit *string `pulumi:"commit"`
 	// The secret content: environment variable name to value.
 	Data map[string]string `pulumi:"data"`
+	// The ESC environment revision the values come from, when known. Provenance, like `changedBy`.
+	EscRevision *string `pulumi:"escRevision"`
 	// Separates domains, e.g. `namespace/deployment`; the same data in two scopes gives unrelated hashes. Defaults to the empty string.
 	Scope *string `pulumi:"scope"`
 }
 
 // The set of arguments for constructing a SecretHash resource.
 type SecretHashArgs struct {
+	// Who deploys now (a CI actor or user). Provenance: never part of the diff, so a deploy that changes only this is no change; the output takes it only when the content changes. Must not be secret.
+	ChangedBy pulumi.StringPtrInput
+	// The commit deployed now. Provenance, like `changedBy`.
+	Commit pulumi.StringPtrInput
 	// The secret content: environment variable name to value.
 	Data pulumi.StringMapInput
+	// The ESC environment revision the values come from, when known. Provenance, like `changedBy`.
+	EscRevision pulumi.StringPtrInput
 	// Separates domains, e.g. `namespace/deployment`; the same data in two scopes gives unrelated hashes. Defaults to the empty string.
 	Scope pulumi.StringPtrInput
 }
@@ -177,6 +195,21 @@ func (o SecretHashOutput) ToSecretHashOutput() SecretHashOutput {
 
 func (o SecretHashOutput) ToSecretHashOutputWithContext(ctx context.Context) SecretHashOutput {
 	return o
+}
+
+// Who deployed the last content change (the `changedBy` input of the create or update that changed `hash`); later deploys that change no content keep it. Put it in the pod template next to `hash`: it changes only when `hash` does.
+func (o SecretHashOutput) ChangedBy() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *SecretHash) pulumi.StringPtrOutput { return v.ChangedBy }).(pulumi.StringPtrOutput)
+}
+
+// The commit of the last content change (see `changedBy`).
+func (o SecretHashOutput) Commit() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *SecretHash) pulumi.StringPtrOutput { return v.Commit }).(pulumi.StringPtrOutput)
+}
+
+// The ESC environment revision of the last content change (see `changedBy`).
+func (o SecretHashOutput) EscRevision() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *SecretHash) pulumi.StringPtrOutput { return v.EscRevision }).(pulumi.StringPtrOutput)
 }
 
 // `hmac-sha256:` followed by 64 hex digits. Not secret: it is keyed.

@@ -20,14 +20,26 @@ __all__ = ['SecretHashArgs', 'SecretHash']
 class SecretHashArgs:
     def __init__(__self__, *,
                  data: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]],
+                 changed_by: pulumi.Input[Optional[_builtins.str]] = None,
+                 commit: pulumi.Input[Optional[_builtins.str]] = None,
+                 esc_revision: pulumi.Input[Optional[_builtins.str]] = None,
                  scope: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The set of arguments for constructing a SecretHash resource.
 
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] data: The secret content: environment variable name to value.
+        :param pulumi.Input[_builtins.str] changed_by: Who deploys now (a CI actor or user). Provenance: never part of the diff, so a deploy that changes only this is no change; the output takes it only when the content changes. Must not be secret.
+        :param pulumi.Input[_builtins.str] commit: The commit deployed now. Provenance, like `changedBy`.
+        :param pulumi.Input[_builtins.str] esc_revision: The ESC environment revision the values come from, when known. Provenance, like `changedBy`.
         :param pulumi.Input[_builtins.str] scope: Separates domains, e.g. `namespace/deployment`; the same data in two scopes gives unrelated hashes. Defaults to the empty string.
         """
         pulumi.set(__self__, "data", data)
+        if changed_by is not None:
+            pulumi.set(__self__, "changed_by", changed_by)
+        if commit is not None:
+            pulumi.set(__self__, "commit", commit)
+        if esc_revision is not None:
+            pulumi.set(__self__, "esc_revision", esc_revision)
         if scope is not None:
             pulumi.set(__self__, "scope", scope)
 
@@ -42,6 +54,42 @@ class SecretHashArgs:
     @data.setter
     def data(self, value: pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]]):
         pulumi.set(self, "data", value)
+
+    @_builtins.property
+    @pulumi.getter(name="changedBy")
+    def changed_by(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Who deploys now (a CI actor or user). Provenance: never part of the diff, so a deploy that changes only this is no change; the output takes it only when the content changes. Must not be secret.
+        """
+        return pulumi.get(self, "changed_by")
+
+    @changed_by.setter
+    def changed_by(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "changed_by", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def commit(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The commit deployed now. Provenance, like `changedBy`.
+        """
+        return pulumi.get(self, "commit")
+
+    @commit.setter
+    def commit(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "commit", value)
+
+    @_builtins.property
+    @pulumi.getter(name="escRevision")
+    def esc_revision(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The ESC environment revision the values come from, when known. Provenance, like `changedBy`.
+        """
+        return pulumi.get(self, "esc_revision")
+
+    @esc_revision.setter
+    def esc_revision(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "esc_revision", value)
 
     @_builtins.property
     @pulumi.getter
@@ -62,7 +110,10 @@ class SecretHash(pulumi.CustomResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 changed_by: pulumi.Input[Optional[_builtins.str]] = None,
+                 commit: pulumi.Input[Optional[_builtins.str]] = None,
                  data: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 esc_revision: pulumi.Input[Optional[_builtins.str]] = None,
                  scope: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
         """
@@ -70,7 +121,10 @@ class SecretHash(pulumi.CustomResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[_builtins.str] changed_by: Who deploys now (a CI actor or user). Provenance: never part of the diff, so a deploy that changes only this is no change; the output takes it only when the content changes. Must not be secret.
+        :param pulumi.Input[_builtins.str] commit: The commit deployed now. Provenance, like `changedBy`.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] data: The secret content: environment variable name to value.
+        :param pulumi.Input[_builtins.str] esc_revision: The ESC environment revision the values come from, when known. Provenance, like `changedBy`.
         :param pulumi.Input[_builtins.str] scope: Separates domains, e.g. `namespace/deployment`; the same data in two scopes gives unrelated hashes. Defaults to the empty string.
         """
         ...
@@ -97,7 +151,10 @@ class SecretHash(pulumi.CustomResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 changed_by: pulumi.Input[Optional[_builtins.str]] = None,
+                 commit: pulumi.Input[Optional[_builtins.str]] = None,
                  data: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
+                 esc_revision: pulumi.Input[Optional[_builtins.str]] = None,
                  scope: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
@@ -108,9 +165,12 @@ class SecretHash(pulumi.CustomResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = SecretHashArgs.__new__(SecretHashArgs)
 
+            __props__.__dict__["changed_by"] = changed_by
+            __props__.__dict__["commit"] = commit
             if data is None and not opts.urn:
                 raise TypeError("Missing required property 'data'")
             __props__.__dict__["data"] = None if data is None else pulumi.Output.secret(data)
+            __props__.__dict__["esc_revision"] = esc_revision
             __props__.__dict__["scope"] = scope
             __props__.__dict__["hash"] = None
             __props__.__dict__["key_hashes"] = None
@@ -137,6 +197,9 @@ class SecretHash(pulumi.CustomResource):
 
         __props__ = SecretHashArgs.__new__(SecretHashArgs)
 
+        __props__.__dict__["changed_by"] = None
+        __props__.__dict__["commit"] = None
+        __props__.__dict__["esc_revision"] = None
         __props__.__dict__["hash"] = None
         __props__.__dict__["key_hashes"] = None
         __props__.__dict__["keys"] = None
@@ -148,6 +211,30 @@ class SecretHash(pulumi.CustomResource):
             opts: Optional[pulumi.ResourceOptions] = None) -> pulumi.Output[bool]:
         __props__: dict = {}
         return pulumi.runtime.exists_resource(None, 'sophia:index:SecretHash', id, __props__, opts or pulumi.ResourceOptions())
+
+    @_builtins.property
+    @pulumi.getter(name="changedBy")
+    def changed_by(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        Who deployed the last content change (the `changedBy` input of the create or update that changed `hash`); later deploys that change no content keep it. Put it in the pod template next to `hash`: it changes only when `hash` does.
+        """
+        return pulumi.get(self, "changed_by")
+
+    @_builtins.property
+    @pulumi.getter
+    def commit(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The commit of the last content change (see `changedBy`).
+        """
+        return pulumi.get(self, "commit")
+
+    @_builtins.property
+    @pulumi.getter(name="escRevision")
+    def esc_revision(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The ESC environment revision of the last content change (see `changedBy`).
+        """
+        return pulumi.get(self, "esc_revision")
 
     @_builtins.property
     @pulumi.getter

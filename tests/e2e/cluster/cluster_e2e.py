@@ -19,7 +19,10 @@ with its own file backend and a fresh stack whose config holds the cluster's kub
   5. `pulumi refresh --expect-no-changes`: no drift
   3b. `sophia status`: exit 0 after the rotation completed; with every node cordoned (the rollout held), another
      rotation and a `pulumi up` (running until the nodes are uncordoned) make it exit 1 naming exactly the users' old
-     pods, each with the rotated env var, and the new ones as current; exit 0 again once the rollout completes; `sophia audit log --verify` passes, and fails after one entry is edited
+     pods, each with the rotated env var, and the new ones as current; exit 0 again once the rollout completes;
+     `sophia history` names each rollout's deployer and commit as its pod template recorded them (the held rotation's
+     by a second deployer), and a later no-op `pulumi up` by a third deployer from another commit changes no
+     ReplicaSet and no line of it; `sophia audit log --verify` passes, and fails after one entry is edited
   6. no secret value, plain, base64 or hex, in any pulumi or sophia output, the state files, the audit log, or any
      control-plane log
 Values are compared in this process; nothing here prints one.
@@ -54,6 +57,9 @@ ROTATED_KEY = "openai-key"
 SECRET_KEYS = ("hashKey", "database-url", "openai-key", "serpapi-key", "perplexity-key", "anthropic-key", "redis-url")
 PASSPHRASE = "sophia-cluster-e2e-passphrase"
 ROLLOUT_TIMEOUT = 180
+# The held rotation is deployed by someone else from another commit, and a later no-op deploy by a third.
+ROTATOR = {"GITHUB_ACTOR": "e2e-rotator", "GITHUB_SHA": "e2e1rotation"}
+LATER = {"GITHUB_ACTOR": "e2e-later", "GITHUB_SHA": "e2e2later"}
 
 
 class Skip(Exception):
@@ -96,10 +102,14 @@ class Run:
         )
         self.env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
         self.env.pop("KUBECONFIG", None)
+        # Who deploys comes from GITHUB_ACTOR / GITHUB_SHA here; these would take precedence.
+        for var in ("SOPHIA_DEPLOYER", "SOPHIA_COMMIT", "SOPHIA_ESC_REVISION"):
+            self.env.pop(var, None)
 
-    def timed(self, label: str, cmd: list[str], ok: bool = True, timeout: int = 900, **kw) -> str:
+    def timed(self, label: str, cmd: list[str], ok: bool = True, timeout: int = 900, env: dict[str, str] | None = None,
+              **kw) -> str:
         start = time.monotonic()
-        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout, **kw)
+        proc = subprocess.run(cmd, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout, **kw)
         self.timings.append((label, time.monotonic() - start))
         out = proc.stdout + proc.stderr
         self.outputs.append(out)
@@ -108,9 +118,9 @@ class Run:
             raise Failure(f"`{' '.join(cmd[:6])}` exited {proc.returncode}:\n{out[-6000:]}")
         return proc.stdout
 
-    def pulumi(self, *args: str, label: str = "") -> str:
+    def pulumi(self, *args: str, label: str = "", env: dict[str, str] | None = None) -> str:
         cmd = ["pulumi", *args, "--non-interactive", "--color", "never"]
-        return self.timed("pulumi " + (label or " ".join(args[:2])), cmd, cwd=self.project)
+        return self.timed("pulumi " + (label or " ".join(args[:2])), cmd, cwd=self.project, env=env)
 
     def sophia(self, *args: str, label: str = "", expect: int = 0) -> str:
         """Runs the sophia CLI in the project; its exit code must be `expect`."""
@@ -452,7 +462,7 @@ def status_phase(run: Run, users: list[str], others: list[str], known: set[str])
     run.pulumi("config", "set", "--secret", ROTATED_KEY, new, label="config set --secret (rotate, held)")
     up = subprocess.Popen(
         ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive", "--color", "never"],
-        cwd=run.project, env=run.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=run.project, env={**run.env, **ROTATOR}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
         # Wait until Pulumi has applied the new templates (no drift left) while the paused rollouts hold the pods.
@@ -504,19 +514,30 @@ def status_phase(run: Run, users: list[str], others: list[str], known: set[str])
         raise Failure(f"expected one SecretsChanged Event naming OPENAI_API_KEY on each of {users}: {[(e['involvedObject']['name'], e['message']) for e in events]}")
     log(f"events: SecretsChanged on {on}, idempotent over repeated status runs ({len(events)} in all)")
 
-    # History: the rotation with who and when, unchanged by a later no-op `pulumi up`.
+    # History: each rollout with who deployed its change and from which commit, as its pod template recorded it;
+    # unchanged by a later no-op `pulumi up` by someone else from another commit.
     def history() -> list[dict]:
         return json.loads(run.sophia("history", users[0], "--stack", STACK, "--json", label="history"))
     before = history()
-    last = before[-1]
-    if len(before) < 3 or last["changed_keys"] != ["OPENAI_API_KEY"] or last["deployed_by"] != "e2e-deployer" \
-            or last["commit"] != "e2e0commit" or not last["created"] or before[0]["changed_keys"] == []:
-        raise Failure(f"`sophia history {users[0]}` does not show the rotation with who and when: {before}")
-    run.pulumi("up", "--yes", "--expect-no-changes", label="up (no-op after history)")
+    first, last = before[0], before[-1]
+    who = [(r["deployed_by"], r["commit"], r["provenance"]) for r in before]
+    if len(before) < 3 or last["changed_keys"] != ["OPENAI_API_KEY"] or not last["created"] \
+            or first["changed_keys"] == [] \
+            or who[-1] != (ROTATOR["GITHUB_ACTOR"], ROTATOR["GITHUB_SHA"], "change") \
+            or who[:-1] != [("e2e-deployer", "e2e0commit", "change")] * (len(before) - 1):
+        raise Failure(f"`sophia history {users[0]}` does not show each change with who and when: {before}")
+    rs_before = replica_sets(run)
+    run.pulumi("up", "--yes", "--expect-no-changes", env=LATER, label="up (no-op from another commit)")
     settle(run, 2)
+    if replica_sets(run) != rs_before:
+        raise Failure("a no-op `pulumi up` from another commit made a ReplicaSet")
     if history() != before:
-        raise Failure("a no-op `pulumi up` changed `sophia history`")
-    log(f"history of {users[0]}: {len(before)} rollouts, the last changed OPENAI_API_KEY by e2e-deployer; a no-op keeps it")
+        raise Failure(f"a no-op `pulumi up` from another commit changed `sophia history`: {before} -> {history()}")
+    text = run.sophia("history", users[0], "--stack", STACK, label="history (text)")
+    if f"by {ROTATOR['GITHUB_ACTOR']}  commit {ROTATOR['GITHUB_SHA']}  " not in text or LATER["GITHUB_ACTOR"] in text:
+        raise Failure(f"the text history does not name the rotation's deployer and commit:\n{text}")
+    log(f"history of {users[0]}: {len(before)} rollouts, each with its own deployer and commit (the last "
+        f"{ROTATOR['GITHUB_ACTOR']}); a no-op deploy by {LATER['GITHUB_ACTOR']} from another commit keeps them all")
 
     # The access log: every status decrypted the stack's config; the chain verifies, and one edit breaks it.
     entries = json.loads(run.sophia("audit", "log", "--verify", "--json", label="audit log --verify"))
