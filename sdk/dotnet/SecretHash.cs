@@ -17,6 +17,24 @@ namespace Sophia.Sophia
     public partial class SecretHash : global::Pulumi.CustomResource
     {
         /// <summary>
+        /// Who deployed the last content change (the `changedBy` input of the create or update that changed `hash`); later deploys that change no content keep it. Put it in the pod template next to `hash`: it changes only when `hash` does.
+        /// </summary>
+        [Output("changedBy")]
+        public Output<string?> ChangedBy { get; private set; } = null!;
+
+        /// <summary>
+        /// The commit of the last content change (see `changedBy`).
+        /// </summary>
+        [Output("commit")]
+        public Output<string?> Commit { get; private set; } = null!;
+
+        /// <summary>
+        /// The ESC environment revision of the last content change (see `changedBy`).
+        /// </summary>
+        [Output("escRevision")]
+        public Output<string?> EscRevision { get; private set; } = null!;
+
+        /// <summary>
         /// `hmac-sha256:` followed by 64 hex digits. Not secret: it is keyed.
         /// </summary>
         [Output("hash")]
@@ -85,6 +103,18 @@ namespace Sophia.Sophia
 
     public sealed class SecretHashArgs : global::Pulumi.ResourceArgs
     {
+        /// <summary>
+        /// Who deploys now (a CI actor or user). Provenance: never part of the diff, so a deploy that changes only this is no change; the output takes it only when the content changes. Must not be secret.
+        /// </summary>
+        [Input("changedBy")]
+        public Input<string>? ChangedBy { get; set; }
+
+        /// <summary>
+        /// The commit deployed now. Provenance, like `changedBy`.
+        /// </summary>
+        [Input("commit")]
+        public Input<string>? Commit { get; set; }
+
         [Input("data", required: true)]
         private InputMap<string>? _data;
 
@@ -100,6 +130,12 @@ namespace Sophia.Sophia
                 _data = Output.All(value, emptySecret).Apply(v => v[0]);
             }
         }
+
+        /// <summary>
+        /// The ESC environment revision the values come from, when known. Provenance, like `changedBy`.
+        /// </summary>
+        [Input("escRevision")]
+        public Input<string>? EscRevision { get; set; }
 
         /// <summary>
         /// Separates domains, e.g. `namespace/deployment`; the same data in two scopes gives unrelated hashes. Defaults to the empty string.
