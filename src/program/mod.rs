@@ -109,6 +109,16 @@ pub enum ProgramError {
         #[source]
         source: std::io::Error,
     },
+    /// A local secret of an environment definition could not be decrypted for Pulumi Cloud (Pulumi Cloud mode).
+    #[error("environment {name} ({}): {message}", path.display())]
+    EnvironmentSecret {
+        /// The environment, `<project>/<env>`.
+        name: String,
+        /// The file.
+        path: PathBuf,
+        /// Why (names the secret's path, never its value).
+        message: String,
+    },
 }
 
 /// The engine's variables, checked.
@@ -254,7 +264,10 @@ pub fn plan(
     })
 }
 
-/// `environments/<project>/<env>.yaml` files, sorted, as `pulumiservice:api/esc:Environment` inputs.
+/// `environments/<project>/<env>.yaml` files, sorted, as `pulumiservice:api/esc:Environment` inputs. Each definition
+/// is sent as Pulumi Cloud should store it, the way `sophia esc push` sends it: local ciphertext decrypted to
+/// `fn::secret: <plaintext>` (under `SOPHIA_ESC_PASSPHRASE`), and the whole `yaml` input secret, so Pulumi state
+/// holds it encrypted (the pulumiservice schema marks it secret too).
 fn environment_resources(
     root: &Path,
     organization: &str,
@@ -270,6 +283,7 @@ fn environment_resources(
     if !dir.is_dir() {
         return Ok(out);
     }
+    let crypt = crate::rotation::crypt::EnvCrypt::from_env();
     let mut projects: Vec<PathBuf> = read_dir(&dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
@@ -297,11 +311,21 @@ fn environment_resources(
                     path: file.clone(),
                     source,
                 })?;
+            let (yaml, _) = crypt
+                .cloud_definition(&format!("{project}/{env}"), &yaml)
+                .map_err(|message| ProgramError::EnvironmentSecret {
+                    name: format!("{project}/{env}"),
+                    path: file.clone(),
+                    message,
+                })?;
             let inputs = BTreeMap::from([
                 ("orgName".to_owned(), Value::string(organization)),
                 ("project".to_owned(), Value::string(&project)),
                 ("name".to_owned(), Value::string(&env)),
-                ("yaml".to_owned(), Value::string(yaml)),
+                (
+                    "yaml".to_owned(),
+                    Value::secret(Value::string(yaml.expose())),
+                ),
             ]);
             out.push((format!("{project}-{env}"), inputs));
         }

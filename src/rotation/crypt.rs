@@ -162,6 +162,103 @@ impl Decrypter for EnvCrypt {
     }
 }
 
+/// A local secret in a document: where it is and its ciphertext text.
+struct LocalSecret {
+    /// Document path of the value holding `fn::secret` (`values.db.password`).
+    at: String,
+    /// Document path of the `fn::secret` value itself, the span the edit replaces.
+    secret_path: String,
+    ciphertext: String,
+}
+
+impl EnvCrypt {
+    /// The document as Pulumi Cloud should receive it, and the paths of the secrets decrypted for it: each local
+    /// `fn::secret: {ciphertext: ...}` becomes `fn::secret: "<plaintext>"` (Pulumi Cloud encrypts it with its own key),
+    /// as a text edit that keeps every other byte. Errors name the secret's path, never its value; the caller names the
+    /// environment.
+    pub fn cloud_definition(
+        &self,
+        name: &str,
+        yaml: &str,
+    ) -> Result<(SecretString, Vec<String>), String> {
+        let secrets = local_secrets(name, yaml)?;
+        let mut text = SecretString::new(yaml);
+        let mut decrypted = Vec::new();
+        for s in &secrets {
+            let fail = |e: String| format!("{}: {e}", s.at);
+            let payload = decode_ciphertext(&s.ciphertext)
+                .map_err(|e| fail(format!("invalid ciphertext: {e}")))?;
+            let plain = self.decrypt(&payload).map_err(&fail)?;
+            let plain = SecretString::new(String::from_utf8(plain).map_err(|e| {
+                use zeroize::Zeroize as _;
+                e.into_bytes().zeroize();
+                fail("the secret is not UTF-8 text".into())
+            })?);
+            // A JSON string is a YAML double-quoted scalar: any plaintext fits, escaped.
+            let quoted =
+                SecretString::new(serde_json::Value::String(plain.expose().to_owned()).to_string());
+            let segs = crate::esc::rotate::parse_path(&s.secret_path).map_err(&fail)?;
+            text = SecretString::new(
+                super::edit::set_value(text.expose(), name, &segs, quoted.expose())
+                    .map_err(&fail)?,
+            );
+            decrypted.push(s.at.clone());
+        }
+        // Whatever an edit missed (a duplicated key, say) must not reach Pulumi Cloud under a key it cannot read.
+        if let Some(left) = local_secrets(name, text.expose())?.first() {
+            return Err(format!(
+                "{}: fn::secret still holds a local ciphertext after decryption (a duplicated key?)",
+                left.at
+            ));
+        }
+        decrypted.sort();
+        decrypted.dedup();
+        Ok((text, decrypted))
+    }
+}
+
+/// Every `fn::secret: {ciphertext: X}` in the document, in document order.
+fn local_secrets(name: &str, yaml: &str) -> Result<Vec<LocalSecret>, String> {
+    let (root, diags) = crate::esc::syntax::parse_yaml(name, yaml);
+    if let Some(d) = diags
+        .iter()
+        .find(|d| d.severity == crate::esc::syntax::Severity::Error)
+    {
+        return Err(format!("not valid YAML: {}", d.summary));
+    }
+    let mut out = Vec::new();
+    if let Some(root) = &root {
+        collect(root, &mut out);
+    }
+    Ok(out)
+}
+
+fn collect(node: &Node, out: &mut Vec<LocalSecret>) {
+    match &node.kind {
+        NodeKind::Object(entries) => {
+            for (k, v) in entries {
+                if k.as_str() == Some("fn::secret")
+                    && let NodeKind::Object(inner) = &v.kind
+                    && let Some(text) = inner
+                        .iter()
+                        .find(|(ik, _)| ik.as_str() == Some("ciphertext"))
+                        .and_then(|(_, iv)| iv.as_str())
+                {
+                    out.push(LocalSecret {
+                        at: node.path.to_string(),
+                        secret_path: v.path.to_string(),
+                        ciphertext: text.to_owned(),
+                    });
+                    continue;
+                }
+                collect(v, out);
+            }
+        }
+        NodeKind::Array(items) => items.iter().for_each(|i| collect(i, out)),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -163,6 +163,8 @@ pub struct Options {
     /// Answer the `kubernetes:core/v1:Namespace` registration only after a pause (as a real cluster does while it
     /// creates the namespace), so anything registered without waiting for it arrives before its answer.
     pub slow_namespace: bool,
+    /// `SOPHIA_ESC_PASSPHRASE` for the program (local environment secrets), as a deployer's shell would pass it.
+    pub esc_passphrase: Option<&'static str>,
 }
 
 struct State {
@@ -689,6 +691,11 @@ async fn run_async(project: &Project, options: Options) -> Run {
             if options.preview { "true" } else { "false" },
         )
         .env("PULUMI_PARALLEL", "4")
+        .envs(
+            options
+                .esc_passphrase
+                .map(|passphrase| ("SOPHIA_ESC_PASSPHRASE", passphrase)),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

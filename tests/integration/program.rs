@@ -492,7 +492,7 @@ fn no_registration_carries_a_plaintext_secret_outside_a_secret_wrapper() {
 }
 
 #[test]
-fn pulumi_cloud_mode_registers_each_environment_file() {
+fn pulumi_cloud_mode_registers_each_environment_file_secret_with_local_ciphertext_decrypted() {
     let f = fixture({
         let mut c = base_config();
         c.insert("sophia-secrets:pulumiCloud".into(), "true".into());
@@ -501,23 +501,85 @@ fn pulumi_cloud_mode_registers_each_environment_file() {
     let envs = f.project.dir.join("environments/sophia");
     std::fs::create_dir_all(&envs).unwrap();
     std::fs::write(envs.join("dev.yaml"), "values:\n  a: 1\n").unwrap();
-    let run = engine_double::run(&f.project, Options::default());
+    // A local secret as `sophia esc set --secret` writes it: Pulumi Cloud cannot read our ciphertext, so the program
+    // sends the plaintext as `fn::secret` for Pulumi Cloud to encrypt, inside a secret `yaml`.
+    const PASSPHRASE: &str = "program-cloud-mode-passphrase";
+    let canary = "cloud-mode-canary-7f3a";
+    let crypt = sophia::rotation::crypt::EnvCrypt::with_passphrase(
+        sophia::secret::SecretString::new(PASSPHRASE),
+    );
+    let salt = crypt.file_salt("sophia/db", "").unwrap();
+    let ciphertext = crypt.encrypt(&salt, canary).unwrap();
+    std::fs::write(
+        envs.join("db.yaml"),
+        format!("# comment kept\nvalues:\n  password:\n    fn::secret:\n      ciphertext: {ciphertext}\n"),
+    )
+    .unwrap();
+    let run = engine_double::run(
+        &f.project,
+        Options {
+            esc_passphrase: Some(PASSPHRASE),
+            ..Options::default()
+        },
+    );
     run.assert_ok();
-    let env = &run.of_type("pulumiservice:api/esc:Environment")["sophia-dev"];
+    let registered = run.of_type("pulumiservice:api/esc:Environment");
+    let env = &registered["sophia-dev"];
     assert_eq!(
-        (
-            env.object["project"].as_str(),
-            env.object["name"].as_str(),
-            env.object["yaml"].as_str()
-        ),
-        (Some("sophia"), Some("dev"), Some("values:\n  a: 1\n"))
+        (env.object["project"].as_str(), env.object["name"].as_str()),
+        (Some("sophia"), Some("dev"))
     );
     assert_eq!(env.object["orgName"], "organization");
+    for (name, yaml) in [
+        ("sophia-dev", "values:\n  a: 1\n".to_owned()),
+        (
+            "sophia-db",
+            format!("# comment kept\nvalues:\n  password:\n    fn::secret:\n      \"{canary}\"\n"),
+        ),
+    ] {
+        let sent = &registered[name].object["yaml"];
+        assert_eq!(
+            sent[engine_double::SIG_KEY],
+            engine_double::SECRET_SIG,
+            "{name}: yaml is sent secret, so Pulumi state encrypts it"
+        );
+        assert_eq!(unwrap_secrets(sent).as_str(), Some(yaml.as_str()), "{name}");
+    }
     assert!(
         update(base_config())
             .of_type("pulumiservice:api/esc:Environment")
             .is_empty()
     );
+}
+
+#[test]
+fn pulumi_cloud_mode_without_the_passphrase_fails_naming_the_environment_and_path() {
+    let f = fixture({
+        let mut c = base_config();
+        c.insert("sophia-secrets:pulumiCloud".into(), "true".into());
+        c
+    });
+    let envs = f.project.dir.join("environments/sophia");
+    std::fs::create_dir_all(&envs).unwrap();
+    let crypt = sophia::rotation::crypt::EnvCrypt::with_passphrase(
+        sophia::secret::SecretString::new("the-right-one"),
+    );
+    let salt = crypt.file_salt("sophia/db", "").unwrap();
+    let ciphertext = crypt.encrypt(&salt, "no-passphrase-canary").unwrap();
+    std::fs::write(
+        envs.join("db.yaml"),
+        format!("values:\n  password:\n    fn::secret:\n      ciphertext: {ciphertext}\n"),
+    )
+    .unwrap();
+    let run = engine_double::run(&f.project, Options::default());
+    assert_ne!(run.code, Some(0));
+    assert!(
+        run.stderr.contains("environment sophia/db") && run.stderr.contains("values.password"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("no-passphrase-canary"));
+    assert!(run.of_type("pulumiservice:api/esc:Environment").is_empty());
 }
 
 /// What the pulumiservice provider's Python SDK (pinned in requirements-test.txt, installed into `.venv` by
