@@ -684,10 +684,12 @@ def rotation_phase(run: Run, users: list[str], others: list[str], known: set[str
     run.sophia("status", "--stack", STACK, label="status (again)")
     events = [e for e in run.get("events") if e.get("reason") == "SecretsChanged"]
     latest = {d["name"]: d["desired"] for d in status["deployments"]}
-    on = sorted(e["involvedObject"]["name"] for e in events if latest[e["involvedObject"]["name"]] in e["message"])
-    mine = [e["message"] for e in events if e["involvedObject"]["name"] == DB_SERVICE]
-    if on != [DB_SERVICE] or len(mine) != 1 or not all(k in mine[0] for k in DB_KEYS):
-        raise Failure(f"expected one SecretsChanged Event naming {DB_KEYS} on {DB_SERVICE}: {[(e['involvedObject']['name'], e['message']) for e in events]}")
+    # Each Deployment's latest change: the database service's now, the openai-key users' from the status run above.
+    current = {(e["involvedObject"]["name"], e["message"]) for e in events if latest[e["involvedObject"]["name"]] in e["message"]}
+    on = sorted(name for name, _ in current)
+    keys_named = all(all(k in m for k in DB_KEYS) if n == DB_SERVICE else "OPENAI_API_KEY" in m for n, m in current)
+    if on != sorted(users + [DB_SERVICE]) or not keys_named:
+        raise Failure(f"expected one SecretsChanged Event naming {DB_KEYS} on {DB_SERVICE} and OPENAI_API_KEY on {users}: {sorted(current)}")
     log(f"events: SecretsChanged on {on}, idempotent over repeated status runs ({len(events)} in all)")
 
     # History: the rotation with who and when, unchanged by a later no-op `pulumi up`.
