@@ -2,7 +2,7 @@
 //!
 //! This module owns the workflow around the evaluator's rotation (`crate::esc::rotate`): it locks the environment
 //! file (a second concurrent rotation is refused), runs ESC's `RotateEnvironment` with the built-in rotators
-//! ([`password`]), writes each new state back into the file as a text edit at its parser position with secret
+//! ([`password`], [`postgres`]), writes each new state back into the file as a text edit at its parser position with secret
 //! leaves encrypted ([`crypt`]), and replaces the file atomically ([`edit`]). Opening an environment decrypts
 //! those secrets with the same passphrase.
 
@@ -10,6 +10,7 @@ pub mod crypt;
 pub mod edit;
 pub mod gate;
 pub mod password;
+pub mod postgres;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -43,8 +44,9 @@ impl ProviderLoader for BuiltinRotators {
     fn load_rotator(&self, name: &str) -> Result<Rc<dyn Rotator>, String> {
         match name {
             "password" => Ok(Rc::new(password::PasswordRotator)),
+            "postgres" => Ok(Rc::new(postgres::PostgresRotator)),
             _ => Err(format!(
-                "no rotator {name:?}: built-in rotators are \"password\"",
+                "no rotator {name:?}: built-in rotators are \"password\" and \"postgres\"",
             )),
         }
     }
