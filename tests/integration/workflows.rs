@@ -196,7 +196,10 @@ fn rotate_workflow_rotates_commits_and_deploys_through_pulumi_up() {
     );
     let inputs = &on["workflow_dispatch"]["inputs"];
     for input in ["stack", "environment", "paths"] {
-        assert!(inputs.get(input).is_some(), "rotate.yml dispatch lacks input {input}: {inputs}");
+        assert!(
+            inputs.get(input).is_some(),
+            "rotate.yml dispatch lacks input {input}: {inputs}"
+        );
     }
     assert_eq!(
         rotate["concurrency"]["group"],
@@ -208,7 +211,10 @@ fn rotate_workflow_rotates_commits_and_deploys_through_pulumi_up() {
     let jobs = rotate["jobs"].as_object().unwrap();
     assert_eq!(jobs["build"]["uses"], "./.github/workflows/build.yml");
     let job = &jobs["rotate"];
-    assert_eq!(job["permissions"]["contents"], "write", "the rotate job pushes the rotated state");
+    assert_eq!(
+        job["permissions"]["contents"], "write",
+        "the rotate job pushes the rotated state"
+    );
     let steps = job["steps"].as_array().unwrap();
     let step = |needle: &str| {
         steps
@@ -223,9 +229,14 @@ fn rotate_workflow_rotates_commits_and_deploys_through_pulumi_up() {
     );
     let pushing = step("push origin HEAD:main");
     let verifying = step("sophia audit log --verify");
-    assert!(rotating < pushing && pushing < verifying, "rotate, then push, then verify the access log");
     assert!(
-        steps.iter().any(|s| s["with"]["path"].as_str().is_some_and(|p| p.contains("sophia-audit.jsonl"))),
+        rotating < pushing && pushing < verifying,
+        "rotate, then push, then verify the access log"
+    );
+    assert!(
+        steps.iter().any(|s| s["with"]["path"]
+            .as_str()
+            .is_some_and(|p| p.contains("sophia-audit.jsonl"))),
         "rotate.yml does not upload the access log"
     );
 
@@ -233,12 +244,22 @@ fn rotate_workflow_rotates_commits_and_deploys_through_pulumi_up() {
     assert_eq!(deploy["uses"], "./.github/workflows/pulumi-up.yml");
     assert_eq!(deploy["with"]["ref"], "${{ needs.rotate.outputs.commit }}");
     assert_eq!(deploy["secrets"], "inherit");
-    let text = std::fs::read_to_string(project_root().join(".github/workflows/rotate.yml")).unwrap();
-    assert!(!text.contains("pulumi up --stack"), "rotate.yml must deploy through pulumi-up.yml, not its own copy");
+    let text =
+        std::fs::read_to_string(project_root().join(".github/workflows/rotate.yml")).unwrap();
+    assert!(
+        !text.contains("pulumi up --stack"),
+        "rotate.yml must deploy through pulumi-up.yml, not its own copy"
+    );
 
     let up = workflow("pulumi-up.yml");
     assert!(up["on"]["workflow_call"]["inputs"].get("ref").is_some());
     let checkout = &up["jobs"]["up"]["steps"][0];
-    assert_eq!(checkout["with"]["ref"], "${{ inputs.ref }}", "pulumi-up.yml must deploy the commit it is given");
-    assert_eq!(workflow("deploy.yml")["jobs"]["build"]["uses"], "./.github/workflows/build.yml");
+    assert_eq!(
+        checkout["with"]["ref"], "${{ inputs.ref }}",
+        "pulumi-up.yml must deploy the commit it is given"
+    );
+    assert_eq!(
+        workflow("deploy.yml")["jobs"]["build"]["uses"],
+        "./.github/workflows/build.yml"
+    );
 }
