@@ -1,16 +1,27 @@
-//! `sophia esc rotate ENV [PATH...] [--environments DIR]` (pinned interface): rotates every rotator of ENV (or
-//! those at the given paths, ESC's property-path syntax under `values`), writes the new states back encrypted, and
-//! prints one line per path on stdout, `PATH: succeeded|failed|not-evaluated`; diagnostics go to stderr. Exit 0
-//! only when every requested path succeeded, 1 otherwise (or for bad input), 2 when the file cannot be written.
+//! `sophia esc rotate ENV [PATH...] [--environments DIR] [--cwd DIR] [--force]` (pinned interface, plus the gate's
+//! flags): rotates every rotator of ENV (or those at the given paths, ESC's property-path syntax under `values`),
+//! writes the new states back encrypted, and prints one line per path on stdout,
+//! `PATH: succeeded|failed|not-evaluated`; diagnostics go to stderr. Exit 0 only when every requested path
+//! succeeded, 1 otherwise (or for bad input, or when the rollout gate refuses), 2 when the file cannot be written.
+//!
+//! The rollout gate ([`crate::rotation::gate`]): under the environment's lock and before any rotator runs, the
+//! stacks of the project at `--cwd` that consume the rotated paths are checked on their own clusters
+//! ([`crate::cluster::rollout`], loaded as `sophia status` loads them); while a consuming Deployment has not settled
+//! the rotation is refused, since it retires the credential those pods may still use. `--force` overrides and says
+//! so. After a rotation, each Deployment whose fingerprint it changed gets a `SecretRotated` Event (failing to
+//! emit one is a warning).
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use super::audit_log;
 use crate::audit::{self, AccessEvent, Outcome};
-use crate::esc::rotate::Status;
+use crate::cluster::rollout::KubeRollouts;
+use crate::esc::rotate::{Status, parse_path};
+use crate::rotation::gate::{self, StackConsumers, Verdict};
 use crate::rotation::{self, crypt::EnvCrypt};
 
 /// Arguments of `sophia esc rotate`.
@@ -20,9 +31,16 @@ pub struct Args {
     pub env: String,
     /// Rotation paths (all of the environment's when none).
     pub paths: Vec<String>,
-    /// Directory holding `<project>/<env>.yaml` files.
-    #[arg(long, default_value = "environments")]
-    pub environments: PathBuf,
+    /// Directory holding `<project>/<env>.yaml` files (default: `environments` in the project directory).
+    #[arg(long)]
+    pub environments: Option<PathBuf>,
+    /// Project directory (`Pulumi.yaml`, `Pulumi.<stack>.yaml`, `services.yaml`) whose stacks consume ENV: the
+    /// rollout gate checks their clusters before a credential is retired.
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Rotate even while a consuming Deployment's rollout has not settled or its cluster cannot be reached.
+    #[arg(long)]
+    pub force: bool,
     /// Rotate in Pulumi Cloud (ENV is `[ORG/]PROJECT/ENV`; `--environments` is not read).
     #[arg(long)]
     pub cloud: bool,
@@ -48,10 +66,47 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let crypt = EnvCrypt::from_env();
     let target = format!("env:{}", args.env);
-    let report = match rotation::rotate(&args.environments, &args.env, &args.paths, &crypt) {
+    let operation = if args.force {
+        "esc rotate --force"
+    } else {
+        "esc rotate"
+    };
+    let project_dir = args.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
+    let environments = args
+        .environments
+        .clone()
+        .unwrap_or_else(|| project_dir.join("environments"));
+    let load = |stack: &str| {
+        super::render::build_with_config(&project_dir, stack, "esc rotate", false)
+            .map_err(|e| format!("{e:#}"))
+    };
+    let rollouts = KubeRollouts::new(Box::new(load)).context("starting the Kubernetes client")?;
+    let mut gated = Gated::default();
+    let result = rotation::rotate_gated(&environments, &args.env, &args.paths, &crypt, |src| {
+        gate(
+            &args,
+            &project_dir,
+            &environments,
+            src,
+            &rollouts,
+            &mut gated,
+        )
+    });
+    let report = match result {
         Ok(r) => r,
         Err(e) => {
-            audit_log::record_failure("esc rotate", target, false);
+            let keys = if matches!(e, rotation::Error::Refused(_)) {
+                gated.paths.clone()
+            } else {
+                Vec::new()
+            };
+            let _ = audit::record(AccessEvent {
+                operation: operation.to_owned(),
+                target,
+                keys,
+                revealed: false,
+                outcome: Outcome::Failure,
+            });
             return Ok(refused(e));
         }
     };
@@ -62,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if report.statuses.is_empty() {
         eprintln!("error: environment {} has no rotators", args.env);
-        audit_log::record_failure("esc rotate", target, false);
+        audit_log::record_failure(operation, target, false);
         return Ok(ExitCode::from(1));
     }
     for (path, status) in &report.statuses {
@@ -75,7 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|(path, _)| path.clone())
         .collect();
     audit::record(AccessEvent {
-        operation: "esc rotate".to_owned(),
+        operation: operation.to_owned(),
         target,
         keys: paths,
         revealed: false,
@@ -86,11 +141,136 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
     })
     .context("recording the rotation in the audit log")?;
+    let rotated: Vec<&str> = report
+        .statuses
+        .iter()
+        .filter(|(_, s)| *s == Status::Succeeded)
+        .map(|(p, _)| p.as_str())
+        .collect();
+    if report.written && !rotated.is_empty() {
+        announce(&args.env, &rotated, &gated.consumers, &rollouts);
+    }
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// What the gate found, for the audit record and the Events afterwards.
+#[derive(Default)]
+struct Gated {
+    /// The rotation paths the run rotates.
+    paths: Vec<String>,
+    /// The consuming stacks.
+    consumers: BTreeMap<String, StackConsumers>,
+}
+
+/// The rollout gate, run by [`rotation::rotate_gated`] under the lock with the environment's source.
+fn gate(
+    args: &Args,
+    project_dir: &Path,
+    environments: &Path,
+    src: &str,
+    rollouts: &KubeRollouts<'_>,
+    gated: &mut Gated,
+) -> Result<(), rotation::Error> {
+    let declared = gate::rotation_paths(src);
+    gated.paths = if args.paths.is_empty() {
+        declared.iter().map(|(p, _)| p.clone()).collect()
+    } else {
+        args.paths.clone()
+    };
+    // Only a rotator that has rotated before holds a credential this rotation can retire.
+    let same = |a: &str, b: &str| {
+        let parsed = (parse_path(a), parse_path(b));
+        matches!(parsed, (Ok(x), Ok(y)) if x == y)
+    };
+    let retiring: Vec<String> = declared
+        .iter()
+        .filter(|(d, has_state)| {
+            *has_state && (args.paths.is_empty() || args.paths.iter().any(|p| same(p, d)))
+        })
+        .map(|(d, _)| d.clone())
+        .collect();
+    if retiring.is_empty() {
+        return Ok(());
+    }
+    let found = gate::project_consumers(project_dir, environments, &args.env, src, &retiring)
+        .map_err(|e| rotation::Error::User(format!("rollout gate: {e}")))?;
+    let Some(consumers) = found else {
+        if args.cwd.is_some() {
+            return Err(rotation::Error::User(format!(
+                "rollout gate: --cwd {}: no Pulumi.yaml there",
+                project_dir.display()
+            )));
+        }
+        eprintln!(
+            "rollout gate: no Pulumi.yaml in {}: no stack checked (pass --cwd PROJECT_DIR)",
+            project_dir.display()
+        );
+        return Ok(());
+    };
+    if consumers.is_empty() {
+        eprintln!(
+            "rollout gate: no stack of {} consumes {} {}",
+            project_dir.display(),
+            args.env,
+            retiring.join(", ")
+        );
+        return Ok(());
+    }
+    let decision = gate::check(rollouts, &consumers, args.force);
+    for note in &decision.notes {
+        eprintln!("rollout gate: {note}");
+    }
+    gated.consumers = consumers;
+    match decision.verdict {
+        Verdict::Clear => {
+            let checked: Vec<String> = gated
+                .consumers
+                .iter()
+                .map(|(stack, c)| format!("{stack} ({})", c.deployments.join(", ")))
+                .collect();
+            eprintln!("rollout gate: consumers settled: {}", checked.join("; "));
+            Ok(())
+        }
+        Verdict::Forced(warning) => {
+            eprintln!("warning: {warning}");
+            Ok(())
+        }
+        Verdict::Refused(refusal) => Err(rotation::Error::Refused(refusal)),
+    }
+}
+
+/// One `SecretRotated` Event per Deployment of a consuming stack whose fingerprint the rotation changed; a failure
+/// is a warning (the rotation itself is done and written).
+fn announce(
+    env: &str,
+    rotated: &[&str],
+    consumers: &BTreeMap<String, StackConsumers>,
+    rollouts: &KubeRollouts<'_>,
+) {
+    for (stack, consuming) in consumers {
+        let cause = format!(
+            "rotated {env} {} {} (config keys {})",
+            if rotated.len() == 1 { "path" } else { "paths" },
+            rotated.join(", "),
+            consuming.keys.join(", ")
+        );
+        match rollouts.announce(stack, &cause) {
+            Ok(on) if !on.is_empty() => eprintln!(
+                "stack {stack}: event {} on deployment/{}",
+                crate::cluster::events::SECRET_ROTATED,
+                on.join(", deployment/")
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "warning: stack {stack}: could not emit the {} Events: {e}",
+                crate::cluster::events::SECRET_ROTATED
+            ),
+        }
+    }
 }
 
 /// A rotation that did not run: 2 when the file could not be written, 1 for anything the user can fix.

@@ -57,6 +57,7 @@ fn status(args: &Args) -> anyhow::Result<StackStatus> {
                 fingerprint: &d.desired,
                 reason: cluster::events::SECRETS_CHANGED,
                 keys: &d.last_changed_keys,
+                cause: None,
             };
             cluster::events::emit_secret_change(&client, &change).await?;
         }

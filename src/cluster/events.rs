@@ -1,6 +1,8 @@
-//! Kubernetes Events on Deployments whose secrets changed: reason and key names, never a value. Idempotent: an
-//! Event's name is derived from the Deployment and the fingerprint it now runs, so emitting the same change again
-//! (every `sophia status` run, a retried rotation) finds it already there and creates nothing.
+//! Kubernetes Events on Deployments whose secrets changed: reason and key names, never a value. One mechanism for
+//! both emitters: `sophia status` (a secret rollout reached the Deployment) and `sophia esc rotate` (a rotation
+//! changed what the Deployment will run). Idempotent: an Event's name is derived from the Deployment, the reason and
+//! the fingerprint concerned, so emitting the same change again (every `sophia status` run) finds it already there
+//! and creates nothing.
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
@@ -10,6 +12,8 @@ use super::{Client, ClusterError};
 
 /// The Event `reason` for a rollout whose secret content changed.
 pub const SECRETS_CHANGED: &str = "SecretsChanged";
+/// The Event `reason` for a rotation that changed a Deployment's secret content (it rolls on the next deploy).
+pub const SECRET_ROTATED: &str = "SecretRotated";
 /// The component named as the Event source.
 pub const COMPONENT: &str = "sophia";
 
@@ -24,10 +28,31 @@ pub struct SecretChange<'a> {
     pub uid: Option<&'a str>,
     /// The fingerprint the Deployment now runs: with `deployment`, what makes the Event unique.
     pub fingerprint: &'a str,
-    /// The Event reason (`SecretsChanged`, or rotation's own such as `CredentialRotated`).
+    /// The Event reason ([`SECRETS_CHANGED`], [`SECRET_ROTATED`]).
     pub reason: &'a str,
     /// The key names that changed, sorted.
     pub keys: &'a [String],
+    /// What changed them, when it is not a rollout seen afterwards (`rotated ENV paths P (config keys K)`): the
+    /// Deployment then runs the new fingerprint only after the next deploy. Names only, never a value.
+    pub cause: Option<&'a str>,
+}
+
+impl SecretChange<'_> {
+    /// The Event's message: key names and fingerprints, never a value.
+    pub fn message(&self) -> String {
+        match self.cause {
+            None => format!(
+                "secret keys changed: {} (now {})",
+                self.keys.join(", "),
+                self.fingerprint
+            ),
+            Some(cause) => format!(
+                "{cause}; secret keys changed: {} (pods roll to {} on the next deploy)",
+                self.keys.join(", "),
+                self.fingerprint
+            ),
+        }
+    }
 }
 
 /// The Event's name: the Deployment and 16 hex digits of the fingerprint (`hmac-sha256:` stripped).
@@ -59,11 +84,7 @@ pub async fn emit_secret_change(
             ..ObjectReference::default()
         },
         reason: Some(change.reason.to_owned()),
-        message: Some(format!(
-            "secret keys changed: {} (now {})",
-            change.keys.join(", "),
-            change.fingerprint
-        )),
+        message: Some(change.message()),
         type_: Some("Normal".into()),
         source: Some(EventSource {
             component: Some(COMPONENT.into()),
@@ -71,7 +92,14 @@ pub async fn emit_secret_change(
         }),
         reporting_component: Some(COMPONENT.into()),
         reporting_instance: Some(COMPONENT.into()),
-        action: Some("Rollout".into()),
+        action: Some(
+            if change.cause.is_some() {
+                "Rotate"
+            } else {
+                "Rollout"
+            }
+            .into(),
+        ),
         first_timestamp: Some(Time(now)),
         last_timestamp: Some(Time(now)),
         event_time: Some(MicroTime(now)),

@@ -3,10 +3,12 @@
 //! listing what the stack runs there ([`LiveStack`]: its Deployments, ReplicaSets and pods, three list requests), and
 //! comparing that with what the stack declares ([`status`]). It uses kube-rs over rustls; no `kubectl`.
 //!
-//! Entry points: [`connect`], [`LiveStack::list`], then [`status::compare`] or [`status::stale_pods`].
+//! Entry points: [`connect`], [`LiveStack::list`], then [`status::compare`] or [`status::stale_pods`]; rotation's
+//! rollout gate asks through [`rollout::KubeRollouts`].
 
 pub mod events;
 pub mod history;
+pub mod rollout;
 pub mod status;
 
 use std::path::Path;
@@ -53,8 +55,31 @@ pub enum ClusterError {
 /// A connected client.
 pub type Client = kube::Client;
 
+/// A client and where it points, for messages (neither part holds a credential).
+#[derive(Clone)]
+pub struct Connection {
+    /// The client.
+    pub client: Client,
+    /// The kubeconfig context used (`kubeContext`, else the kubeconfig's current context).
+    pub context: String,
+    /// The API server's URL.
+    pub server: String,
+}
+
+impl Connection {
+    /// `context NAME, server URL`.
+    pub fn describe(&self) -> String {
+        format!("context {}, server {}", self.context, self.server)
+    }
+}
+
 /// Connects to the cluster `config`'s stack deploys to.
 pub async fn connect(config: &StackConfig) -> Result<Client, ClusterError> {
+    Ok(connect_to(config).await?.client)
+}
+
+/// [`connect`], also saying where the client points.
+pub async fn connect_to(config: &StackConfig) -> Result<Connection, ClusterError> {
     let key = format!("{}:{KUBECONFIG_KEY}", config.project);
     let value = config
         .get(KUBECONFIG_KEY)
@@ -73,6 +98,10 @@ pub async fn connect(config: &StackConfig) -> Result<Client, ClusterError> {
     let context = config
         .get(CONTEXT_KEY)
         .and_then(|v| v.unwrap_secret().0.as_str().map(str::to_owned));
+    let context_name = context
+        .clone()
+        .or_else(|| kubeconfig.current_context.clone())
+        .unwrap_or_else(|| "(none)".to_owned());
     let options = KubeConfigOptions {
         context,
         ..KubeConfigOptions::default()
@@ -80,7 +109,13 @@ pub async fn connect(config: &StackConfig) -> Result<Client, ClusterError> {
     let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|e| bad(e.to_string()))?;
-    kube::Client::try_from(client_config).map_err(|e| bad(e.to_string()))
+    let server = client_config.cluster_url.to_string();
+    let client = kube::Client::try_from(client_config).map_err(|e| bad(e.to_string()))?;
+    Ok(Connection {
+        client,
+        context: context_name,
+        server,
+    })
 }
 
 /// What a stack runs in its namespace: the objects labelled `app.kubernetes.io/part-of=<project>`.

@@ -4,7 +4,8 @@
 //! file (a second concurrent rotation is refused), runs ESC's `RotateEnvironment` with the built-in rotators
 //! ([`password`], [`postgres`]), writes each new state back into the file as a text edit at its parser position with secret
 //! leaves encrypted ([`crypt`]), and replaces the file atomically ([`edit`]). Opening an environment decrypts
-//! those secrets with the same passphrase.
+//! those secrets with the same passphrase. Before any rotator runs, under the lock, the caller's rollout gate
+//! ([`gate`], [`rotate_gated`]) may refuse: a rotation retires the previous credential, which a pod may still use.
 
 pub mod crypt;
 pub mod edit;
@@ -58,6 +59,9 @@ pub enum Error {
     /// Name or path problems, unreadable files, a held lock.
     #[error("{0}")]
     User(String),
+    /// The rollout gate ([`gate`]) refused: consumers have not settled, or their cluster could not be asked.
+    #[error("{0}")]
+    Refused(String),
     /// Writing the file failed.
     #[error("writing {path}: {source}")]
     Write {
@@ -125,6 +129,18 @@ pub fn lock(path: &Path, env: &str) -> Result<Lock, Error> {
 /// Rotates `env` (all its rotators, or those at `paths`) under its lock and writes the new states back encrypted.
 /// Patches are written even for a path that then failed to open: the rotator may have changed the outside world.
 pub fn rotate(dir: &Path, env: &str, paths: &[String], crypt: &EnvCrypt) -> Result<Report, Error> {
+    rotate_gated(dir, env, paths, crypt, |_| Ok(()))
+}
+
+/// [`rotate`], asking `gate` first: it runs under the lock, after the environment's source (its argument) is read
+/// and before any rotator is called, so an `Err` from it leaves everything as it was.
+pub fn rotate_gated(
+    dir: &Path,
+    env: &str,
+    paths: &[String],
+    crypt: &EnvCrypt,
+    gate: impl FnOnce(&str) -> Result<(), Error>,
+) -> Result<Report, Error> {
     let (loader, path) = env_file(dir, env)?;
     let _lock = lock(&path, env)?;
     fault_point("after-lock");
@@ -134,6 +150,7 @@ pub fn rotate(dir: &Path, env: &str, paths: &[String], crypt: &EnvCrypt) -> Resu
             path.display()
         ))
     })?;
+    gate(&src)?;
     let opts = EvalOptions {
         environments: &loader,
         providers: &BuiltinRotators,

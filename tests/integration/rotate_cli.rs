@@ -268,3 +268,204 @@ fn a_crash_at_any_phase_leaves_a_valid_file_and_a_rerun_converges() {
         assert!(open(dir.path())["creds"]["current"].is_string(), "{phase}");
     }
 }
+
+/// A project whose stack `dev` consumes `proj/db`'s rotated password through `db-password`, deploying to a cluster
+/// at `server`, and whose stack `other` consumes nothing (its cluster must never be asked).
+fn gated_project(server: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("environments/proj")).unwrap();
+    std::fs::write(root.join("Pulumi.yaml"), "name: proj\nruntime: go\n").unwrap();
+    std::fs::write(
+        root.join("services.yaml"),
+        "services:\n  api:\n    image: example/api:1\n    env: {DB_PASSWORD: db-password}\n  web:\n    image: example/web:1\n    env: {LOG_LEVEL: log-level}\n",
+    )
+    .unwrap();
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: gate\n  cluster: {{server: \"{server}\"}}\nusers:\n- name: gate\n  user: {{token: not-a-real-token}}\ncontexts:\n- name: gate-ctx\n  context: {{cluster: gate, user: gate}}\ncurrent-context: gate-ctx\n"
+    );
+    let kubeconfig_path = root.join("kubeconfig.yaml");
+    std::fs::write(&kubeconfig_path, kubeconfig).unwrap();
+    let stack = |envs: &str| {
+        format!(
+            "config:\n  proj:environments: [{envs}]\n  proj:hashKey: 0123456789abcdef0123456789abcdef\n  proj:log-level: info\n  proj:kubeconfig: {}\n",
+            kubeconfig_path.display()
+        )
+    };
+    std::fs::write(root.join("Pulumi.dev.yaml"), stack("proj/db")).unwrap();
+    std::fs::write(root.join("Pulumi.other.yaml"), stack("proj/plain")).unwrap();
+    std::fs::write(
+        root.join("environments/proj/db.yaml"),
+        ENV.replace("dbPassword", "db-password"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("environments/proj/plain.yaml"),
+        "values:\n  pulumiConfig:\n    db-password: static\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn rotate_in(project: &Path, args: &[&str], audit: &Path) -> Output {
+    Command::new(util::bin("sophia"))
+        .args(["esc", "rotate"])
+        .args(args)
+        .arg("--cwd")
+        .arg(project)
+        .env("SOPHIA_ESC_PASSPHRASE", PASSPHRASE)
+        .env("SOPHIA_AUDIT_LOG", audit)
+        .env_remove("SOPHIA_ESC_PASSPHRASE_FILE")
+        .env_remove("PULUMI_CONFIG_PASSPHRASE")
+        .env_remove("PULUMI_CONFIG_PASSPHRASE_FILE")
+        .env_remove("PULUMI_BACKEND_URL")
+        .env_remove(sophia::rotation::FAULT_VAR)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_rollout_gate_refuses_when_a_consuming_stacks_cluster_cannot_be_reached_unless_forced() {
+    // A port nothing listens on: connection refused, quickly.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = format!("https://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let project = gated_project(&server);
+    let audit = project.path().join("audit.jsonl");
+    let file = project.path().join("environments/proj/db.yaml");
+
+    // The first rotation creates the first password and retires none: no cluster is asked.
+    let out = rotate_in(project.path(), &["proj/db"], &audit);
+    assert_eq!(
+        text(&out.stdout),
+        "creds: succeeded\n",
+        "{}",
+        text(&out.stderr)
+    );
+    let first = std::fs::read_to_string(&file).unwrap();
+
+    // The second retires a password: stack dev consumes it, and its cluster cannot be reached.
+    let out = rotate_in(project.path(), &["proj/db"], &audit);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
+    assert!(
+        err.contains("refusing to rotate")
+            && err.contains("stack dev: cannot reach its cluster (context gate-ctx, server ")
+            && err.contains(&server)
+            && err.contains("api")
+            && err.contains("--force"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("stack other"),
+        "a stack that consumes nothing is not asked: {err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        first,
+        "a refusal changes nothing"
+    );
+    let entries = sophia::audit::verify(&audit).unwrap();
+    let refusal = entries.last().unwrap();
+    assert_eq!(
+        (
+            refusal.operation.as_str(),
+            refusal.target.as_str(),
+            &refusal.keys,
+            refusal.outcome
+        ),
+        (
+            "esc rotate",
+            "env:proj/db",
+            &vec!["creds".to_owned()],
+            sophia::audit::Outcome::Failure
+        )
+    );
+
+    // Explicit paths are gated the same way, whatever their spelling.
+    let out = rotate_in(project.path(), &["proj/db", "[\"creds\"]"], &audit);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+
+    // --force rotates, and says so.
+    let out = rotate_in(project.path(), &["proj/db", "--force"], &audit);
+    let err = text(&out.stderr);
+    assert_eq!(text(&out.stdout), "creds: succeeded\n", "{err}");
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("warning: --force: rotating although")
+            && err.contains("stack dev: cannot reach"),
+        "{err}"
+    );
+    assert_ne!(std::fs::read_to_string(&file).unwrap(), first);
+    let entries = sophia::audit::verify(&audit).unwrap();
+    let forced = entries.last().unwrap();
+    assert_eq!(
+        (forced.operation.as_str(), forced.outcome),
+        ("esc rotate --force", sophia::audit::Outcome::Success)
+    );
+
+    // A consuming stack that deploys to no cluster (no kubeconfig) has no pod to wait for.
+    let dev = project.path().join("Pulumi.dev.yaml");
+    let no_cluster: String = std::fs::read_to_string(&dev)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("kubeconfig"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&dev, no_cluster).unwrap();
+    let out = rotate_in(project.path(), &["proj/db"], &audit);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "stack dev consumes the rotated value (deployments api) but deploys to no cluster"
+        ),
+        "{err}"
+    );
+
+    // Nothing printed or logged holds a password.
+    let opened = Command::new(util::bin("sophia"))
+        .args(["esc", "open", "proj/db", "--show-secrets", "--environments"])
+        .arg(project.path().join("environments"))
+        .env("SOPHIA_ESC_PASSPHRASE", PASSPHRASE)
+        .env("SOPHIA_AUDIT_LOG", &audit)
+        .output()
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&opened.stdout).unwrap();
+    let audit_text = std::fs::read_to_string(&audit).unwrap();
+    for password in [&value["creds"]["current"], &value["creds"]["previous"]] {
+        let password = password.as_str().unwrap();
+        assert_no_canary(
+            "the rotation's output",
+            &(text(&out.stdout) + &err),
+            password,
+        );
+        assert_no_canary("the audit log", &audit_text, password);
+    }
+}
+
+#[test]
+fn without_a_project_the_gate_says_so_and_a_wrong_cwd_is_an_error() {
+    let (dir, _) = setup();
+    let project = tempfile::tempdir().unwrap();
+    let audit = project.path().join("audit.jsonl");
+    let out = rotate_in(
+        project.path(),
+        &["app/db", "--environments", dir.path().to_str().unwrap()],
+        &audit,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The second rotation would retire one: with `--cwd` naming no project, that is an error.
+    let out = rotate_in(
+        project.path(),
+        &["app/db", "--environments", dir.path().to_str().unwrap()],
+        &audit,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no Pulumi.yaml there"),
+        "{}",
+        text(&out.stderr)
+    );
+}
