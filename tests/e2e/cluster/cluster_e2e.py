@@ -609,7 +609,12 @@ def rotation_phase(run: Run, users: list[str], others: list[str], known: set[str
     if set(rolls) != {DB_SERVICE} or rolls[DB_SERVICE]["change"] != "rolls" \
             or sorted(rolls[DB_SERVICE]["changed"]) != DB_KEYS:
         raise Failure(f"`sophia impact` after the rotation: expected only {DB_SERVICE} to roll on {DB_KEYS}: {impact}")
-    log(f"esc rotate {DB_ENV}: `sophia impact` says exactly {DB_SERVICE} rolls, keys {DB_KEYS}")
+    rotated = [e for e in run.get("events") if e.get("reason") == "SecretRotated"]
+    if sorted(e["involvedObject"]["name"] for e in rotated) != [DB_SERVICE] \
+            or not all(x in rotated[0]["message"] for x in [DB_ENV, *DB_KEYS]):
+        raise Failure(f"expected one SecretRotated Event, on {DB_SERVICE}, naming {DB_ENV} and {DB_KEYS}: "
+                      f"{[(e['involvedObject']['name'], e['message']) for e in rotated]}")
+    log(f"esc rotate {DB_ENV}: `sophia impact` says exactly {DB_SERVICE} rolls, keys {DB_KEYS}; SecretRotated on it")
 
     # Hold the rollout: with every node cordoned the new pods stay Pending and the old ones keep running. (Pausing the
     # Deployments does not hold it: the next `pulumi up` applies the whole spec and leaves them unpaused.)
@@ -709,6 +714,10 @@ def rotation_phase(run: Run, users: list[str], others: list[str], known: set[str
     # The rollout is complete: the second rotation passes the gate; after its deploy the oldest credential is gone.
     if run.sophia("esc", "rotate", DB_ENV, label="esc rotate (second)").strip() != f"{DB_PATH}: succeeded":
         raise Failure(f"the second rotation of {DB_ENV} did not succeed after the rollout: {run.outputs[-1][-2000:]}")
+    rotated = [e for e in run.get("events") if e.get("reason") == "SecretRotated"]
+    if sorted(e["involvedObject"]["name"] for e in rotated) != [DB_SERVICE, DB_SERVICE]:
+        raise Failure(f"after the second rotation expected two SecretRotated Events on {DB_SERVICE}: "
+                      f"{[(e['involvedObject']['name'], e['message']) for e in rotated]}")
     run.pulumi("up", "--yes", "--skip-preview", label="up (second rotation)")
     wait_available(run, users + others)
     third = secret_data(run, secret)
