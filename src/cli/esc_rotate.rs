@@ -36,10 +36,10 @@ pub struct Args {
     pub environments: Option<PathBuf>,
     /// Project directory (`Pulumi.yaml`, `Pulumi.<stack>.yaml`, `services.yaml`) whose stacks consume ENV: the
     /// rollout gate checks their clusters before a credential is retired.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cloud")]
     pub cwd: Option<PathBuf>,
     /// Rotate even while a consuming Deployment's rollout has not settled or its cluster cannot be reached.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cloud")]
     pub force: bool,
     /// Rotate in Pulumi Cloud (ENV is `[ORG/]PROJECT/ENV`; `--environments` is not read).
     #[arg(long)]

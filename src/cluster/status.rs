@@ -1,6 +1,7 @@
 //! Which pods run which version of each key, against what the stack declares: [`compare`] (pure, over a
-//! [`LiveStack`]) gives a [`StackStatus`]; [`stack_status`] lists and compares; [`stale_pods`] is the gate rotation
-//! calls before it retires a credential ("no running pod of these Deployments still uses an old version").
+//! [`LiveStack`]) gives a [`StackStatus`]; [`stack_status`] lists and compares; [`StackStatus::stale`] (listed
+//! first by [`stale_pods`]) is where rotation's rollout gate ([`super::rollout`]) starts before it retires a
+//! credential ("no running pod of these Deployments still uses an old version").
 //!
 //! A pod is current when its fingerprint annotation equals the desired one; otherwise each key whose keyed version
 //! (the pod's `sophia.dev/key-fingerprints`) differs from the desired one is named. A Deployment is drifted when its

@@ -27,6 +27,11 @@ with its own file backend and a fresh stack whose config holds the cluster's kub
      shows the change with who and when (a no-op up keeps it); the second rotation succeeds, and after its up the
      oldest credential no longer logs in while the other two do; `sophia audit log --verify` passes, and fails after
      one entry is edited
+  3c. the rollout gate: the stack also takes `redis-url` from an environment with a `password` rotator; with the
+     rollout held (nodes cordoned) after a rotation, `sophia esc rotate` refuses (exit 1) naming every consuming
+     Deployment and its old pods, changes nothing and logs the refusal; `--force` rotates and says so; once the
+     rollouts complete a plain rotation passes the gate and leaves a `SecretRotated` Event on each consuming
+     Deployment (environment, path and config key named, never a value)
   6. no secret value (stack config, generated database passwords, the managing password, the ESC passphrase), plain,
      base64 or hex, in any pulumi, sophia or psql output, the state files and exports, the project's files, the
      audit log, any control-plane log, or PostgreSQL's statement log
@@ -64,6 +69,10 @@ NAMESPACE = "sophia"
 ROTATED_KEY = "openai-key"
 SECRET_KEYS = ("hashKey", "database-url", "openai-key", "serpapi-key", "perplexity-key", "anthropic-key", "redis-url")
 PASSPHRASE = "sophia-cluster-e2e-passphrase"
+# The rollout gate's environment: a password rotator projected into `redis-url`.
+GATED_ENV = "sophia/rotated"
+GATED_KEY = "redis-url"
+GATED_URL = "redis://:{password}@redis.sophia.internal:6379/0"
 ROLLOUT_TIMEOUT = 180
 # The rotated database credential: environment DB_ENV's `postgres` rotator at DB_PATH, projected into config keys
 # that only DB_SERVICE (added to the copy's services.yaml) takes, as DB_KEYS.
@@ -136,6 +145,10 @@ class Run:
 
     def sophia(self, *args: str, label: str = "", expect: int = 0) -> str:
         """Runs the sophia CLI in the project; its exit code must be `expect`."""
+        return self.sophia_both(*args, label=label, expect=expect)[0]
+
+    def sophia_both(self, *args: str, label: str = "", expect: int = 0) -> tuple[str, str]:
+        """`sophia`, returning stdout and stderr."""
         cmd = [str(RELEASE / "sophia"), *args]
         start = time.monotonic()
         proc = subprocess.run(cmd, env=self.env, cwd=self.project, capture_output=True, text=True, timeout=300)
@@ -143,7 +156,20 @@ class Run:
         self.outputs.append(proc.stdout + proc.stderr)
         if proc.returncode != expect:
             raise Failure(f"`sophia {' '.join(args)}` exited {proc.returncode}, expected {expect}:\n{(proc.stdout + proc.stderr)[-4000:]}")
-        return proc.stdout
+        return proc.stdout, proc.stderr
+
+    def rotated_passwords(self) -> set[str]:
+        """The gated environment's current and previous passwords, read in this process only (never logged)."""
+        proc = subprocess.run(
+            [str(RELEASE / "sophia"), "esc", "open", GATED_ENV, "--show-secrets"],
+            env=self.env, cwd=self.project, capture_output=True, text=True, timeout=120,
+        )
+        if proc.returncode != 0:
+            raise Failure(f"`sophia esc open {GATED_ENV}` exited {proc.returncode}: {proc.stderr[-2000:]}")
+        creds = json.loads(proc.stdout)["creds"]
+        passwords = {v for k, v in creds.items() if k in ("current", "previous")}
+        # The projected URL too: its base64 (a Secret's data) need not contain the password's.
+        return passwords | {GATED_URL.format(password=p) for p in passwords}
 
     def kubectl(self, *args: str, ok: bool = True) -> str:
         cmd = ["kubectl", "--kubeconfig", str(self.cluster_dir / "admin.kubeconfig"), *args]
@@ -560,6 +586,9 @@ def scenario(run: Run) -> None:
     # 3b (after 4 and 5, which compare against the ReplicaSets of step 3). The database credential's rotation.
     rotation_phase(run, users, others, known)
 
+    # 3c (after 3b, which checks the access log holds only its own entries). The rollout gate of `sophia esc rotate`.
+    gate_phase(run, declared, known)
+
     # 6. No secret value in any output of this run or in the control plane's logs.
     haystacks = {f"output {i}": out for i, out in enumerate(run.outputs)}
     for p in sorted((run.cluster_dir / "logs").glob("*.log")):
@@ -745,6 +774,119 @@ def rotation_phase(run: Run, users: list[str], others: list[str], known: set[str
     run.sophia("audit", "log", "--verify", label="audit log --verify (edited)", expect=1)
     log_file.write_text(original)
     log(f"audit log: {len(entries)} entries verify ({len(rotations)} rotations); an edited entry fails verification")
+
+
+def gate_phase(run: Run, declared: list[str], known: set[str]) -> None:
+    """The rollout gate: a rotation is refused while a consuming Deployment's rollout is held, `--force` overrides,
+    and after the rollout a plain rotation passes and leaves a `SecretRotated` Event on each consuming Deployment."""
+    env_file = run.project / "environments" / f"{GATED_ENV}.yaml"
+    env_file.write_text(
+        "# A password the rollout gate protects: rotating retires the previous one.\n"
+        "values:\n"
+        "  creds:\n"
+        "    fn::rotate::password:\n"
+        "      inputs: {length: 32, special: false}\n"
+        "  pulumiConfig:\n"
+        f"    {GATED_KEY}: {GATED_URL.format(password='${creds.current}')}\n"
+    )
+    # The first rotation creates the first password and retires none: not gated.
+    run.sophia("esc", "rotate", GATED_ENV, label="esc rotate (first)")
+    known.update(run.rotated_passwords())
+    # The stack now takes redis-url from the environment (its own value would win over the projection).
+    run.pulumi("config", "rm", GATED_KEY, label="config rm")
+    # After the database's environment (step 3b's), which stays imported.
+    run.pulumi("config", "set", "--path", "environments[1]", GATED_ENV, label="config set environments")
+    rs0 = replica_sets(run)
+    run.pulumi("up", "--yes", "--skip-preview", label="up (redis-url from the rotated environment)")
+    wait_available(run, declared)
+    settle(run)
+    rs1 = replica_sets(run)
+    consumers = sorted(d for d in declared if rs1.get(d) != rs0.get(d))
+    if not consumers or len(consumers) == len(declared):
+        raise Failure(f"taking {GATED_KEY} from {GATED_ENV} should roll some Deployments, not all: {consumers}")
+    log(f"gate: {consumers} take {GATED_KEY} from {GATED_ENV}")
+
+    # Settled: the gate lets a rotation through.
+    _, err = run.sophia_both("esc", "rotate", GATED_ENV, label="esc rotate (settled)")
+    if "rollout gate: consumers settled" not in err:
+        raise Failure(f"a rotation with settled consumers should say the gate passed:\n{err}")
+    known.update(run.rotated_passwords())
+
+    # Hold the rollout of that rotation (nodes cordoned, as in 3b): the consumers' old pods keep running.
+    held = pods(run)
+    nodes = run.kubectl("get", "nodes", "-o", "name").split()
+    for node in nodes:
+        run.kubectl("cordon", node)
+    up = subprocess.Popen(
+        ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive", "--color", "never"],
+        cwd=run.project, env=run.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + ROLLOUT_TIMEOUT
+        while True:
+            status = json.loads(run.sophia("status", "--stack", STACK, "--json", label="status (gate, held)", expect=1))
+            if not any(d["drifted"] for d in status["deployments"]):
+                break
+            if time.monotonic() > deadline or up.poll() is not None:
+                raise Failure(f"the held rotation was never applied: {status}")
+            time.sleep(1)
+        before = env_file.read_bytes()
+        _, err = run.sophia_both("esc", "rotate", GATED_ENV, label="esc rotate (held: refused)", expect=1)
+        missing = [f"deployment/{d}" for d in consumers if f"deployment/{d}" not in err]
+        missing += [f"pod {p}" for d in consumers for p in held.get(d, {}) if f"pod {p}" not in err]
+        if "refusing to rotate" not in err or missing:
+            raise Failure(f"the refusal does not name {missing}:\n{err}")
+        if any(f"deployment/{d} " in err for d in declared if d not in consumers):
+            raise Failure(f"the refusal names a Deployment that does not consume {GATED_KEY}:\n{err}")
+        if env_file.read_bytes() != before:
+            raise Failure("a refused rotation changed the environment file")
+        last = [e for e in json.loads(run.sophia("audit", "log", "--json", label="audit log (refusal)")) if e["target"] == f"env:{GATED_ENV}"][-1]
+        if (last["operation"], last["target"], last["outcome"], last["keys"]) != ("esc rotate", f"env:{GATED_ENV}", "failure", ["creds"]):
+            raise Failure(f"the refusal is not in the access log as a failed esc rotate: {last}")
+        log(f"gate: held rollout refused naming {consumers} and {sum(len(held.get(d, {})) for d in consumers)} old pods")
+        out, err = run.sophia_both("esc", "rotate", GATED_ENV, "--force", label="esc rotate --force (held)")
+        if out.strip() != "creds: succeeded" or "warning: --force" not in err:
+            raise Failure(f"--force should rotate and say so:\n{out}{err}")
+        last = [e for e in json.loads(run.sophia("audit", "log", "--json", label="audit log (forced)")) if e["target"] == f"env:{GATED_ENV}"][-1]
+        if (last["operation"], last["outcome"]) != ("esc rotate --force", "success"):
+            raise Failure(f"the forced rotation is not in the access log as esc rotate --force: {last}")
+        known.update(run.rotated_passwords())
+        log("gate: --force rotated and said so")
+    finally:
+        for node in nodes:
+            run.kubectl("uncordon", node, ok=False)
+    try:
+        out, _ = up.communicate(timeout=ROLLOUT_TIMEOUT + 120)
+    except subprocess.TimeoutExpired:
+        up.kill()
+        raise
+    run.outputs.append(out)
+    if up.returncode != 0:
+        raise Failure(f"the held `pulumi up` failed after resuming:\n{out[-4000:]}")
+    # Deploy the forced rotation too; once every rollout completed, a plain rotation passes the gate.
+    run.pulumi("up", "--yes", "--skip-preview", label="up (forced rotation)")
+    wait_available(run, declared)
+    settle(run)
+    run.sophia("status", "--stack", STACK, label="status (gate, settled)")
+    out, err = run.sophia_both("esc", "rotate", GATED_ENV, label="esc rotate (after the rollout)")
+    if out.strip() != "creds: succeeded":
+        raise Failure(f"a rotation after the rollout completed should succeed:\n{out}{err}")
+    known.update(run.rotated_passwords())
+    status = json.loads(run.sophia("status", "--stack", STACK, "--json", label="status (rotated, not deployed)", expect=1))
+    desired = {d["name"]: d["desired"] for d in status["deployments"]}
+    # The database service's Events are step 3b's (checked there).
+    events = [e for e in run.get("events") if e.get("reason") == "SecretRotated" and e["involvedObject"]["name"] != DB_SERVICE]
+    on = sorted({e["involvedObject"]["name"] for e in events if desired[e["involvedObject"]["name"]] in e["message"]})
+    if on != consumers:
+        raise Failure(f"expected a SecretRotated Event for this rotation on each of {consumers}: {[(e['involvedObject']['name'], e['message']) for e in events]}")
+    for e in events:
+        message = e["message"]
+        if GATED_ENV not in message or "creds" not in message or GATED_KEY not in message or "REDIS_URL" not in message:
+            raise Failure(f"a SecretRotated Event does not name the environment, path and keys: {message}")
+        if any(v in message for v in known):
+            raise Failure("a SecretRotated Event message holds a secret value")
+    run.outputs.append(json.dumps(events))
+    log(f"gate: after the rollout a plain rotation passed; SecretRotated Events on {on}")
 
 
 def main() -> int:
