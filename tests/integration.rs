@@ -7,10 +7,12 @@ mod integration {
     pub mod engine_double;
     pub mod esc_cli;
     mod esc_differential;
+    pub mod postgres;
     pub mod program;
     pub mod provider;
     pub mod render_cli;
     mod rotate_cli;
+    mod rotate_postgres_cli;
     pub mod util;
     mod workflows;
 }

@@ -4,9 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use base64::Engine as _;
-
-use super::util;
+use super::util::{self, assert_no_canary};
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -29,15 +27,6 @@ fn sophia(dir: &Path, args: &[&str], passphrase: Option<&str>, fault: Option<&st
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Fails when `needle` appears in `hay` plain, base64 or hex.
-fn assert_no_canary(what: &str, hay: &str, needle: &str) {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(needle);
-    let hex: String = needle.bytes().map(|b| format!("{b:02x}")).collect();
-    for form in [needle, b64.trim_end_matches('='), &hex] {
-        assert!(!hay.contains(form), "{what} contains a secret ({form})");
-    }
 }
 
 fn open(dir: &Path) -> serde_json::Value {

@@ -18,3 +18,14 @@ pub fn bin(name: &str) -> PathBuf {
         other => panic!("no binary {other}"),
     }
 }
+
+/// Fails when `needle` appears in `hay` plain, base64 or hex.
+#[allow(dead_code)]
+pub fn assert_no_canary(what: &str, hay: &str, needle: &str) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(needle);
+    let hex: String = needle.bytes().map(|b| format!("{b:02x}")).collect();
+    for form in [needle, b64.trim_end_matches('='), &hex] {
+        assert!(!hay.contains(form), "{what} contains a secret ({form})");
+    }
+}
