@@ -209,9 +209,10 @@ class Postgres:
 
     def __init__(self, run: Run) -> None:
         self.run = run
-        self.dir = Path(tempfile.mkdtemp(prefix="sophia-e2e-pg-"))
-        # root runs the server as `postgres`, which must own its directory.
+        # root runs the server as `postgres`, which must own its directory and reach it (so /tmp, whatever TMPDIR
+        # says: a private TMPDIR is not traversable by another user).
         self.as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.dir = Path(tempfile.mkdtemp(prefix="sophia-e2e-pg-", dir="/tmp" if self.as_owner else None))
         if self.as_owner:
             shutil.chown(self.dir, "postgres", "postgres")
         self.log_file = self.dir / "server.log"
