@@ -224,6 +224,15 @@ fn error_text(e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// `ALTER ROLE` setting `username`'s password to `verifier`, both quoted (a role name may hold any character).
+fn alter_password_statement(username: &str, verifier: &str) -> String {
+    format!(
+        "ALTER ROLE {} WITH PASSWORD {}",
+        postgres_protocol::escape::escape_identifier(username),
+        postgres_protocol::escape::escape_literal(verifier)
+    )
+}
+
 /// Sets `user`'s password on the server as the managing user, then logs in as `user` with it.
 async fn reset_and_verify(target: &Target, user: &Credential) -> Result<(), String> {
     let server = format!(
@@ -239,11 +248,7 @@ async fn reset_and_verify(target: &Target, user: &Credential) -> Result<(), Stri
     })?;
     // A SCRAM verifier, not the password, goes over the wire and into any statement log.
     let verifier = postgres_protocol::password::scram_sha_256(user.password.as_bytes());
-    let statement = format!(
-        "ALTER ROLE {} WITH PASSWORD {}",
-        postgres_protocol::escape::escape_identifier(&user.username),
-        postgres_protocol::escape::escape_literal(&verifier)
-    );
+    let statement = alter_password_statement(&user.username, &verifier);
     tokio::time::timeout(STATEMENT_TIMEOUT, admin.batch_execute(&statement))
         .await
         .map_err(|_| {
@@ -487,6 +492,17 @@ mod tests {
         assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
         assert!(err.contains("managing user \"admin\""), "{err}");
         assert!(!err.contains("admin-secret-pw"), "{err}");
+    }
+
+    #[test]
+    fn the_statement_quotes_the_role_and_sends_a_verifier_not_the_password() {
+        assert_eq!(
+            alter_password_statement("app \"b\"; DROP ROLE x", "it's"),
+            r#"ALTER ROLE "app ""b""; DROP ROLE x" WITH PASSWORD 'it''s'"#
+        );
+        let verifier = postgres_protocol::password::scram_sha_256(b"plain-pw");
+        assert!(verifier.starts_with("SCRAM-SHA-256$4096:"), "{verifier}");
+        assert!(!alter_password_statement("u", &verifier).contains("plain-pw"));
     }
 
     #[test]
