@@ -867,7 +867,11 @@ def gate_phase(run: Run, declared: list[str], known: set[str]) -> None:
         raise Failure(f"the held `pulumi up` failed after resuming:\n{out[-4000:]}")
     # Deploy the forced rotation too; once every rollout completed, a plain rotation passes the gate.
     run.pulumi("up", "--yes", "--skip-preview", label="up (forced rotation)")
-    wait_available(run, declared)
+    try:
+        wait_available(run, declared)
+    except Failure:
+        log("gate: rollout did not complete; cluster state:\n" + run.kubectl("get", "nodes,deploy,rs,pods", "-A", "-o", "wide", ok=False))
+        raise
     settle(run)
     run.sophia("status", "--stack", STACK, label="status (gate, settled)")
     out, err = run.sophia_both("esc", "rotate", GATED_ENV, label="esc rotate (after the rollout)")
