@@ -176,3 +176,90 @@ fn workflows_use_the_organisation_secrets() {
         "pulumi up must run in the stack's environment"
     );
 }
+
+fn workflow(name: &str) -> serde_json::Value {
+    let path = project_root().join(".github/workflows").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The scheduled rotation: cron and manual dispatch with stack/environment/paths, `sophia esc rotate` with the
+/// environment passphrase, a push of the rotated file, then the deploy through pulumi-up.yml at that commit with
+/// binaries from build.yml (reused, not copied), serialized with deploy.yml, and the access log uploaded.
+#[test]
+fn rotate_workflow_rotates_commits_and_deploys_through_pulumi_up() {
+    let rotate = workflow("rotate.yml");
+    let on = &rotate["on"];
+    assert!(
+        on["schedule"].as_array().is_some_and(|s| !s.is_empty()),
+        "rotate.yml has no cron schedule: {on}"
+    );
+    let inputs = &on["workflow_dispatch"]["inputs"];
+    for input in ["stack", "environment", "paths"] {
+        assert!(
+            inputs.get(input).is_some(),
+            "rotate.yml dispatch lacks input {input}: {inputs}"
+        );
+    }
+    assert_eq!(
+        rotate["concurrency"]["group"],
+        workflow("deploy.yml")["concurrency"]["group"],
+        "a rotation must never run beside a deploy"
+    );
+    assert_eq!(rotate["concurrency"]["cancel-in-progress"], false);
+
+    let jobs = rotate["jobs"].as_object().unwrap();
+    assert_eq!(jobs["build"]["uses"], "./.github/workflows/build.yml");
+    let job = &jobs["rotate"];
+    assert_eq!(
+        job["permissions"]["contents"], "write",
+        "the rotate job pushes the rotated state"
+    );
+    let steps = job["steps"].as_array().unwrap();
+    let step = |needle: &str| {
+        steps
+            .iter()
+            .position(|s| s["run"].as_str().is_some_and(|r| r.contains(needle)))
+            .unwrap_or_else(|| panic!("rotate.yml's rotate job has no step running {needle:?}"))
+    };
+    let rotating = step("sophia esc rotate");
+    assert_eq!(
+        steps[rotating]["env"]["SOPHIA_ESC_PASSPHRASE"],
+        "${{ secrets.SOPHIA_ESC_PASSPHRASE }}"
+    );
+    let pushing = step("push origin HEAD:main");
+    let verifying = step("sophia audit log --verify");
+    assert!(
+        rotating < pushing && pushing < verifying,
+        "rotate, then push, then verify the access log"
+    );
+    assert!(
+        steps.iter().any(|s| s["with"]["path"]
+            .as_str()
+            .is_some_and(|p| p.contains("sophia-audit.jsonl"))),
+        "rotate.yml does not upload the access log"
+    );
+
+    let deploy = &jobs["deploy"];
+    assert_eq!(deploy["uses"], "./.github/workflows/pulumi-up.yml");
+    assert_eq!(deploy["with"]["ref"], "${{ needs.rotate.outputs.commit }}");
+    assert_eq!(deploy["secrets"], "inherit");
+    let text =
+        std::fs::read_to_string(project_root().join(".github/workflows/rotate.yml")).unwrap();
+    assert!(
+        !text.contains("pulumi up --stack"),
+        "rotate.yml must deploy through pulumi-up.yml, not its own copy"
+    );
+
+    let up = workflow("pulumi-up.yml");
+    assert!(up["on"]["workflow_call"]["inputs"].get("ref").is_some());
+    let checkout = &up["jobs"]["up"]["steps"][0];
+    assert_eq!(
+        checkout["with"]["ref"], "${{ inputs.ref }}",
+        "pulumi-up.yml must deploy the commit it is given"
+    );
+    assert_eq!(
+        workflow("deploy.yml")["jobs"]["build"]["uses"],
+        "./.github/workflows/build.yml"
+    );
+}

@@ -17,19 +17,26 @@ with its own file backend and a fresh stack whose config holds the cluster's kub
      only if Pulumi.yaml refreshes first (`options: refresh: always`), else after `pulumi up --refresh` (both asserted);
      it comes back with the same content, and no Deployment rolls
   5. `pulumi refresh --expect-no-changes`: no drift
-  3b. `sophia status`: exit 0 after the rotation completed; with every node cordoned (the rollout held), another
-     rotation and a `pulumi up` (running until the nodes are uncordoned) make it exit 1 naming exactly the users' old
-     pods, each with the rotated env var, and the new ones as current; exit 0 again once the rollout completes;
-     `sophia history` names each rollout's deployer and commit as its pod template recorded them (the held rotation's
-     by a second deployer), and a later no-op `pulumi up` by a third deployer from another commit changes no
-     ReplicaSet and no line of it; `sophia audit log --verify` passes, and fails after one entry is edited
-  3c. the rollout gate: the stack takes `redis-url` from an environment with a `password` rotator; with the
+  3b. A database credential rotated for real: a PostgreSQL server of the run's own (initdb/pg_ctl on loopback),
+     environment `e2e/db` with a `postgres` rotator (first rotated before step 1), projected through `pulumiConfig`
+     into one service's Secret. `sophia status` exit 0; `sophia esc rotate`, and `sophia impact` against the deployed
+     state says exactly that service rolls; with every node cordoned (the rollout held) a `pulumi up` (running until
+     the nodes are uncordoned) makes `sophia status` exit 1 naming exactly its old pods with the rotated env vars;
+     both credentials log in; a second `sophia esc rotate` is refused naming the Deployment and pods, changing
+     nothing; uncordoned, exactly that service has rolled, status exit 0, one SecretsChanged Event, `sophia history`
+     names each rollout's deployer and commit as its pod template recorded them (the held rotation's by a second
+     deployer) and a later no-op `pulumi up` by a third from another commit changes no ReplicaSet and no line of it;
+     the second rotation succeeds, and after its up the
+     oldest credential no longer logs in while the other two do; `sophia audit log --verify` passes, and fails after
+     one entry is edited
+  3c. the rollout gate: the stack also takes `redis-url` from an environment with a `password` rotator; with the
      rollout held (nodes cordoned) after a rotation, `sophia esc rotate` refuses (exit 1) naming every consuming
      Deployment and its old pods, changes nothing and logs the refusal; `--force` rotates and says so; once the
      rollouts complete a plain rotation passes the gate and leaves a `SecretRotated` Event on each consuming
      Deployment (environment, path and config key named, never a value)
-  6. no secret value, plain, base64 or hex, in any pulumi or sophia output, the state files, the audit log, or any
-     control-plane log
+  6. no secret value (stack config, generated database passwords, the managing password, the ESC passphrase), plain,
+     base64 or hex, in any pulumi, sophia or psql output, the state files and exports, the project's files, the
+     audit log, any control-plane log, or PostgreSQL's statement log
 Values are compared in this process; nothing here prints one.
 
 Skips (exit 0; exit 1 with SOPHIA_E2E_REQUIRE=1) when a tool is missing or the program is not built yet.
@@ -41,10 +48,13 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import hmac
 import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -61,7 +71,6 @@ NAMESPACE = "sophia"
 ROTATED_KEY = "openai-key"
 SECRET_KEYS = ("hashKey", "database-url", "openai-key", "serpapi-key", "perplexity-key", "anthropic-key", "redis-url")
 PASSPHRASE = "sophia-cluster-e2e-passphrase"
-ESC_PASSPHRASE = "sophia-cluster-e2e-esc-passphrase"
 # The rollout gate's environment: a password rotator projected into `redis-url`.
 GATED_ENV = "sophia/rotated"
 GATED_KEY = "redis-url"
@@ -70,6 +79,13 @@ ROLLOUT_TIMEOUT = 180
 # The held rotation is deployed by someone else from another commit, and a later no-op deploy by a third.
 ROTATOR = {"GITHUB_ACTOR": "e2e-rotator", "GITHUB_SHA": "e2e1rotation"}
 LATER = {"GITHUB_ACTOR": "e2e-later", "GITHUB_SHA": "e2e2later"}
+# The rotated database credential: environment DB_ENV's `postgres` rotator at DB_PATH, projected into config keys
+# that only DB_SERVICE (added to the copy's services.yaml) takes, as DB_KEYS.
+DB_ENV = "e2e/db"
+DB_PATH = "creds"
+DB_SERVICE = "mcp-ledger"
+DB_KEYS = ["DB_PASSWORD", "DB_USER"]
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 class Skip(Exception):
@@ -103,7 +119,6 @@ class Run:
                 "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
                 "PULUMI_SKIP_CONFIRMATIONS": "true",
                 "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-                "SOPHIA_ESC_PASSPHRASE": ESC_PASSPHRASE,
                 "SOPHIA_CLUSTER_DIR": str(self.cluster_dir),
                 "NO_COLOR": "1",
                 "SOPHIA_AUDIT_LOG": str(self.tmp / "audit.jsonl"),
@@ -112,11 +127,14 @@ class Run:
             }
         )
         self.env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
-        self.env.pop("SOPHIA_ESC_PASSPHRASE_FILE", None)
         self.env.pop("KUBECONFIG", None)
         # Who deploys comes from GITHUB_ACTOR / GITHUB_SHA here; these would take precedence.
         for var in ("SOPHIA_DEPLOYER", "SOPHIA_COMMIT", "SOPHIA_ESC_REVISION"):
             self.env.pop(var, None)
+        # The key of the rotated state in environment files: generated, so the leak scan can look for it.
+        self.env["SOPHIA_ESC_PASSPHRASE"] = secrets.token_hex(16)
+        self.env.pop("SOPHIA_ESC_PASSPHRASE_FILE", None)
+        self.postgres: Postgres | None = None
 
     def timed(self, label: str, cmd: list[str], ok: bool = True, timeout: int = 900, env: dict[str, str] | None = None,
               **kw) -> str:
@@ -177,6 +195,8 @@ class Run:
         return self.timed(f"local-cluster {action}", [str(ROOT / "scripts" / "local-cluster.sh"), action], timeout=1800)
 
     def close(self) -> None:
+        if self.postgres:
+            self.postgres.stop(keep=self.keep)
         try:
             self.cluster("stop")
         except Failure as e:
@@ -185,6 +205,86 @@ class Run:
             log(f"kept {self.tmp}")
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Postgres:
+    """A PostgreSQL server of the run's own: `initdb`/`pg_ctl` as the `postgres` OS user (initdb refuses root) in a
+    private temporary directory, TCP on loopback only with scram-sha-256, every statement logged (so the leak scan
+    reads what the server received). Users: the managing one the rotator logs in as, and the two it rotates."""
+
+    DATABASE = "app"
+    MANAGER = "rotation_manager"
+    USERS = ("app_blue", "app_green")
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        # root runs the server as `postgres`, which must own its directory and reach it (so /tmp, whatever TMPDIR
+        # says: a private TMPDIR is not traversable by another user).
+        self.as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.dir = Path(tempfile.mkdtemp(prefix="sophia-e2e-pg-", dir="/tmp" if self.as_owner else None))
+        if self.as_owner:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self.log_file = self.dir / "server.log"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.manager_password = secrets.token_urlsafe(24)
+        self.started = False
+
+    def owner(self, label: str, *cmd: str, **kw) -> str:
+        return self.run.timed(label, [*self.as_owner, *cmd], cwd=self.dir, timeout=120, **kw)
+
+    def start(self) -> None:
+        data = str(self.dir / "data")
+        self.owner("initdb", str(PG_BIN / "initdb"), "-D", data, "-U", "postgres", "--auth-local=trust",
+                   "--auth-host=scram-sha-256", "--no-sync", "-E", "UTF8")
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir} "
+                   "-c log_statement=all -c fsync=off")
+        self.owner("pg_ctl start", str(PG_BIN / "pg_ctl"), "-D", data, "-l", str(self.log_file), "-w", "-t", "60",
+                   "-o", options, "start")
+        self.started = True
+        # Passwords reach the server as SCRAM verifiers, as the rotator sends them: none in its statement log.
+        users = "".join(f"CREATE ROLE {u} LOGIN;\n" for u in self.USERS)
+        sql = (f"CREATE DATABASE {self.DATABASE};\n"
+               f"CREATE ROLE {self.MANAGER} LOGIN CREATEROLE PASSWORD '{scram_verifier(self.manager_password)}';\n"
+               f"{users}")
+        self.owner("psql (roles)", str(PG_BIN / "psql"), "-h", str(self.dir), "-p", str(self.port), "-U", "postgres",
+                   "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-q", input=sql)
+
+    def logs_in(self, user: str, password: str) -> bool:
+        """Whether `user` logs in with `password` over TCP; any failure but a refused password is a test failure."""
+        env = dict(self.run.env, PGPASSWORD=password, PGCONNECT_TIMEOUT="10")
+        cmd = [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", user, "-d", self.DATABASE, "-w",
+               "-tAc", "SELECT current_user"]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+        self.run.outputs.append(proc.stdout + proc.stderr)
+        if proc.returncode == 0 and proc.stdout.strip() == user:
+            return True
+        if "password authentication failed" not in proc.stderr:
+            raise Failure(f"logging in as {user} failed otherwise than by its password: {proc.stderr[-1000:]}")
+        return False
+
+    def stop(self, keep: bool) -> None:
+        if self.started:
+            try:
+                self.owner("pg_ctl stop", str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "fast", "-w",
+                           "-t", "60", "stop")
+            except (Failure, subprocess.TimeoutExpired) as e:
+                log(f"stopping PostgreSQL failed: {e}")
+        if keep:
+            log(f"kept PostgreSQL data in {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def scram_verifier(password: str) -> str:
+    """PostgreSQL's stored form of a scram-sha-256 password (RFC 5802/7677, 4096 iterations)."""
+    salt, iterations = secrets.token_bytes(16), 4096
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    stored = hashlib.sha256(hmac.new(salted, b"Client Key", "sha256").digest()).digest()
+    server = hmac.new(salted, b"Server Key", "sha256").digest()
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored)}:{b64(server)}"
 
 
 def check_preconditions() -> None:
@@ -197,6 +297,8 @@ def check_preconditions() -> None:
     probe = subprocess.run([RELEASE / "sophia-program"], capture_output=True, text=True, timeout=60, env={"PATH": ""})
     if "not built yet" in probe.stdout + probe.stderr:
         raise Skip("target/release/sophia-program reports it is not built yet (the program issue has not landed)")
+    if not (PG_BIN / "initdb").is_file():
+        raise Skip(f"PostgreSQL 15 is not installed ({PG_BIN}/initdb; .ci/run installs it)")
 
 
 def copy_project(run: Run) -> None:
@@ -230,6 +332,46 @@ def init_stack(run: Run) -> dict[str, str]:
     if proc.returncode != 0:
         raise Failure(f"setting the kubeconfig failed: {proc.stderr[-2000:]}")
     return values
+
+
+def init_database(run: Run) -> None:
+    """The rotated credential: a PostgreSQL server, environment DB_ENV with a `postgres` rotator whose managing
+    password is set encrypted (`sophia esc set --secret`), the stack importing it, exactly one service taking it, and a
+    first rotation (no previous credential yet) so the first `pulumi up` has one."""
+    pg = run.postgres = Postgres(run)
+    pg.start()
+    env_file = run.project / "environments" / f"{DB_ENV}.yaml"
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    env_file.write_text(
+        f"""# ESC environment `{DB_ENV}`: the database credential the cluster test rotates, on its own PostgreSQL.
+values:
+  manager:
+    password: set-by-esc-set
+  {DB_PATH}:
+    fn::rotate::postgres:
+      inputs:
+        database:
+          host: 127.0.0.1
+          port: {pg.port}
+          database: {pg.DATABASE}
+          managingUser:
+            username: {pg.MANAGER}
+            password: ${{manager.password}}
+        rotateUsers:
+          username1: {pg.USERS[0]}
+          username2: {pg.USERS[1]}
+  pulumiConfig:
+    app-db-user: ${{{DB_PATH}.current.username}}
+    app-db-password: ${{{DB_PATH}.current.password}}
+"""
+    )
+    run.sophia("esc", "set", DB_ENV, "manager.password", pg.manager_password, "--secret", label="esc set --secret")
+    with (run.project / "services.yaml").open("a") as f:
+        f.write(f"\n  {DB_SERVICE}:\n    image: ghcr.io/ai-cherry/{DB_SERVICE}:1.0.0\n    port: 8080\n    env:\n"
+                "      DB_USER: app-db-user\n      DB_PASSWORD: app-db-password\n")
+    run.pulumi("config", "set", "--path", "environments[0]", DB_ENV, label="config set")
+    if run.sophia("esc", "rotate", DB_ENV, label="esc rotate (first)").strip() != f"{DB_PATH}: succeeded":
+        raise Failure(f"the first rotation of {DB_ENV} did not succeed: {run.outputs[-1][-2000:]}")
 
 
 # --- what the cluster holds ------------------------------------------------------------------------------------------
@@ -318,7 +460,8 @@ def scenario(run: Run) -> None:
     log(f"local control plane up in {run.timings[-1][1]:.1f} s")
     copy_project(run)
     values = init_stack(run)
-    known = set(values.values())
+    init_database(run)
+    known = set(values.values()) | {run.env["SOPHIA_ESC_PASSPHRASE"], run.postgres.manager_password}
     # The admin's private key travels as a secret config value too: it must not leak either.
     known.update(
         line.split(":", 1)[1].strip()
@@ -450,8 +593,8 @@ def scenario(run: Run) -> None:
     run.pulumi("refresh", "--yes", "--expect-no-changes", label="refresh (no drift)")
     log("refresh: no drift")
 
-    # 3b (after 4 and 5, which compare against the ReplicaSets of step 3). `sophia status` and the access log.
-    status_phase(run, users, others, known)
+    # 3b (after 4 and 5, which compare against the ReplicaSets of step 3). The database credential's rotation.
+    rotation_phase(run, users, others, known)
 
     # 3c (after 3b, which checks the access log holds only its own entries). The rollout gate of `sophia esc rotate`.
     gate_phase(run, declared, known)
@@ -465,6 +608,8 @@ def scenario(run: Run) -> None:
             if p.is_file():
                 haystacks[str(p.relative_to(run.tmp))] = p.read_text(errors="replace")
     haystacks["audit log"] = (run.tmp / "audit.jsonl").read_text()
+    haystacks["PostgreSQL statement log"] = run.postgres.log_file.read_text(errors="replace")
+    haystacks["state export before the rotation"] = (run.tmp / "state-before-rotation.json").read_text()
     for value in known:
         needles = {value, base64.b64encode(value.encode()).decode(), value.encode().hex()}
         for where, text in haystacks.items():
@@ -473,8 +618,10 @@ def scenario(run: Run) -> None:
     log(f"no secret value in {len(run.outputs)} outputs or {len(haystacks) - len(run.outputs)} control-plane logs")
 
 
-def status_phase(run: Run, users: list[str], others: list[str], known: set[str]) -> None:
-    """`sophia status` after a completed rollout, during a held one, and after it resumes; then the audit log."""
+def rotation_phase(run: Run, users: list[str], others: list[str], known: set[str]) -> None:
+    """Rotation of the database credential with `sophia esc rotate`, its rollout held and resumed, with `sophia
+    status`, the gate, events, history, both credentials logging in and the retired one not; then the audit log."""
+    pg = run.postgres
     status = json.loads(run.sophia("status", "--stack", STACK, "--json", label="status (rolled out)"))
     if any(d["drifted"] or any(not p["current"] for p in d["pods"]) for d in status["deployments"]):
         raise Failure(f"after a completed rollout `sophia status` reports stale or drifted: {status}")
@@ -483,43 +630,81 @@ def status_phase(run: Run, users: list[str], others: list[str], known: set[str])
             raise Failure(f"`sophia status` does not list {d}")
     log(f"status after the rotation: exit 0, {len(status['deployments'])} deployments current")
 
+    held = pods(run)
+    rs_before = replica_sets(run)
+    (secret,) = set().union(*(pod_env_secret_names(p) for p in held[DB_SERVICE].values()))
+    first = secret_data(run, secret)
+    known.add(first["DB_PASSWORD"])
+    if first["DB_USER"] != pg.USERS[0] or not pg.logs_in(first["DB_USER"], first["DB_PASSWORD"]):
+        raise Failure(f"{DB_SERVICE}'s first credential is not {pg.USERS[0]}'s, or does not log in")
+
+    # Rotate; before the up, `sophia impact` against the deployed state names exactly the service that rolls.
+    state = run.tmp / "state-before-rotation.json"
+    state.write_text(run.pulumi("stack", "export", label="stack export"))
+    if run.sophia("esc", "rotate", DB_ENV, label="esc rotate").strip() != f"{DB_PATH}: succeeded":
+        raise Failure(f"rotating {DB_ENV} did not succeed: {run.outputs[-1][-2000:]}")
+    impact = json.loads(run.sophia("impact", str(state), "--stack", STACK, "--format", "json", label="impact"))
+    rolls = {i["service"].split("/")[-1]: i for i in impact["services"] if i["change"] != "unchanged"}
+    if set(rolls) != {DB_SERVICE} or rolls[DB_SERVICE]["change"] != "rolls" \
+            or sorted(rolls[DB_SERVICE]["changed"]) != DB_KEYS:
+        raise Failure(f"`sophia impact` after the rotation: expected only {DB_SERVICE} to roll on {DB_KEYS}: {impact}")
+    rotated = [e for e in run.get("events") if e.get("reason") == "SecretRotated"]
+    if sorted(e["involvedObject"]["name"] for e in rotated) != [DB_SERVICE] \
+            or not all(x in rotated[0]["message"] for x in [DB_ENV, *DB_KEYS]):
+        raise Failure(f"expected one SecretRotated Event, on {DB_SERVICE}, naming {DB_ENV} and {DB_KEYS}: "
+                      f"{[(e['involvedObject']['name'], e['message']) for e in rotated]}")
+    log(f"esc rotate {DB_ENV}: `sophia impact` says exactly {DB_SERVICE} rolls, keys {DB_KEYS}; SecretRotated on it")
+
     # Hold the rollout: with every node cordoned the new pods stay Pending and the old ones keep running. (Pausing the
     # Deployments does not hold it: the next `pulumi up` applies the whole spec and leaves them unpaused.)
-    held = pods(run)
     nodes = run.kubectl("get", "nodes", "-o", "name").split()
     for node in nodes:
         run.kubectl("cordon", node)
-    new = f"e2e-rotated-again-{secrets.token_hex(16)}"
-    known.add(new)
-    run.pulumi("config", "set", "--secret", ROTATED_KEY, new, label="config set --secret (rotate, held)")
     up = subprocess.Popen(
         ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive", "--color", "never"],
         cwd=run.project, env={**run.env, **ROTATOR}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        # Wait until Pulumi has applied the new templates (no drift left) while the paused rollouts hold the pods.
+        # Wait until Pulumi has applied the new Secret and template (no drift left) while the nodes hold the pods.
         deadline = time.monotonic() + ROLLOUT_TIMEOUT
         while True:
-            out = run.sophia("status", "--stack", STACK, "--json", label="status (held)", expect=1)
-            status = json.loads(out)
-            if not any(d["drifted"] for d in status["deployments"]):
+            status = json.loads(run.sophia("status", "--stack", STACK, "--json", label="status (held)", expect=1))
+            second = secret_data(run, secret)
+            if not any(d["drifted"] for d in status["deployments"]) and second["DB_USER"] != first["DB_USER"]:
                 break
             if time.monotonic() > deadline or up.poll() is not None:
                 raise Failure(f"the held rotation was never applied: {status}")
             time.sleep(1)
+        known.add(second["DB_PASSWORD"])
         stale = {(d["name"], p["name"]): p["stale_keys"] for d in status["deployments"] for p in d["pods"] if not p["current"]}
-        expected = {(d, name) for d in users for name in held.get(d, {})}
+        expected = {(DB_SERVICE, name) for name in held[DB_SERVICE]}
         if set(stale) != expected:
             raise Failure(f"held rollout: `sophia status` names stale pods {sorted(stale)}, expected {sorted(expected)}")
-        if any(keys != ["OPENAI_API_KEY"] for keys in stale.values()):
-            raise Failure(f"held rollout: stale pods should name exactly OPENAI_API_KEY: {stale}")
+        if any(sorted(keys) != DB_KEYS for keys in stale.values()):
+            raise Failure(f"held rollout: stale pods should name exactly {DB_KEYS}: {stale}")
         text = run.sophia("status", "--stack", STACK, label="status (held, text)", expect=1)
-        if not all(f"pod {name} on an old version of: OPENAI_API_KEY" in text for _, name in expected):
-            raise Failure(f"the text status does not name every stale pod with its key:\n{text}")
-        fresh = {(d["name"], p["name"]) for d in status["deployments"] for p in d["pods"] if p["current"] and d["name"] in users}
-        if not fresh or any(name in held.get(d, {}) for d, name in fresh):
-            raise Failure(f"held rollout: expected new (Pending) pods on the new version for {users}: {sorted(fresh)}")
-        log(f"held rollout: `sophia status` exit 1 naming exactly {len(expected)} pods of {users} on the old OPENAI_API_KEY, {len(fresh)} new")
+        if not all(f"pod {name} on an old version of: {', '.join(DB_KEYS)}" in text for _, name in expected):
+            raise Failure(f"the text status does not name every stale pod with its keys:\n{text}")
+        fresh = [p["name"] for d in status["deployments"] for p in d["pods"] if p["current"] and d["name"] == DB_SERVICE]
+        if not fresh or any(name in held[DB_SERVICE] for name in fresh):
+            raise Failure(f"held rollout: expected new (Pending) pods of {DB_SERVICE} on the new version: {fresh}")
+        log(f"held rollout: `sophia status` exit 1 naming {len(expected)} pod(s) of {DB_SERVICE} on the old {DB_KEYS}")
+
+        # Two valid credentials while pods roll: the old pods' and the new ones'.
+        if second["DB_USER"] != pg.USERS[1] or not pg.logs_in(second["DB_USER"], second["DB_PASSWORD"]) \
+                or not pg.logs_in(first["DB_USER"], first["DB_PASSWORD"]):
+            raise Failure("after one rotation both credentials (previous and current) must log in")
+        # The gate: a second rotation would retire the credential the old pods still use.
+        env_file = run.project / "environments" / f"{DB_ENV}.yaml"
+        before = env_file.read_bytes()
+        run.sophia("esc", "rotate", DB_ENV, label="esc rotate (refused while held)", expect=1)
+        refusal = run.outputs[-1]
+        missing = [n for _, n in expected if n not in refusal]
+        if f"deployment/{DB_SERVICE}" not in refusal or missing:
+            raise Failure(f"the refused rotation does not name deployment/{DB_SERVICE} and its pods {missing}:\n{refusal}")
+        if env_file.read_bytes() != before or not pg.logs_in(first["DB_USER"], first["DB_PASSWORD"]):
+            raise Failure("a refused rotation changed the environment file or the database")
+        log(f"gate: a second rotation is refused while held, naming deployment/{DB_SERVICE} and its old pods")
     finally:
         for node in nodes:
             run.kubectl("uncordon", node, ok=False)
@@ -533,31 +718,36 @@ def status_phase(run: Run, users: list[str], others: list[str], known: set[str])
         raise Failure(f"the held `pulumi up` failed after resuming:\n{out[-4000:]}")
     wait_available(run, users + others)
     settle(run)
+    rs_after = replica_sets(run)
+    rolled = sorted(d for d in rs_after if rs_after[d] != rs_before.get(d))
+    if rolled != [DB_SERVICE] or len(rs_after[DB_SERVICE] - rs_before[DB_SERVICE]) != 1:
+        raise Failure(f"the rotation of {DB_ENV} must roll exactly {DB_SERVICE} once; rolled: {rolled}")
     run.sophia("status", "--stack", STACK, label="status (resumed)")
-    log("resumed: `sophia status` exit 0")
-    # Events: one SecretsChanged per user Deployment for this change, naming the key; a second status adds none.
-    def changed_events() -> list[dict]:
-        return [e for e in run.get("events") if e.get("reason") == "SecretsChanged"]
+    log(f"resumed: exactly {DB_SERVICE} rolled; `sophia status` exit 0")
+    # Events: one SecretsChanged per Deployment for its latest change, naming the keys; a second status adds none.
     run.sophia("status", "--stack", STACK, label="status (again)")
-    events = changed_events()
+    events = [e for e in run.get("events") if e.get("reason") == "SecretsChanged"]
     latest = {d["name"]: d["desired"] for d in status["deployments"]}
-    on = sorted(e["involvedObject"]["name"] for e in events if latest[e["involvedObject"]["name"]] in e["message"])
-    if on != sorted(users) or any("OPENAI_API_KEY" not in e["message"] for e in events):
-        raise Failure(f"expected one SecretsChanged Event naming OPENAI_API_KEY on each of {users}: {[(e['involvedObject']['name'], e['message']) for e in events]}")
+    # Each Deployment's latest change: the database service's now, the openai-key users' from the status run above.
+    current = {(e["involvedObject"]["name"], e["message"]) for e in events if latest[e["involvedObject"]["name"]] in e["message"]}
+    on = sorted(name for name, _ in current)
+    keys_named = all(all(k in m for k in DB_KEYS) if n == DB_SERVICE else "OPENAI_API_KEY" in m for n, m in current)
+    if on != sorted(users + [DB_SERVICE]) or not keys_named:
+        raise Failure(f"expected one SecretsChanged Event naming {DB_KEYS} on {DB_SERVICE} and OPENAI_API_KEY on {users}: {sorted(current)}")
     log(f"events: SecretsChanged on {on}, idempotent over repeated status runs ({len(events)} in all)")
 
     # History: each rollout with who deployed its change and from which commit, as its pod template recorded it;
     # unchanged by a later no-op `pulumi up` by someone else from another commit.
     def history() -> list[dict]:
-        return json.loads(run.sophia("history", users[0], "--stack", STACK, "--json", label="history"))
+        return json.loads(run.sophia("history", DB_SERVICE, "--stack", STACK, "--json", label="history"))
     before = history()
     first, last = before[0], before[-1]
     who = [(r["deployed_by"], r["commit"], r["provenance"]) for r in before]
-    if len(before) < 3 or last["changed_keys"] != ["OPENAI_API_KEY"] or not last["created"] \
+    if len(before) < 2 or sorted(last["changed_keys"]) != DB_KEYS or not last["created"] \
             or first["changed_keys"] == [] \
             or who[-1] != (ROTATOR["GITHUB_ACTOR"], ROTATOR["GITHUB_SHA"], "change") \
             or who[:-1] != [("e2e-deployer", "e2e0commit", "change")] * (len(before) - 1):
-        raise Failure(f"`sophia history {users[0]}` does not show each change with who and when: {before}")
+        raise Failure(f"`sophia history {DB_SERVICE}` does not show each change with who and when: {before}")
     rs_before = replica_sets(run)
     run.pulumi("up", "--yes", "--expect-no-changes", env=LATER, label="up (no-op from another commit)")
     settle(run, 2)
@@ -565,24 +755,48 @@ def status_phase(run: Run, users: list[str], others: list[str], known: set[str])
         raise Failure("a no-op `pulumi up` from another commit made a ReplicaSet")
     if history() != before:
         raise Failure(f"a no-op `pulumi up` from another commit changed `sophia history`: {before} -> {history()}")
-    text = run.sophia("history", users[0], "--stack", STACK, label="history (text)")
+    text = run.sophia("history", DB_SERVICE, "--stack", STACK, label="history (text)")
     if f"by {ROTATOR['GITHUB_ACTOR']}  commit {ROTATOR['GITHUB_SHA']}  " not in text or LATER["GITHUB_ACTOR"] in text:
         raise Failure(f"the text history does not name the rotation's deployer and commit:\n{text}")
-    log(f"history of {users[0]}: {len(before)} rollouts, each with its own deployer and commit (the last "
-        f"{ROTATOR['GITHUB_ACTOR']}); a no-op deploy by {LATER['GITHUB_ACTOR']} from another commit keeps them all")
+    log(f"history of {DB_SERVICE}: {len(before)} rollouts, each with its own deployer and commit (the rotation's "
+        f"{ROTATOR['GITHUB_ACTOR']}, changing {DB_KEYS}); a no-op deploy by {LATER['GITHUB_ACTOR']} from another "
+        f"commit keeps them all")
 
-    # The access log: every status decrypted the stack's config; the chain verifies, and one edit breaks it.
+    # The rollout is complete: the second rotation passes the gate; after its deploy the oldest credential is gone.
+    if run.sophia("esc", "rotate", DB_ENV, label="esc rotate (second)").strip() != f"{DB_PATH}: succeeded":
+        raise Failure(f"the second rotation of {DB_ENV} did not succeed after the rollout: {run.outputs[-1][-2000:]}")
+    rotated = [e for e in run.get("events") if e.get("reason") == "SecretRotated"]
+    if sorted(e["involvedObject"]["name"] for e in rotated) != [DB_SERVICE, DB_SERVICE]:
+        raise Failure(f"after the second rotation expected two SecretRotated Events on {DB_SERVICE}: "
+                      f"{[(e['involvedObject']['name'], e['message']) for e in rotated]}")
+    run.pulumi("up", "--yes", "--skip-preview", label="up (second rotation)")
+    wait_available(run, users + others)
+    third = secret_data(run, secret)
+    known.add(third["DB_PASSWORD"])
+    if third["DB_USER"] != first["DB_USER"] or third["DB_PASSWORD"] == first["DB_PASSWORD"]:
+        raise Failure(f"the second rotation should make {first['DB_USER']} current again with a new password")
+    if pg.logs_in(first["DB_USER"], first["DB_PASSWORD"]):
+        raise Failure("after two rotations the oldest credential still logs in")
+    if not (pg.logs_in(third["DB_USER"], third["DB_PASSWORD"]) and pg.logs_in(second["DB_USER"], second["DB_PASSWORD"])):
+        raise Failure("after two rotations the current and the previous credential must log in")
+    log("second rotation after the rollout: succeeded; the oldest credential no longer logs in, the other two do")
+
+    # The access log: every decryption and rotation, by the CI actor; the chain verifies, and one edit breaks it.
     entries = json.loads(run.sophia("audit", "log", "--verify", "--json", label="audit log --verify"))
-    if not entries or any(e["operation"] not in ("status", "history") or e["actor"] != "github:e2e-deployer" for e in entries):
-        raise Failure(f"unexpected audit entries: {[(e['operation'], e['actor']) for e in entries]}")
+    # Per rotation one entry for the environment (the gate's reading of the stack's config is its own entry).
+    rotations = [(e["outcome"], e["keys"]) for e in entries if e["operation"] == "esc rotate" and e["target"] == f"env:{DB_ENV}"]
+    if any(e["actor"] != "github:e2e-deployer" for e in entries) \
+            or sorted(o for o, _ in rotations) != ["failure", "success", "success", "success"] \
+            or any(keys != [DB_PATH] for _, keys in rotations):
+        raise Failure(f"unexpected audit entries: {[(e['operation'], e['actor'], e['outcome']) for e in entries]}")
     log_file = run.tmp / "audit.jsonl"
     original = log_file.read_text()
     lines = original.splitlines(keepends=True)
-    lines[0] = lines[0].replace('"status"', '"render"', 1)
+    lines[0] = lines[0].replace('"github:e2e-deployer"', '"github:someone-else"', 1)
     log_file.write_text("".join(lines))
     run.sophia("audit", "log", "--verify", label="audit log --verify (edited)", expect=1)
     log_file.write_text(original)
-    log(f"audit log: {len(entries)} entries verify; an edited entry fails verification")
+    log(f"audit log: {len(entries)} entries verify ({len(rotations)} rotations); an edited entry fails verification")
 
 
 def gate_phase(run: Run, declared: list[str], known: set[str]) -> None:
@@ -603,7 +817,8 @@ def gate_phase(run: Run, declared: list[str], known: set[str]) -> None:
     known.update(run.rotated_passwords())
     # The stack now takes redis-url from the environment (its own value would win over the projection).
     run.pulumi("config", "rm", GATED_KEY, label="config rm")
-    run.pulumi("config", "set", "--path", "environments[0]", GATED_ENV, label="config set environments")
+    # After the database's environment (step 3b's), which stays imported.
+    run.pulumi("config", "set", "--path", "environments[1]", GATED_ENV, label="config set environments")
     rs0 = replica_sets(run)
     run.pulumi("up", "--yes", "--skip-preview", label="up (redis-url from the rotated environment)")
     wait_available(run, declared)
@@ -686,7 +901,8 @@ def gate_phase(run: Run, declared: list[str], known: set[str]) -> None:
     known.update(run.rotated_passwords())
     status = json.loads(run.sophia("status", "--stack", STACK, "--json", label="status (rotated, not deployed)", expect=1))
     desired = {d["name"]: d["desired"] for d in status["deployments"]}
-    events = [e for e in run.get("events") if e.get("reason") == "SecretRotated"]
+    # The database service's Events are step 3b's (checked there).
+    events = [e for e in run.get("events") if e.get("reason") == "SecretRotated" and e["involvedObject"]["name"] != DB_SERVICE]
     on = sorted({e["involvedObject"]["name"] for e in events if desired[e["involvedObject"]["name"]] in e["message"]})
     if on != consumers:
         raise Failure(f"expected a SecretRotated Event for this rotation on each of {consumers}: {[(e['involvedObject']['name'], e['message']) for e in events]}")
