@@ -741,10 +741,10 @@ def rotation_phase(run: Run, users: list[str], others: list[str], known: set[str
     def history() -> list[dict]:
         return json.loads(run.sophia("history", DB_SERVICE, "--stack", STACK, "--json", label="history"))
     before = history()
-    first, last = before[0], before[-1]
+    oldest, last = before[0], before[-1]
     who = [(r["deployed_by"], r["commit"], r["provenance"]) for r in before]
     if len(before) < 2 or sorted(last["changed_keys"]) != DB_KEYS or not last["created"] \
-            or first["changed_keys"] == [] \
+            or oldest["changed_keys"] == [] \
             or who[-1] != (ROTATOR["GITHUB_ACTOR"], ROTATOR["GITHUB_SHA"], "change") \
             or who[:-1] != [("e2e-deployer", "e2e0commit", "change")] * (len(before) - 1):
         raise Failure(f"`sophia history {DB_SERVICE}` does not show each change with who and when: {before}")
@@ -772,6 +772,8 @@ def rotation_phase(run: Run, users: list[str], others: list[str], known: set[str
     run.pulumi("up", "--yes", "--skip-preview", label="up (second rotation)")
     wait_available(run, users + others)
     third = secret_data(run, secret)
+    if sorted(third) != sorted(first):
+        raise Failure(f"after the second rotation Secret {secret} holds keys {sorted(third)}, expected {sorted(first)}")
     known.add(third["DB_PASSWORD"])
     if third["DB_USER"] != first["DB_USER"] or third["DB_PASSWORD"] == first["DB_PASSWORD"]:
         raise Failure(f"the second rotation should make {first['DB_USER']} current again with a new password")
