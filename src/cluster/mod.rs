@@ -10,6 +10,8 @@ pub mod events;
 pub mod history;
 pub mod rollout;
 pub mod status;
+#[cfg(test)]
+mod test_fixtures;
 
 use std::path::Path;
 

@@ -491,8 +491,8 @@ fn no_registration_carries_a_plaintext_secret_outside_a_secret_wrapper() {
     }
 }
 
-#[test]
-fn pulumi_cloud_mode_registers_each_environment_file_secret_with_local_ciphertext_decrypted() {
+/// A Pulumi Cloud mode project and its `environments/sophia` directory.
+fn cloud_mode_fixture() -> (Fixture, std::path::PathBuf) {
     let f = fixture({
         let mut c = base_config();
         c.insert("sophia-secrets:pulumiCloud".into(), "true".into());
@@ -500,16 +500,27 @@ fn pulumi_cloud_mode_registers_each_environment_file_secret_with_local_ciphertex
     });
     let envs = f.project.dir.join("environments/sophia");
     std::fs::create_dir_all(&envs).unwrap();
+    (f, envs)
+}
+
+/// `plaintext` encrypted as `sophia esc set --secret` writes it into a local environment file.
+fn local_ciphertext(passphrase: &str, plaintext: &str) -> String {
+    let crypt = sophia::rotation::crypt::EnvCrypt::with_passphrase(
+        sophia::secret::SecretString::new(passphrase),
+    );
+    let salt = crypt.file_salt("sophia/db", "").unwrap();
+    crypt.encrypt(&salt, plaintext).unwrap()
+}
+
+#[test]
+fn pulumi_cloud_mode_registers_each_environment_file_secret_with_local_ciphertext_decrypted() {
+    let (f, envs) = cloud_mode_fixture();
     std::fs::write(envs.join("dev.yaml"), "values:\n  a: 1\n").unwrap();
     // A local secret as `sophia esc set --secret` writes it: Pulumi Cloud cannot read our ciphertext, so the program
     // sends the plaintext as `fn::secret` for Pulumi Cloud to encrypt, inside a secret `yaml`.
     const PASSPHRASE: &str = "program-cloud-mode-passphrase";
     let canary = "cloud-mode-canary-7f3a";
-    let crypt = sophia::rotation::crypt::EnvCrypt::with_passphrase(
-        sophia::secret::SecretString::new(PASSPHRASE),
-    );
-    let salt = crypt.file_salt("sophia/db", "").unwrap();
-    let ciphertext = crypt.encrypt(&salt, canary).unwrap();
+    let ciphertext = local_ciphertext(PASSPHRASE, canary);
     std::fs::write(
         envs.join("db.yaml"),
         format!("# comment kept\nvalues:\n  password:\n    fn::secret:\n      ciphertext: {ciphertext}\n"),
@@ -554,18 +565,8 @@ fn pulumi_cloud_mode_registers_each_environment_file_secret_with_local_ciphertex
 
 #[test]
 fn pulumi_cloud_mode_without_the_passphrase_fails_naming_the_environment_and_path() {
-    let f = fixture({
-        let mut c = base_config();
-        c.insert("sophia-secrets:pulumiCloud".into(), "true".into());
-        c
-    });
-    let envs = f.project.dir.join("environments/sophia");
-    std::fs::create_dir_all(&envs).unwrap();
-    let crypt = sophia::rotation::crypt::EnvCrypt::with_passphrase(
-        sophia::secret::SecretString::new("the-right-one"),
-    );
-    let salt = crypt.file_salt("sophia/db", "").unwrap();
-    let ciphertext = crypt.encrypt(&salt, "no-passphrase-canary").unwrap();
+    let (f, envs) = cloud_mode_fixture();
+    let ciphertext = local_ciphertext("the-right-one", "no-passphrase-canary");
     std::fs::write(
         envs.join("db.yaml"),
         format!("values:\n  password:\n    fn::secret:\n      ciphertext: {ciphertext}\n"),
@@ -621,13 +622,7 @@ fn pulumi_cloud_mode_sends_the_property_names_of_the_pulumiservice_schema() {
     };
     assert!(sdk.get("error").is_none(), "{sdk}");
     assert_eq!(sdk["type"], sophia::program::ESC_ENVIRONMENT_TYPE);
-    let f = fixture({
-        let mut c = base_config();
-        c.insert("sophia-secrets:pulumiCloud".into(), "true".into());
-        c
-    });
-    let envs = f.project.dir.join("environments/sophia");
-    std::fs::create_dir_all(&envs).unwrap();
+    let (f, envs) = cloud_mode_fixture();
     std::fs::write(envs.join("dev.yaml"), "values:\n  a: 1\n").unwrap();
     let run = engine_double::run(&f.project, Options::default());
     run.assert_ok();

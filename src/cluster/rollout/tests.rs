@@ -2,7 +2,6 @@
 //! be unsettled is named with its Deployment and pods.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
@@ -11,8 +10,7 @@ use k8s_openapi::api::core::v1::{Pod, PodCondition, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::*;
-use crate::k8s::{Catalog, Provenance, desired_objects, hash_key};
-use crate::value::Value;
+use crate::cluster::test_fixtures::template_meta;
 
 const CATALOG: &str = "
 services:
@@ -26,39 +24,7 @@ services:
 ";
 
 fn objects(openai: &str) -> StackObjects {
-    let values = [
-        ("sophia-secrets:hashKey", "0123456789abcdef0123456789abcdef"),
-        ("sophia-secrets:openai-key", openai),
-        ("sophia-secrets:database-url", "postgres://db"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), Value::secret(Value::string(v))))
-    .collect();
-    let config = StackConfig {
-        project: "sophia-secrets".into(),
-        stack: "dev".into(),
-        values,
-    };
-    let catalog = Catalog::parse(Path::new("services.yaml"), CATALOG).unwrap();
-    desired_objects(
-        &catalog,
-        &config,
-        &hash_key(&config).unwrap(),
-        &Provenance::default(),
-    )
-    .unwrap()
-}
-
-fn template_meta(objects: &StackObjects, service: &str) -> ObjectMeta {
-    let s = objects.services.iter().find(|s| s.name == service).unwrap();
-    s.deployment
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .metadata
-        .clone()
-        .unwrap()
+    crate::cluster::test_fixtures::objects(CATALOG, openai)
 }
 
 fn with_label(mut meta: ObjectMeta, key: &str, value: &str) -> ObjectMeta {

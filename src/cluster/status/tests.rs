@@ -1,16 +1,12 @@
 //! Unit tests of the comparison: a held rollout names exactly the old pods and their rotated key.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::*;
-use crate::config::StackConfig;
-use crate::k8s::{Catalog, Provenance, desired_objects, hash_key};
-use crate::value::Value;
 
 const CATALOG: &str = "
 services:
@@ -23,40 +19,11 @@ services:
 ";
 
 fn objects(openai: &str) -> StackObjects {
-    let values = [
-        ("sophia-secrets:hashKey", "0123456789abcdef0123456789abcdef"),
-        ("sophia-secrets:openai-key", openai),
-        ("sophia-secrets:database-url", "postgres://db"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), Value::secret(Value::string(v))))
-    .collect();
-    let config = StackConfig {
-        project: "sophia-secrets".into(),
-        stack: "dev".into(),
-        values,
-    };
-    let catalog = Catalog::parse(Path::new("services.yaml"), CATALOG).unwrap();
-    desired_objects(
-        &catalog,
-        &config,
-        &hash_key(&config).unwrap(),
-        &Provenance::default(),
-    )
-    .unwrap()
+    crate::cluster::test_fixtures::objects(CATALOG, openai)
 }
 
 fn pods_of(objects: &StackObjects, service: &str, names: &[&str]) -> Vec<Pod> {
-    let s = objects.services.iter().find(|s| s.name == service).unwrap();
-    let template = s
-        .deployment
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .metadata
-        .clone()
-        .unwrap();
+    let template = crate::cluster::test_fixtures::template_meta(objects, service);
     names
         .iter()
         .map(|n| Pod {
