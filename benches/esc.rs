@@ -76,14 +76,21 @@ fn write_bench_files(group: &str, root_name: &str, root: &[u8], loader: &MemLoad
         return;
     };
     let text = |b: &[u8]| String::from_utf8(b.to_vec()).expect("benchmark documents are UTF-8");
-    let imports: BTreeMap<&str, String> =
-        loader.0.iter().map(|(k, v)| (k.as_str(), text(v))).collect();
+    let imports: BTreeMap<&str, String> = loader
+        .0
+        .iter()
+        .map(|(k, v)| (k.as_str(), text(v)))
+        .collect();
     let line = serde_json::json!({"name": root_name, "yaml": text(root), "imports": imports});
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{group}.jsonl")), format!("{line}\n")).unwrap();
     if env_dir {
         let envs = dir.join(group);
-        for (name, doc) in loader.0.iter().chain([(&root_name.to_owned(), &root.to_vec())]) {
+        for (name, doc) in loader
+            .0
+            .iter()
+            .chain([(&root_name.to_owned(), &root.to_vec())])
+        {
             let path = envs.join(format!("{name}.yaml"));
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, doc).unwrap();

@@ -833,11 +833,11 @@ impl Evaluator<'_> {
                                     rest,
                                 );
                             }
-                            let hint = did_you_mean(nearest(&key, props.keys().map(|k| &**k)));
+                            let hint = did_you_mean(nearest(key, props.keys().map(|k| &**k)));
                             self.accessor_error(
                                 syn.as_ref(),
                                 accessor,
-                                format!("unknown property {}{hint}", go_quote(&key)),
+                                format!("unknown property {}{hint}", go_quote(key)),
                             );
                             return self.invalid_property_access(syn);
                         }
@@ -892,8 +892,8 @@ impl Evaluator<'_> {
                 VRepr::Object(BTreeMap::from([(Rc::from(key), inner)])),
             )
         };
-        let envs = wrap(self, &env, imported);
-        let projects = wrap(self, &project, envs);
+        let envs = wrap(self, env, imported);
+        let projects = wrap(self, project, envs);
         let reference = wrap(self, "environments", projects);
         self.vs[reference].rotate_only = true;
         self.evaluate_value_access(syn, reference, accessors)
@@ -938,11 +938,11 @@ impl Evaluator<'_> {
                                 receiver = base.unwrap_or_default();
                                 continue;
                             }
-                            let hint = did_you_mean(nearest(&key, map.keys().map(|k| &**k)));
+                            let hint = did_you_mean(nearest(key, map.keys().map(|k| &**k)));
                             self.accessor_error(
                                 syn,
                                 accessor,
-                                format!("unknown property {}{hint}", go_quote(&key)),
+                                format!("unknown property {}{hint}", go_quote(key)),
                             );
                             return self.invalid_property_access(syn.cloned());
                         }
@@ -984,7 +984,7 @@ impl Evaluator<'_> {
                         let Some(key) = self.object_key(syn, accessor, true) else {
                             return self.invalid_property_access(syn.cloned());
                         };
-                        schema = schema.property(&key);
+                        schema = schema.property(key);
                     }
                     _ => {
                         self.accessor_error(
