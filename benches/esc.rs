@@ -6,6 +6,11 @@
 //!   the root projects every secret into `environmentVariables` through interpolation.
 //!
 //! Run: `cargo bench --bench esc` (needs `../shared/esc-suite` for the first group; skipped when absent).
+//!
+//! With `SOPHIA_ESC_BENCH_FILES=DIR` set, each group first writes its documents for the side-by-side run against
+//! Pulumi's Go evaluator (`tools/esc-oracle -bench N`): `DIR/<group>.jsonl`, the oracle's input line (root document
+//! and imports), and for the generated group also `DIR/generated/bench/*.yaml`, the files `sophia esc open bench/root
+//! --environments DIR/generated` reads. Both sides then evaluate the same bytes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -65,6 +70,34 @@ impl ProviderLoader for BenchProviders {
     }
 }
 
+/// Writes the oracle's input line for this group (and, with `env_dir`, the environments as files), when asked to.
+fn write_bench_files(group: &str, root_name: &str, root: &[u8], loader: &MemLoader, env_dir: bool) {
+    let Some(dir) = std::env::var_os("SOPHIA_ESC_BENCH_FILES").map(PathBuf::from) else {
+        return;
+    };
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).expect("benchmark documents are UTF-8");
+    let imports: BTreeMap<&str, String> = loader
+        .0
+        .iter()
+        .map(|(k, v)| (k.as_str(), text(v)))
+        .collect();
+    let line = serde_json::json!({"name": root_name, "yaml": text(root), "imports": imports});
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{group}.jsonl")), format!("{line}\n")).unwrap();
+    if env_dir {
+        let envs = dir.join(group);
+        for (name, doc) in loader
+            .0
+            .iter()
+            .chain([(&root_name.to_owned(), &root.to_vec())])
+        {
+            let path = envs.join(format!("{name}.yaml"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, doc).unwrap();
+        }
+    }
+}
+
 fn options<'a>(
     loader: &'a MemLoader,
     providers: &'a dyn ProviderLoader,
@@ -95,6 +128,7 @@ fn suite_bench(c: &mut Criterion) {
     }
     let root = files["env"].clone();
     let loader = MemLoader(files);
+    write_bench_files("suite-bench", "bench", &root, &loader, false);
     let opts = options(&loader, &BenchProviders, &Rot128);
     // Sanity: the case evaluates without diagnostics, as ESC's benchmark requires.
     let out = evaluate("bench", &root, &opts);
@@ -151,6 +185,7 @@ fn generated(services: usize, secrets: usize) -> (Vec<u8>, MemLoader) {
 
 fn generated_bench(c: &mut Criterion) {
     let (root, loader) = generated(1000, 5);
+    write_bench_files("generated", "bench/root", &root, &loader, true);
     let opts = options(&loader, &CloudOnly, &CloudOnly);
     let out = evaluate("bench/root", &root, &opts);
     assert!(

@@ -483,7 +483,7 @@ impl Evaluator<'_> {
                     .enumerate()
                     .map(|(i, e)| self.declare(Rc::from(format!("{path}[{i}]")), Some(e), None))
                     .collect();
-                (XRepr::Array(elements), Schema::array_of(always()))
+                (XRepr::Array(elements), Schema::any_array())
             }
             ExprKind::Object(entries) => {
                 let mut props = BTreeMap::new();
@@ -502,7 +502,7 @@ impl Evaluator<'_> {
                         props.insert(key.value.clone(), px);
                     }
                 }
-                (XRepr::Object(props), Schema::map_of(always()))
+                (XRepr::Object(props), Schema::any_object())
             }
             ExprKind::Builtin(b) => self.declare_builtin(b),
         };
@@ -822,7 +822,7 @@ impl Evaluator<'_> {
                     let XRepr::Object(props) = &self.xs[receiver].repr else {
                         unreachable!()
                     };
-                    match props.get(key.as_str()) {
+                    match props.get(key) {
                         Some(p) => receiver = *p,
                         None => {
                             let base = self.xs[receiver].base;
@@ -833,11 +833,11 @@ impl Evaluator<'_> {
                                     rest,
                                 );
                             }
-                            let hint = did_you_mean(nearest(&key, props.keys().map(|k| &**k)));
+                            let hint = did_you_mean(nearest(key, props.keys().map(|k| &**k)));
                             self.accessor_error(
                                 syn.as_ref(),
                                 accessor,
-                                format!("unknown property {}{hint}", go_quote(&key)),
+                                format!("unknown property {}{hint}", go_quote(key)),
                             );
                             return self.invalid_property_access(syn);
                         }
@@ -892,8 +892,8 @@ impl Evaluator<'_> {
                 VRepr::Object(BTreeMap::from([(Rc::from(key), inner)])),
             )
         };
-        let envs = wrap(self, &env, imported);
-        let projects = wrap(self, &project, envs);
+        let envs = wrap(self, env, imported);
+        let projects = wrap(self, project, envs);
         let reference = wrap(self, "environments", projects);
         self.vs[reference].rotate_only = true;
         self.evaluate_value_access(syn, reference, accessors)
@@ -930,7 +930,7 @@ impl Evaluator<'_> {
                     let VRepr::Object(map) = &self.vs[receiver].repr else {
                         unreachable!()
                     };
-                    match map.get(key.as_str()) {
+                    match map.get(key) {
                         Some(p) => receiver = *p,
                         None => {
                             let base = self.vs[receiver].base;
@@ -938,11 +938,11 @@ impl Evaluator<'_> {
                                 receiver = base.unwrap_or_default();
                                 continue;
                             }
-                            let hint = did_you_mean(nearest(&key, map.keys().map(|k| &**k)));
+                            let hint = did_you_mean(nearest(key, map.keys().map(|k| &**k)));
                             self.accessor_error(
                                 syn,
                                 accessor,
-                                format!("unknown property {}{hint}", go_quote(&key)),
+                                format!("unknown property {}{hint}", go_quote(key)),
                             );
                             return self.invalid_property_access(syn.cloned());
                         }
@@ -984,7 +984,7 @@ impl Evaluator<'_> {
                         let Some(key) = self.object_key(syn, accessor, true) else {
                             return self.invalid_property_access(syn.cloned());
                         };
-                        schema = schema.property(&key);
+                        schema = schema.property(key);
                     }
                     _ => {
                         self.accessor_error(
@@ -1042,14 +1042,15 @@ impl Evaluator<'_> {
         Some(index as usize)
     }
 
-    fn object_key(
+    /// The property name `accessor` reads, borrowed from it (a reference's accessors are walked on every read).
+    fn object_key<'a>(
         &mut self,
         syn: Option<&Syn>,
-        accessor: &PropertyAccessor,
+        accessor: &'a PropertyAccessor,
         must: bool,
-    ) -> Option<String> {
+    ) -> Option<&'a str> {
         match &accessor.accessor {
-            Accessor::Name(n) | Accessor::Key(n) => Some(n.clone()),
+            Accessor::Name(n) | Accessor::Key(n) => Some(n.as_str()),
             Accessor::Index(_) => {
                 if must {
                     self.accessor_error(
@@ -1309,12 +1310,14 @@ impl Evaluator<'_> {
             return EscValue::unknown();
         }
         self.vs[v].exporting = true;
-        let repr = match self.vs[v].repr.clone() {
+        // Objects are read through `keys` and `property` (bases included), so their map is not cloned.
+        let repr = match &self.vs[v].repr {
             VRepr::Null => EscRepr::Null,
-            VRepr::Bool(b) => EscRepr::Bool(b),
-            VRepr::Number(n) => EscRepr::Number(n),
-            VRepr::String(s) => EscRepr::String(s),
+            VRepr::Bool(b) => EscRepr::Bool(*b),
+            VRepr::Number(n) => EscRepr::Number(n.clone()),
+            VRepr::String(s) => EscRepr::String(s.clone()),
             VRepr::Array(items) => {
+                let items = items.clone();
                 EscRepr::Array(items.into_iter().map(|i| self.export(i)).collect())
             }
             VRepr::Object(_) => {

@@ -80,6 +80,12 @@ pub struct Schema {
 thread_local! {
     static ALWAYS: SchemaRef = Rc::new(Schema { always: true, ..Schema::default() });
     static NEVER: SchemaRef = Rc::new(Schema { never: true, ..Schema::default() });
+    // Shared because they are made for every interpolation and null literal: a schema is never mutated in place.
+    static STRING: SchemaRef = Rc::new(Schema::typed("string"));
+    static NULL: SchemaRef = Rc::new(Schema::typed("null"));
+    static ANY_ARRAY: SchemaRef = Rc::new(Schema { items: Some(Schema::always()), ..Schema::typed("array") });
+    static ANY_OBJECT: SchemaRef =
+        Rc::new(Schema { additional: Some(Schema::always()), ..Schema::typed("object") });
 }
 
 /// A schema that failed to build from JSON.
@@ -127,11 +133,11 @@ impl Schema {
     }
     /// `{type: null}`.
     pub fn null() -> SchemaRef {
-        Rc::new(Schema::typed("null"))
+        NULL.with(Rc::clone)
     }
     /// `{type: string}`.
     pub fn string() -> SchemaRef {
-        Rc::new(Schema::typed("string"))
+        STRING.with(Rc::clone)
     }
     /// `{type: string, const: s}`.
     pub fn string_const(s: &str) -> SchemaRef {
@@ -164,6 +170,14 @@ impl Schema {
             items: Some(items),
             ..Schema::typed("array")
         })
+    }
+    /// `{type: array, items: true}` (shared: the declared schema of every array literal).
+    pub fn any_array() -> SchemaRef {
+        ANY_ARRAY.with(Rc::clone)
+    }
+    /// `{type: object, additionalProperties: true}` (shared: the declared schema of every object literal).
+    pub fn any_object() -> SchemaRef {
+        ANY_OBJECT.with(Rc::clone)
     }
     /// `{type: array, prefixItems, items: false}`.
     pub fn tuple(prefix: Vec<SchemaRef>) -> SchemaRef {

@@ -210,10 +210,14 @@ pub fn join_key(root: &str, k: &str) -> String {
         return root.to_owned();
     }
     if !must_escape_key(k) {
-        if root.is_empty() {
-            return k.to_owned();
+        // Built by hand, not with `format!`: every node of every document gets a path, so this is a hot loop.
+        let mut b = String::with_capacity(root.len() + 1 + k.len());
+        b.push_str(root);
+        if !root.is_empty() {
+            b.push('.');
         }
-        return format!("{root}.{k}");
+        b.push_str(k);
+        return b;
     }
     let mut b = String::with_capacity(root.len() + k.len() + 4);
     b.push_str(root);
@@ -230,9 +234,11 @@ pub fn join_key(root: &str, k: &str) -> String {
 
 /// Whether a key must be written `["k"]` in a path.
 pub fn must_escape_key(k: &str) -> bool {
-    k.chars()
+    // Bytes, not chars: any non-ASCII character must be escaped, and its bytes are all non-ASCII, so the answer is
+    // the same; byte and char indices agree up to the first non-ASCII byte, where the answer is already known.
+    k.bytes()
         .enumerate()
-        .any(|(i, c)| !(c.is_ascii_alphabetic() || c == '_' || (c.is_ascii_digit() && i != 0)))
+        .any(|(i, c)| !(c.is_ascii_alphabetic() || c == b'_' || (c.is_ascii_digit() && i != 0)))
 }
 
 /// Converts saphyr's character index to byte offsets, walking forward or back from the last position asked for:
@@ -328,6 +334,11 @@ pub fn parse_yaml(file: &str, src: &str) -> (Option<Node>, Vec<Diag>) {
                 Some(Frame::Seq { items, path, .. }) => {
                     Rc::from(format!("{path}[{}]", items.len()))
                 }
+                // A string key's own path is already this one (it was joined from the same text), so share it.
+                Some(Frame::Map {
+                    pending_key: Some(k),
+                    ..
+                }) if k.as_str().is_some() => k.path.clone(),
                 Some(Frame::Map {
                     pending_key: Some(k),
                     path,

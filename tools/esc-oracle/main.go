@@ -6,7 +6,10 @@
 // Input (stdin): one JSON object a line: {"name": "...", "yaml": "...", "imports": {"other": "..."}}.
 // Output (stdout): one JSON object a line: {"value": V, "diags": [{"path", "summary", "range"}]} where V is the
 // evaluated properties, each value as {"v": ..., "secret": bool, "unknown": bool}, a number as {"n": "<text as ESC keeps it>"}.
-// With -bench N it instead evaluates the first input document N times and prints the mean ns per evaluation.
+// With -bench N it instead evaluates the first input document N times and prints the mean ns per evaluation (load and
+// evaluation only, as ESC's BenchmarkEval; the result is not encoded). With -fixtures bench the documents are evaluated
+// with the fixtures of ESC's BenchmarkEval instead: a `bench` provider that returns its zero delay as text ("0s") and
+// the `rot128` decrypter for every environment; without it (the differential test) neither exists.
 package main
 
 import (
@@ -42,11 +45,24 @@ func (echoProvider) Open(_ context.Context, inputs map[string]esc.Value, _ esc.E
 	return esc.NewValue(inputs), nil
 }
 
-type providers struct{}
+// benchProvider is ESC's BenchmarkEval provider with no delay.
+type benchProvider struct{}
 
-func (providers) LoadProvider(_ context.Context, name string) (esc.Provider, error) {
+func (benchProvider) Schema() (*schema.Schema, *schema.Schema) {
+	return schema.Always(), schema.Always()
+}
+func (benchProvider) Open(context.Context, map[string]esc.Value, esc.EnvExecContext) (esc.Value, error) {
+	return esc.NewValue(time.Duration(0).String()), nil
+}
+
+type providers struct{ bench bool }
+
+func (p providers) LoadProvider(_ context.Context, name string) (esc.Provider, error) {
 	if name == "test" {
 		return echoProvider{}, nil
+	}
+	if p.bench && name == "bench" {
+		return benchProvider{}, nil
 	}
 	return nil, fmt.Errorf("unknown provider %q", name)
 }
@@ -61,11 +77,31 @@ func (noDecrypter) Decrypt(context.Context, []byte) ([]byte, error) {
 	return nil, errors.New("no decryption key")
 }
 
-type environments map[string]string
+// rot128 is the decrypter of ESC's own tests: each byte plus 128.
+type rot128 struct{}
+
+func (rot128) Decrypt(_ context.Context, ciphertext []byte) ([]byte, error) {
+	plaintext := make([]byte, len(ciphertext))
+	for i, b := range ciphertext {
+		plaintext[i] = b + 128
+	}
+	return plaintext, nil
+}
+
+// fixtures are the provider loader and decrypter every document and import is evaluated with.
+type fixtures struct {
+	providers providers
+	decrypter eval.Decrypter
+}
+
+type environments struct {
+	docs      map[string]string
+	decrypter eval.Decrypter
+}
 
 func (e environments) LoadEnvironment(_ context.Context, name string) ([]byte, eval.Decrypter, error) {
-	if y, ok := e[name]; ok {
-		return []byte(y), noDecrypter{}, nil
+	if y, ok := e.docs[name]; ok {
+		return []byte(y), e.decrypter, nil
 	}
 	return nil, nil, os.ErrNotExist
 }
@@ -142,32 +178,43 @@ func execContext() *esc.ExecContext {
 	return ec
 }
 
-func evaluate(in input, ec *esc.ExecContext) (out output) {
-	defer func() {
-		if r := recover(); r != nil {
-			out = output{Diags: []diag{}, Panic: fmt.Sprint(r)}
-		}
-	}()
+// load and evaluate one document: what -bench times.
+func run(in input, ec *esc.ExecContext, fx fixtures) (*esc.Environment, syntax.Diagnostics, error) {
 	name := in.Name
 	if name == "" {
 		name = "env"
 	}
 	var all syntax.Diagnostics
-	out = output{Diags: []diag{}}
 	decl, diags, err := eval.LoadYAMLBytes(name, []byte(in.YAML))
+	if err != nil {
+		return nil, nil, err
+	}
+	all.Extend(diags...)
+	var env *esc.Environment
+	// As eval_test.go: declaration errors do not stop evaluation, only a document that is not YAML does.
+	if decl != nil {
+		var ediags syntax.Diagnostics
+		env, ediags = eval.EvalEnvironment(context.Background(), name, decl, fx.decrypter, fx.providers,
+			environments{in.Imports, fx.decrypter}, ec)
+		all.Extend(ediags...)
+	}
+	return env, all, nil
+}
+
+func evaluate(in input, ec *esc.ExecContext, fx fixtures) (out output) {
+	defer func() {
+		if r := recover(); r != nil {
+			out = output{Diags: []diag{}, Panic: fmt.Sprint(r)}
+		}
+	}()
+	out = output{Diags: []diag{}}
+	env, all, err := run(in, ec, fx)
 	if err != nil {
 		out.Diags = append(out.Diags, diag{Summary: "load: " + err.Error()})
 		return out
 	}
-	all.Extend(diags...)
-	// As eval_test.go: declaration errors do not stop evaluation, only a document that is not YAML does.
-	if decl != nil {
-		env, ediags := eval.EvalEnvironment(context.Background(), name, decl, noDecrypter{}, providers{},
-			environments(in.Imports), ec)
-		all.Extend(ediags...)
-		if env != nil {
-			out.Value = encode(esc.NewValue(env.Properties))
-		}
+	if env != nil {
+		out.Value = encode(esc.NewValue(env.Properties))
 	}
 	for _, d := range all {
 		out.Diags = append(out.Diags, diag{Path: d.Path, Summary: d.Summary, Range: convertRange(d.Subject)})
@@ -188,7 +235,17 @@ func evaluate(in input, ec *esc.ExecContext) (out output) {
 
 func main() {
 	bench := flag.Int("bench", 0, "evaluate the first document this many times and print the mean ns per evaluation")
+	fixtureSet := flag.String("fixtures", "", "`bench`: ESC's BenchmarkEval provider and rot128 decrypter")
 	flag.Parse()
+	fx := fixtures{decrypter: noDecrypter{}}
+	switch *fixtureSet {
+	case "":
+	case "bench":
+		fx = fixtures{providers: providers{bench: true}, decrypter: rot128{}}
+	default:
+		fmt.Fprintf(os.Stderr, "esc-oracle: unknown -fixtures %q (known: bench)\n", *fixtureSet)
+		os.Exit(2)
+	}
 	ec := execContext()
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 1<<20), 1<<30)
@@ -203,15 +260,19 @@ func main() {
 			os.Exit(2)
 		}
 		if *bench > 0 {
-			evaluate(in, ec)
+			// Fail loudly rather than time an evaluation that stopped early.
+			if _, diags, err := run(in, ec, fx); err != nil || diags.HasErrors() {
+				fmt.Fprintf(os.Stderr, "esc-oracle: the benchmark document does not evaluate cleanly: %v %v\n", err, diags)
+				os.Exit(2)
+			}
 			start := time.Now()
 			for i := 0; i < *bench; i++ {
-				evaluate(in, ec)
+				run(in, ec, fx)
 			}
 			fmt.Fprintf(w, "{\"ns_per_eval\": %d}\n", time.Since(start).Nanoseconds()/int64(*bench))
 			return
 		}
-		if err := enc.Encode(evaluate(in, ec)); err != nil {
+		if err := enc.Encode(evaluate(in, ec, fx)); err != nil {
 			fmt.Fprintf(os.Stderr, "esc-oracle: %v\n", err)
 			os.Exit(2)
 		}
