@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -59,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -409,6 +411,34 @@ def secret_data(run: Run, name: str) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in data.items()}
 
 
+@contextlib.contextmanager
+def held_up(run: Run, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """A `pulumi up` whose rollout is held: with every node cordoned the new pods stay Pending and the old ones keep
+    running. (Pausing the Deployments does not hold it: the next `pulumi up` applies the whole spec and leaves them
+    unpaused.) Yields the running `pulumi up`; on leaving, uncordons the nodes and, when the body succeeded, waits for
+    the up to finish, which must succeed."""
+    nodes = run.kubectl("get", "nodes", "-o", "name").split()
+    for node in nodes:
+        run.kubectl("cordon", node)
+    up = subprocess.Popen(
+        ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive", "--color", "never"],
+        cwd=run.project, env=env or run.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        yield up
+    finally:
+        for node in nodes:
+            run.kubectl("uncordon", node, ok=False)
+    try:
+        out, _ = up.communicate(timeout=ROLLOUT_TIMEOUT + 120)
+    except subprocess.TimeoutExpired:
+        up.kill()
+        raise
+    run.outputs.append(out)
+    if up.returncode != 0:
+        raise Failure(f"the held `pulumi up` failed after resuming:\n{out[-4000:]}")
+
+
 def wait_available(run: Run, deployments: list[str]) -> None:
     """Every Deployment fully rolled out: its newest ReplicaSet owns all replicas and they are Ready."""
     deadline = time.monotonic() + ROLLOUT_TIMEOUT
@@ -655,16 +685,8 @@ def rotation_phase(run: Run, users: list[str], others: list[str], known: set[str
                       f"{[(e['involvedObject']['name'], e['message']) for e in rotated]}")
     log(f"esc rotate {DB_ENV}: `sophia impact` says exactly {DB_SERVICE} rolls, keys {DB_KEYS}; SecretRotated on it")
 
-    # Hold the rollout: with every node cordoned the new pods stay Pending and the old ones keep running. (Pausing the
-    # Deployments does not hold it: the next `pulumi up` applies the whole spec and leaves them unpaused.)
-    nodes = run.kubectl("get", "nodes", "-o", "name").split()
-    for node in nodes:
-        run.kubectl("cordon", node)
-    up = subprocess.Popen(
-        ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive", "--color", "never"],
-        cwd=run.project, env={**run.env, **ROTATOR}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
+    # Hold the rollout, deployed by a second deployer from another commit.
+    with held_up(run, env={**run.env, **ROTATOR}) as up:
         # Wait until Pulumi has applied the new Secret and template (no drift left) while the nodes hold the pods.
         deadline = time.monotonic() + ROLLOUT_TIMEOUT
         while True:
@@ -705,17 +727,6 @@ def rotation_phase(run: Run, users: list[str], others: list[str], known: set[str
         if env_file.read_bytes() != before or not pg.logs_in(first["DB_USER"], first["DB_PASSWORD"]):
             raise Failure("a refused rotation changed the environment file or the database")
         log(f"gate: a second rotation is refused while held, naming deployment/{DB_SERVICE} and its old pods")
-    finally:
-        for node in nodes:
-            run.kubectl("uncordon", node, ok=False)
-    try:
-        out, _ = up.communicate(timeout=ROLLOUT_TIMEOUT + 120)
-    except subprocess.TimeoutExpired:
-        up.kill()
-        raise
-    run.outputs.append(out)
-    if up.returncode != 0:
-        raise Failure(f"the held `pulumi up` failed after resuming:\n{out[-4000:]}")
     wait_available(run, users + others)
     settle(run)
     rs_after = replica_sets(run)
@@ -839,14 +850,7 @@ def gate_phase(run: Run, declared: list[str], known: set[str]) -> None:
 
     # Hold the rollout of that rotation (nodes cordoned, as in 3b): the consumers' old pods keep running.
     held = pods(run)
-    nodes = run.kubectl("get", "nodes", "-o", "name").split()
-    for node in nodes:
-        run.kubectl("cordon", node)
-    up = subprocess.Popen(
-        ["pulumi", "up", "--yes", "--skip-preview", "--non-interactive", "--color", "never"],
-        cwd=run.project, env=run.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
+    with held_up(run) as up:
         deadline = time.monotonic() + ROLLOUT_TIMEOUT
         while True:
             status = json.loads(run.sophia("status", "--stack", STACK, "--json", label="status (gate, held)", expect=1))
@@ -877,17 +881,6 @@ def gate_phase(run: Run, declared: list[str], known: set[str]) -> None:
             raise Failure(f"the forced rotation is not in the access log as esc rotate --force: {last}")
         known.update(run.rotated_passwords())
         log("gate: --force rotated and said so")
-    finally:
-        for node in nodes:
-            run.kubectl("uncordon", node, ok=False)
-    try:
-        out, _ = up.communicate(timeout=ROLLOUT_TIMEOUT + 120)
-    except subprocess.TimeoutExpired:
-        up.kill()
-        raise
-    run.outputs.append(out)
-    if up.returncode != 0:
-        raise Failure(f"the held `pulumi up` failed after resuming:\n{out[-4000:]}")
     # Deploy the forced rotation too; once every rollout completed, a plain rotation passes the gate.
     run.pulumi("up", "--yes", "--skip-preview", label="up (forced rotation)")
     try:
