@@ -891,7 +891,9 @@ fn pulumis_esc_cli_accepts_the_double_and_agrees_with_sophia() {
         assert!(
             d.requests()
                 .iter()
-                .any(|r| r.path.ends_with("/open/session-1") || r.path.contains("/open/session-"))
+                .any(|r| r.path.ends_with("/open/session-1") || r.path.contains("/open/session-")),
+            "esc env open --format {format} read no open session; requests: {:?}",
+            d.requests().iter().map(|r| &r.path).collect::<Vec<_>>()
         );
         // `esc env open` shows secrets; ours does with --show-secrets.
         let ours = sophia(
