@@ -31,5 +31,4 @@ pub mod proto;
 pub mod provider;
 pub mod rotation;
 pub mod secret;
-pub mod spell;
-pub mod value;
+pub use sophia_esc::{spell, value};

@@ -7,14 +7,7 @@ use std::collections::BTreeMap;
 
 use libfuzzer_sys::fuzz_target;
 
-#[allow(dead_code, missing_docs)]
-#[path = "../../src/esc/mod.rs"]
-mod esc;
-#[allow(dead_code, missing_docs)]
-#[path = "../../src/value.rs"]
-mod value;
-
-use esc::{CloudOnly, EnvironmentLoader, EscValue, EvalOptions, check, evaluate};
+use sophia_esc::{CloudOnly, EnvironmentLoader, EscValue, EvalOptions, check, evaluate};
 
 /// Serves the fuzz input itself for `a`, `p/a` and `proj/env`, a small fixed environment for `b`; others are missing.
 struct SelfLoader<'a>(&'a [u8]);
@@ -23,7 +16,9 @@ impl EnvironmentLoader for SelfLoader<'_> {
     fn load(&self, name: &str) -> Result<Vec<u8>, String> {
         match name {
             "a" | "p/a" | "proj/env" => Ok(self.0.to_vec()),
-            "b" => Ok(b"values:\n  x: 1\n  s: {fn::secret: s}\n  o: {k: [1, {z: ${x}}]}\n".to_vec()),
+            "b" => {
+                Ok(b"values:\n  x: 1\n  s: {fn::secret: s}\n  o: {k: [1, {z: ${x}}]}\n".to_vec())
+            }
             _ => Err(format!("no environment {name}")),
         }
     }

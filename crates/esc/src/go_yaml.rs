@@ -1,7 +1,7 @@
 //! The YAML text `fn::toYAML` produces: what Go's yaml.v3 emits for the JSON form of a value (block style, four-space
 //! indent, yaml.v3's key order and scalar quoting rules), so that a document's `fn::toYAML` matches Pulumi's.
 
-use super::{EscRepr, EscValue};
+use crate::{EscRepr, EscValue};
 use std::cmp::Ordering;
 
 const INDENT: usize = 4;
@@ -142,7 +142,7 @@ fn printable(c: char) -> bool {
 /// printable, else double-quoted with escapes. `value_indent` is the indent of a value (`None` for a key), where a
 /// single-quoted line break (U+2028, U+2029) is followed by it.
 fn quote_string(s: &str, value_indent: Option<usize>) -> String {
-    let resolves_otherwise = super::syntax::resolve_plain(s).is_some()
+    let resolves_otherwise = crate::syntax::resolve_plain(s).is_some()
         || matches!(
             s,
             "y" | "Y"

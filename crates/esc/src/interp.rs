@@ -4,7 +4,7 @@
 //! are diagnostics (never fail-fast) with the exact wording of ESC's `ast/property.go`; each accessor keeps its range
 //! inside the scalar when the scalar is plain and on one line.
 
-use super::syntax::{Diag, Node, Range};
+use crate::syntax::{Diag, Node, Range};
 
 /// One step of a property access.
 #[derive(Debug, Clone, PartialEq)]
@@ -297,11 +297,11 @@ fn is_go_space(c: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::esc::syntax::parse_yaml;
+    use crate::syntax::parse_yaml;
 
     fn parse(text: &str) -> (Vec<Interpolation>, Vec<String>) {
         let (node, _) = parse_yaml("t", &format!("v: {text}\n"));
-        let crate::esc::syntax::NodeKind::Object(e) = node.unwrap().kind else {
+        let crate::syntax::NodeKind::Object(e) = node.unwrap().kind else {
             panic!()
         };
         let n = &e[0].1;

@@ -4,9 +4,9 @@
 //!
 //! Entry point: [`Validator::validate_value`], called through `Evaluator::evaluate_typed`.
 
-use super::eval::{Evaluator, VId, VRepr, XId, XRepr};
-use super::schema::{Schema, SchemaRef};
-use super::syntax::{Diag, join_key};
+use crate::eval::{Evaluator, ExprId, ExprRepr, ValueId, ValueRepr};
+use crate::schema::{Schema, SchemaRef};
+use crate::syntax::{Diag, join_key};
 
 /// Collects validation diagnostics.
 #[derive(Default)]
@@ -17,14 +17,14 @@ pub(crate) struct Validator {
 /// What to blame for a failure: an expression, and a path relative to it when the failing part is not a literal.
 #[derive(Clone)]
 struct Loc {
-    x: XId,
+    x: ExprId,
     path: String,
     prefix: bool,
 }
 
 impl Loc {
     fn index(&self, e: &Evaluator, i: usize) -> Loc {
-        if let XRepr::Array(elements) = &e.xs[self.x].repr
+        if let ExprRepr::Array(elements) = &e.exprs[self.x].repr
             && let Some(el) = elements.get(i)
         {
             return Loc {
@@ -41,7 +41,7 @@ impl Loc {
     }
 
     fn property(&self, e: &Evaluator, k: &str) -> Loc {
-        if let XRepr::Object(props) = &e.xs[self.x].repr
+        if let ExprRepr::Object(props) = &e.exprs[self.x].repr
             && let Some(p) = props.get(k)
         {
             return Loc {
@@ -59,17 +59,17 @@ impl Loc {
 }
 
 fn json_repr(v: &serde_json::Value) -> String {
-    super::go_json(v)
+    crate::go_json::go_json(v)
 }
 
-fn type_of(repr: &VRepr) -> &'static str {
+fn type_of(repr: &ValueRepr) -> &'static str {
     match repr {
-        VRepr::Null => "null",
-        VRepr::Bool(_) => "boolean",
-        VRepr::Number(_) => "number",
-        VRepr::String(_) => "string",
-        VRepr::Array(_) => "array",
-        VRepr::Object(_) => "object",
+        ValueRepr::Null => "null",
+        ValueRepr::Bool(_) => "boolean",
+        ValueRepr::Number(_) => "number",
+        ValueRepr::String(_) => "string",
+        ValueRepr::Array(_) => "array",
+        ValueRepr::Object(_) => "object",
     }
 }
 
@@ -80,7 +80,7 @@ impl Validator {
         } else {
             msg
         };
-        let d = match e.syn_of(loc.x) {
+        let d = match e.site_of(loc.x) {
             Some(s) => s.error(msg),
             None => Diag::error(None, msg, ""),
         };
@@ -96,9 +96,14 @@ impl Validator {
     }
 
     /// Checks that `accept` admits value `v` (blaming `v`'s own definition).
-    pub(crate) fn validate_value(&mut self, e: &mut Evaluator, v: VId, accept: &SchemaRef) -> bool {
+    pub(crate) fn validate_value(
+        &mut self,
+        e: &mut Evaluator,
+        v: ValueId,
+        accept: &SchemaRef,
+    ) -> bool {
         let loc = Loc {
-            x: e.vs[v].def,
+            x: e.values[v].def,
             path: String::new(),
             prefix: false,
         };
@@ -108,7 +113,7 @@ impl Validator {
     fn validate_element(
         &mut self,
         e: &mut Evaluator,
-        v: VId,
+        v: ValueId,
         accept: &SchemaRef,
         loc: &Loc,
     ) -> bool {
@@ -118,8 +123,8 @@ impl Validator {
         if accept.never {
             return false;
         }
-        if e.vs[v].unknown {
-            let s = e.vs[v].schema.clone();
+        if e.values[v].unknown {
+            let s = e.values[v].schema.clone();
             return self.validate_schema_type(e, &s, accept, loc);
         }
         let rok = match accept.get_ref() {
@@ -155,7 +160,7 @@ impl Validator {
     fn validate_any_of(
         &mut self,
         e: &mut Evaluator,
-        v: VId,
+        v: ValueId,
         accept: &SchemaRef,
         loc: &Loc,
     ) -> bool {
@@ -181,7 +186,7 @@ impl Validator {
     fn validate_one_of(
         &mut self,
         e: &mut Evaluator,
-        v: VId,
+        v: ValueId,
         accept: &SchemaRef,
         loc: &Loc,
     ) -> bool {
@@ -207,16 +212,22 @@ impl Validator {
         true
     }
 
-    fn validate_type(&mut self, e: &mut Evaluator, v: VId, accept: &SchemaRef, loc: &Loc) -> bool {
-        let repr = e.vs[v].repr.clone();
+    fn validate_type(
+        &mut self,
+        e: &mut Evaluator,
+        v: ValueId,
+        accept: &SchemaRef,
+        loc: &Loc,
+    ) -> bool {
+        let repr = e.values[v].repr.clone();
         if !self.check_type(e, type_of(&repr), accept, loc) {
             return false;
         }
         match repr {
-            VRepr::Number(n) => self.validate_number(e, &n, accept, loc),
-            VRepr::String(s) => self.validate_string(e, &s, accept, loc),
-            VRepr::Array(items) => self.validate_array(e, &items, accept, loc),
-            VRepr::Object(_) => self.validate_object(e, v, accept, loc),
+            ValueRepr::Number(n) => self.validate_number(e, &n, accept, loc),
+            ValueRepr::String(s) => self.validate_string(e, &s, accept, loc),
+            ValueRepr::Array(items) => self.validate_array(e, &items, accept, loc),
+            ValueRepr::Object(_) => self.validate_object(e, v, accept, loc),
             _ => true,
         }
     }
@@ -284,7 +295,7 @@ impl Validator {
                 loc,
                 format!(
                     "string must match the pattern {}",
-                    super::ast::go_quote(text)
+                    crate::ast::go_quote(text)
                 ),
             );
         }
@@ -294,7 +305,7 @@ impl Validator {
     fn validate_array(
         &mut self,
         e: &mut Evaluator,
-        items: &[VId],
+        items: &[ValueId],
         accept: &SchemaRef,
         loc: &Loc,
     ) -> bool {
@@ -326,7 +337,7 @@ impl Validator {
     fn validate_object(
         &mut self,
         e: &mut Evaluator,
-        v: VId,
+        v: ValueId,
         accept: &SchemaRef,
         loc: &Loc,
     ) -> bool {
@@ -564,19 +575,19 @@ impl Validator {
 }
 
 /// Whether value `v` equals JSON constant `c`.
-fn equals_const(e: &Evaluator, v: VId, c: &serde_json::Value) -> bool {
+fn equals_const(e: &Evaluator, v: ValueId, c: &serde_json::Value) -> bool {
     use serde_json::Value as J;
-    match (c, &e.vs[v].repr) {
-        (J::Null, VRepr::Null) => true,
-        (J::Bool(a), VRepr::Bool(b)) => a == b,
-        (J::Number(a), VRepr::Number(b)) => {
+    match (c, &e.values[v].repr) {
+        (J::Null, ValueRepr::Null) => true,
+        (J::Bool(a), ValueRepr::Bool(b)) => a == b,
+        (J::Number(a), ValueRepr::Number(b)) => {
             a.to_string() == **b || (a.as_f64().is_some() && a.as_f64() == b.parse::<f64>().ok())
         }
-        (J::String(a), VRepr::String(b)) => a == &**b,
-        (J::Array(a), VRepr::Array(b)) => {
+        (J::String(a), ValueRepr::String(b)) => a == &**b,
+        (J::Array(a), ValueRepr::Array(b)) => {
             a.len() == b.len() && a.iter().zip(b).all(|(c, v)| equals_const(e, *v, c))
         }
-        (J::Object(a), VRepr::Object(b)) => {
+        (J::Object(a), ValueRepr::Object(b)) => {
             a.len() == b.len()
                 && a.iter()
                     .all(|(k, c)| b.get(k.as_str()).is_some_and(|v| equals_const(e, *v, c)))

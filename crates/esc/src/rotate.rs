@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::syntax::{Diag, join_key};
-use super::{EscValue, EvalOptions, load_yaml};
+use crate::syntax::{Diag, join_key};
+use crate::{EscValue, EvalOptions, load_yaml};
 
 /// Outcome of one rotation path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub fn parse_path(text: &str) -> Result<Vec<Segment>, String> {
     let bad = |why: &str| {
         format!(
             "invalid property path {}: {why}",
-            super::ast::go_quote(text)
+            crate::ast::go_quote(text)
         )
     };
     let chars: Vec<char> = text.chars().collect();
@@ -240,7 +240,7 @@ pub fn rotate_environment(
         ..Plan::default()
     };
     let (value, eval_diags, plan) =
-        super::eval::evaluate_environment_with(name, &decl, opts, Some(plan));
+        crate::eval::evaluate_environment_with(name, &decl, opts, Some(plan));
     let plan = plan.unwrap_or_default();
     let status_of = |state_path: &str| {
         plan.statuses

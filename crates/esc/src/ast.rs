@@ -1,27 +1,27 @@
 //! Typed environment declarations and expressions, parsed from positioned nodes.
 //!
 //! Entry point: [`parse_environment`] (the whole document: `imports`, `values`, `description`) and [`parse_expr`] (one
-//! value). Builtins are recognised once, here, by name ([`builtin_kind`] is the single name → builtin table); a key
-//! starting `fn::` that names no builtin is a diagnostic ("'fn::' is a reserved prefix"). Wording follows ESC's
-//! `ast/expr.go` and `ast/environment.go`.
+//! value). A single-key object whose key names a builtin is a call ([`crate::builtin`] holds the name table and
+//! parses each builtin's argument); a key starting `fn::` that names no builtin is a diagnostic ("'fn::' is a
+//! reserved prefix"). Wording follows ESC's `ast/expr.go` and `ast/environment.go`.
 
 use std::rc::Rc;
 
-use super::interp::{Interpolation, PropertyAccess, parse_interpolate};
-use super::syntax::{Diag, Node, NodeKind, Range};
+use crate::interp::{Interpolation, PropertyAccess, parse_interpolate};
+use crate::syntax::{Diag, Node, NodeKind, Range};
 
 /// Where an expression is written: its range and document path.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Syn {
+pub struct Site {
     /// Source range (synthetic expressions have a zero range).
     pub range: Range,
     /// Document path.
     pub path: Rc<str>,
 }
 
-impl Syn {
-    fn of(node: &Node) -> Syn {
-        Syn {
+impl Site {
+    pub(crate) fn of(node: &Node) -> Site {
+        Site {
             range: node.range.clone(),
             path: node.path.clone(),
         }
@@ -39,7 +39,7 @@ pub struct StrLit {
     /// The text.
     pub value: Rc<str>,
     /// Where.
-    pub syn: Syn,
+    pub site: Site,
 }
 
 /// The plaintext of `fn::secret`: a string literal whose `Debug` never shows its text, so a stray `{:?}` of a
@@ -49,7 +49,12 @@ pub struct SecretLit(pub StrLit);
 
 impl std::fmt::Debug for SecretLit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SecretLit({}, {:?})", crate::value::REDACTED, self.0.syn)
+        write!(
+            f,
+            "SecretLit({}, {:?})",
+            crate::value::REDACTED,
+            self.0.site
+        )
     }
 }
 
@@ -57,7 +62,7 @@ impl std::fmt::Debug for SecretLit {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {
     /// Where it is written.
-    pub syn: Syn,
+    pub site: Site,
     /// What it is.
     pub kind: ExprKind,
 }
@@ -82,16 +87,16 @@ pub enum ExprKind {
     /// An object (keys `None` when they failed to parse).
     Object(Vec<(Option<StrLit>, Expr)>),
     /// A builtin call.
-    Builtin(Box<Builtin>),
+    Builtin(Box<BuiltinCall>),
 }
 
 /// A call to a builtin function.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Builtin {
+pub struct BuiltinCall {
     /// The key as written (`fn::join`, `fn::open::aws-login`).
     pub name: StrLit,
     /// Where the argument is written.
-    pub args: Syn,
+    pub args: Site,
     /// Which builtin, with its parsed arguments.
     pub call: Call,
 }
@@ -166,29 +171,6 @@ pub struct EnvironmentDecl {
     pub values: Vec<(StrLit, Expr)>,
 }
 
-/// The builtin a `fn::` key names, or `None`.
-pub fn builtin_kind(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "fn::concat" => "concat",
-        "fn::final" => "final",
-        "fn::validate" => "validate",
-        "fn::fromJSON" => "fromJSON",
-        "fn::fromBase64" => "fromBase64",
-        "fn::join" => "join",
-        "fn::open" => "open",
-        "fn::rotate" => "rotate",
-        "fn::secret" => "secret",
-        "fn::split" => "split",
-        "fn::toBase64" => "toBase64",
-        "fn::toJSON" => "toJSON",
-        "fn::toYAML" => "toYAML",
-        "fn::toString" => "toString",
-        _ if name.starts_with("fn::open::") => "open::",
-        _ if name.starts_with("fn::rotate::") => "rotate::",
-        _ => return None,
-    })
-}
-
 /// Parses the document root into an environment declaration.
 pub fn parse_environment(root: &Node) -> (EnvironmentDecl, Vec<Diag>) {
     let mut env = EnvironmentDecl::default();
@@ -209,7 +191,7 @@ pub fn parse_environment(root: &Node) -> (EnvironmentDecl, Vec<Diag>) {
                 let (x, d) = parse_expr(value);
                 diags.extend(d);
                 if !matches!(x.kind, ExprKind::String(_)) {
-                    diags.push(x.syn.error("description must be a string"));
+                    diags.push(x.site.error("description must be a string"));
                 }
             }
             // A repeated field replaces the earlier one, as in ESC's record decoding.
@@ -244,7 +226,7 @@ fn parse_imports(node: &Node, env: &mut EnvironmentDecl, diags: &mut Vec<Diag>) 
             NodeKind::String(s, _) => env.imports.push(Import {
                 name: StrLit {
                     value: s.clone(),
-                    syn: Syn::of(item),
+                    site: Site::of(item),
                 },
                 merge: true,
             }),
@@ -256,7 +238,7 @@ fn parse_imports(node: &Node, env: &mut EnvironmentDecl, diags: &mut Vec<Diag>) 
                 let (key, meta) = &entries[0];
                 let name = StrLit {
                     value: Rc::from(key.as_str().unwrap_or_default()),
-                    syn: Syn::of(key),
+                    site: Site::of(key),
                 };
                 let mut merge = true;
                 match &meta.kind {
@@ -267,7 +249,7 @@ fn parse_imports(node: &Node, env: &mut EnvironmentDecl, diags: &mut Vec<Diag>) 
                                 diags.extend(d);
                                 match x.kind {
                                     ExprKind::Bool(b) => merge = b,
-                                    _ => diags.push(x.syn.error("merge must be a boolean value")),
+                                    _ => diags.push(x.site.error("merge must be a boolean value")),
                                 }
                             }
                         }
@@ -305,7 +287,7 @@ fn parse_values(node: &Node, env: &mut EnvironmentDecl, diags: &mut Vec<Diag>) {
         env.values.push((
             StrLit {
                 value: Rc::from(k),
-                syn: Syn::of(key),
+                site: Site::of(key),
             },
             x,
         ));
@@ -320,8 +302,8 @@ pub fn parse_expr(node: &Node) -> (Expr, Vec<Diag>) {
     (x, diags)
 }
 
-fn parse_into(node: &Node, diags: &mut Vec<Diag>) -> Expr {
-    let syn = Syn::of(node);
+pub(crate) fn parse_into(node: &Node, diags: &mut Vec<Diag>) -> Expr {
+    let site = Site::of(node);
     let kind = match &node.kind {
         NodeKind::Null => ExprKind::Null,
         NodeKind::Bool(b) => ExprKind::Bool(*b),
@@ -331,7 +313,7 @@ fn parse_into(node: &Node, diags: &mut Vec<Diag>) -> Expr {
             ExprKind::Array(items.iter().map(|i| parse_into(i, diags)).collect())
         }
         NodeKind::Object(entries) => {
-            if let Some(x) = try_parse_builtin(node, entries, diags) {
+            if let Some(x) = crate::builtin::parse_call(node, entries, diags) {
                 return x;
             }
             let mut props = Vec::with_capacity(entries.len());
@@ -340,7 +322,7 @@ fn parse_into(node: &Node, diags: &mut Vec<Diag>) -> Expr {
                 let key = match kx.kind {
                     ExprKind::String(s) => Some(StrLit {
                         value: s,
-                        syn: kx.syn,
+                        site: kx.site,
                     }),
                     _ => {
                         diags.push(Diag::node_error(k, "object keys must be strings"));
@@ -352,15 +334,15 @@ fn parse_into(node: &Node, diags: &mut Vec<Diag>) -> Expr {
             ExprKind::Object(props)
         }
     };
-    Expr { syn, kind }
+    Expr { site, kind }
 }
 
 fn parse_string(node: &Node, s: &Rc<str>, diags: &mut Vec<Diag>) -> Expr {
-    let syn = Syn::of(node);
+    let site = Site::of(node);
     // Fast path: no `$` means a plain literal (most values in real environments).
     if !s.contains('$') {
         return Expr {
-            syn,
+            site,
             kind: ExprKind::String(s.clone()),
         };
     }
@@ -376,282 +358,7 @@ fn parse_string(node: &Node, s: &Rc<str>, diags: &mut Vec<Diag>) -> Expr {
         }
         _ => ExprKind::Interpolate(parts),
     };
-    Expr { syn, kind }
-}
-
-fn try_parse_builtin(node: &Node, entries: &[(Node, Node)], diags: &mut Vec<Diag>) -> Option<Expr> {
-    if entries.len() != 1 {
-        for (k, _) in entries {
-            if let Some(k) = k.as_str().filter(|k| k.starts_with("fn::")) {
-                diags.push(Diag::node_error(
-                    node,
-                    format!(
-                        "illegal call to builtin function: {} must be the only key within its containing object",
-                        go_quote(k)
-                    ),
-                ));
-            }
-        }
-        return None;
-    }
-    let (key, arg_node) = &entries[0];
-    let name = key.as_str().unwrap_or_default();
-    let Some(kind) = builtin_kind(name) else {
-        if name.to_lowercase().starts_with("fn::") {
-            diags.push(Diag::error(
-                Some(key.range.clone()),
-                "'fn::' is a reserved prefix",
-                node.path.to_string(),
-            ));
-        }
-        return None;
-    };
-    let name_lit = StrLit {
-        value: Rc::from(name),
-        syn: Syn::of(key),
-    };
-    let args = parse_into(arg_node, diags);
-    let args_syn = args.syn.clone();
-    let call = match kind {
-        "open" => {
-            let (provider, inputs) = named_args(&args, "open", diags);
-            Call::Open { provider, inputs }
-        }
-        "open::" => Call::Open {
-            provider: Some(StrLit {
-                value: Rc::from(&name["fn::open::".len()..]),
-                syn: name_lit.syn.clone(),
-            }),
-            inputs: Some(args),
-        },
-        "rotate" | "rotate::" => parse_rotate(kind == "rotate", &name_lit, args, diags),
-        "secret" => parse_secret(args, diags),
-        "join" | "split" => {
-            let pair = match args.kind {
-                ExprKind::Array(mut items) if items.len() == 2 => {
-                    let b = items.pop();
-                    let a = items.pop();
-                    a.zip(b)
-                }
-                _ => {
-                    diags.push(args_syn.error(format!(
-                        "the argument to fn::{kind} must be a two-valued list"
-                    )));
-                    None
-                }
-            };
-            if kind == "join" {
-                Call::Join(pair)
-            } else {
-                Call::Split(pair)
-            }
-        }
-        "concat" => {
-            if !matches!(args.kind, ExprKind::Array(_)) {
-                diags.push(
-                    args.syn
-                        .error("the argument to fn::concat must be an array of arrays"),
-                );
-            }
-            Call::Concat(args)
-        }
-        "toJSON" => Call::ToJson(args),
-        "toYAML" => Call::ToYaml(args),
-        "fromJSON" => Call::FromJson(args),
-        "toString" => Call::ToString(args),
-        "toBase64" => Call::ToBase64(args),
-        "fromBase64" => Call::FromBase64(args),
-        "final" => Call::Final(args),
-        "validate" => match args.kind {
-            ExprKind::Object(entries) => {
-                let (mut schema, mut value) = (None, None);
-                for (k, v) in entries {
-                    match k.as_ref().map(|k| &*k.value) {
-                        Some("schema") => schema = Some(v),
-                        Some("value") => value = Some(v),
-                        _ => {}
-                    }
-                }
-                if schema.is_none() {
-                    diags.push(args_syn.error("missing required property 'schema'"));
-                }
-                if value.is_none() {
-                    diags.push(args_syn.error("missing required property 'value'"));
-                }
-                Call::Validate { schema, value }
-            }
-            _ => {
-                diags.push(
-                    args_syn.error("the argument to fn::validate must be an object containing 'schema' and 'value'"),
-                );
-                Call::Validate {
-                    schema: None,
-                    value: None,
-                }
-            }
-        },
-        _ => return None,
-    };
-    Some(Expr {
-        syn: Syn::of(node),
-        kind: ExprKind::Builtin(Box::new(Builtin {
-            name: name_lit,
-            args: args_syn,
-            call,
-        })),
-    })
-}
-
-/// `fn::open`'s `{provider, inputs}`.
-fn named_args(args: &Expr, _which: &str, diags: &mut Vec<Diag>) -> (Option<StrLit>, Option<Expr>) {
-    let ExprKind::Object(entries) = &args.kind else {
-        diags.push(args.syn.error(
-            "the argument to fn::open must be an object containing 'provider' and 'inputs'",
-        ));
-        return (None, None);
-    };
-    let (mut provider, mut inputs) = (None, None);
-    for (k, v) in entries {
-        match k.as_ref().map(|k| &*k.value) {
-            Some("provider") => provider = Some(v),
-            Some("inputs") => inputs = Some(v.clone()),
-            _ => {}
-        }
-    }
-    let provider = match provider {
-        None => {
-            diags.push(args.syn.error("missing provider name ('provider')"));
-            None
-        }
-        Some(Expr {
-            kind: ExprKind::String(s),
-            syn,
-        }) => Some(StrLit {
-            value: s.clone(),
-            syn: syn.clone(),
-        }),
-        Some(p) => {
-            diags.push(p.syn.error("provider name must be a string literal"));
-            None
-        }
-    };
-    if inputs.is_none() {
-        diags.push(args.syn.error("missing provider inputs ('inputs')"));
-    }
-    (provider, inputs)
-}
-
-fn parse_rotate(full: bool, name: &StrLit, args: Expr, diags: &mut Vec<Diag>) -> Call {
-    let ExprKind::Object(entries) = &args.kind else {
-        let msg = if full {
-            "the argument to fn::rotate must be an object containing 'provider', 'inputs' and 'state'"
-        } else {
-            "the argument to fn::rotate must be an object containing 'inputs' and 'state'"
-        };
-        diags.push(args.syn.error(msg));
-        return Call::Rotate {
-            provider: None,
-            inputs: None,
-            state: None,
-        };
-    };
-    let (mut provider_x, mut inputs, mut state) = (None, None, None);
-    for (k, v) in entries {
-        match k.as_ref().map(|k| &*k.value) {
-            Some("provider") if full => provider_x = Some(v),
-            Some("inputs") => inputs = Some(v.clone()),
-            Some("state") => state = Some(v.clone()),
-            _ => {}
-        }
-    }
-    let provider = if full {
-        match provider_x {
-            None => {
-                diags.push(args.syn.error("missing provider name ('provider')"));
-                None
-            }
-            Some(Expr {
-                kind: ExprKind::String(s),
-                syn,
-            }) => Some(StrLit {
-                value: s.clone(),
-                syn: syn.clone(),
-            }),
-            Some(p) => {
-                diags.push(p.syn.error("provider name must be a string literal"));
-                None
-            }
-        }
-    } else {
-        Some(StrLit {
-            value: Rc::from(&name.value["fn::rotate::".len()..]),
-            syn: name.syn.clone(),
-        })
-    };
-    if inputs.is_none() {
-        diags.push(args.syn.error("missing provider inputs ('inputs')"));
-    }
-    match &state {
-        None => {
-            state = Some(Expr {
-                syn: Syn {
-                    range: synthetic_range(&args.syn),
-                    path: Rc::from(""),
-                },
-                kind: ExprKind::Null,
-            })
-        }
-        Some(s) if !matches!(s.kind, ExprKind::Object(_)) => {
-            diags.push(s.syn.error("rotation state must be an object literal"))
-        }
-        _ => {}
-    }
-    Call::Rotate {
-        provider,
-        inputs,
-        state,
-    }
-}
-
-fn synthetic_range(syn: &Syn) -> Range {
-    Range {
-        file: syn.range.file.clone(),
-        start: Default::default(),
-        end: Default::default(),
-    }
-}
-
-fn parse_secret(args: Expr, diags: &mut Vec<Diag>) -> Call {
-    if let ExprKind::Object(entries) = &args.kind
-        && let [
-            (
-                Some(k),
-                Expr {
-                    kind: ExprKind::String(s),
-                    syn,
-                },
-            ),
-        ] = entries.as_slice()
-        && &*k.value == "ciphertext"
-    {
-        return Call::SecretCipher(StrLit {
-            value: s.clone(),
-            syn: syn.clone(),
-        });
-    }
-    match args.kind {
-        ExprKind::String(s) => Call::SecretPlain(SecretLit(StrLit {
-            value: s,
-            syn: args.syn,
-        })),
-        _ => {
-            diags.push(args.syn.error("secret values must be string literals"));
-            Call::SecretPlain(SecretLit(StrLit {
-                value: Rc::from(""),
-                syn: args.syn,
-            }))
-        }
-    }
+    Expr { site, kind }
 }
 
 /// Go's `strconv.Quote` (and `%q`), which ESC uses for messages, `fn::toString` and interpolation of collections:
@@ -754,7 +461,7 @@ mod debug_tests {
     #[test]
     fn debug_of_a_parsed_document_never_shows_a_secret_literal() {
         let src = "values:\n  pin:\n    fn::secret: \"4711-hunter2\"\n";
-        let (decl, _diags) = crate::esc::load_yaml("env.yaml", src.as_bytes());
+        let (decl, _diags) = crate::load_yaml("env.yaml", src.as_bytes());
         let shown = format!("{decl:?}");
         assert!(
             !shown.contains("4711-hunter2"),
