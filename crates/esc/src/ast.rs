@@ -101,7 +101,8 @@ pub struct BuiltinCall {
     pub call: Call,
 }
 
-/// Builtin calls and their arguments. Missing arguments (after a diagnostic) are `None`.
+/// Builtin calls and their arguments (one variant per [`crate::builtin::Builtin`]; `fn::secret` has two). Missing
+/// arguments (after a diagnostic) are `None`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Call {
     /// `fn::open` / `fn::open::<provider>`.

@@ -80,9 +80,13 @@ pub fn parse_json_number_preserving(text: &str) -> Result<EscValue, String> {
     p.value()
 }
 
+/// A recursive-descent JSON reader over bytes.
 struct JsonParser<'a> {
+    /// The text.
     b: &'a [u8],
+    /// Offset of the next byte to read.
     i: usize,
+    /// Open arrays and objects (bounded, as Go's decoder bounds it).
     depth: usize,
 }
 

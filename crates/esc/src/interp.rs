@@ -106,11 +106,17 @@ fn lossy(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// Reads the property path inside one `${...}`.
 struct AccessParser<'a> {
+    /// The string node the reference is written in (for ranges).
     node: &'a Node,
+    /// The string's bytes.
     src: &'a [u8],
+    /// Offset of the next byte to read in `src`.
     offset: usize,
+    /// The accessors read so far.
     accessors: Vec<PropertyAccessor>,
+    /// Where problems go.
     diags: &'a mut Vec<Diag>,
 }
 

@@ -185,8 +185,6 @@ pub fn check(name: &str, bytes: &[u8], opts: &EvalOptions) -> Outcome {
     evaluate(name, bytes, &opts)
 }
 
-/// Opens environment `name` (`<project>/<env>`, read from `<environments_dir>/<project>/<env>.yaml`) with the
-
 /// Opens environment `name` (`<project>/<env>`, read from `<environments_dir>/<project>/<env>.yaml`, imports from
 /// the same directory) with the given providers and decrypter. Diagnostics name files as the user sees them
 /// (`<dir>/<project>/<env>.yaml`) and are sorted by file, line and column.

@@ -152,7 +152,9 @@ pub(crate) struct Plan {
     requested: Option<Vec<(String, Vec<Segment>)>>,
     /// State paths of the root environment's rotators, in declaration order.
     declared: Vec<String>,
+    /// Outcome of each selected rotator, by state path.
     statuses: BTreeMap<String, Status>,
+    /// The new state of each rotator that rotated, by state path.
     patches: BTreeMap<String, EscValue>,
 }
 

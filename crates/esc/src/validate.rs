@@ -11,14 +11,18 @@ use crate::syntax::{Diag, join_key};
 /// Collects validation diagnostics.
 #[derive(Default)]
 pub(crate) struct Validator {
+    /// The diagnostics, in the order found.
     pub(crate) diags: Vec<Diag>,
 }
 
 /// What to blame for a failure: an expression, and a path relative to it when the failing part is not a literal.
 #[derive(Clone)]
 struct Loc {
+    /// The expression a diagnostic is placed at.
     x: ExprId,
+    /// Path of the failing part below `x` (`bar`, `[0]`).
     path: String,
+    /// Whether messages start with `path: ` (the failing part is not written as its own literal).
     prefix: bool,
 }
 

@@ -153,6 +153,7 @@ pub(crate) struct ExprNode {
 }
 
 impl Evaluator<'_> {
+    /// Adds an expression to the arena, not evaluated yet.
     pub(super) fn new_expr(
         &mut self,
         path: Rc<str>,
@@ -181,6 +182,8 @@ impl Evaluator<'_> {
         x
     }
 
+    /// Declares `x` (and everything in it) at document path `path`, over `base` (the imported value it overrides);
+    /// `None` declares a missing expression.
     pub(super) fn declare(
         &mut self,
         path: Rc<str>,
@@ -255,6 +258,7 @@ impl Evaluator<'_> {
         id
     }
 
+    /// Declares a builtin call's arguments; returns the call and its static schema.
     pub(super) fn declare_builtin(&mut self, b: &BuiltinCall) -> (BuiltinExpr, SchemaRef) {
         let e = Rc::<str>::from("");
         match &b.call {

@@ -57,6 +57,7 @@ pub(crate) struct EvalValue {
 }
 
 impl Evaluator<'_> {
+    /// Adds a known, plain value defined at `def` to the arena.
     pub(crate) fn new_value(&mut self, def: ExprId, schema: SchemaRef, repr: ValueRepr) -> ValueId {
         self.values.push(EvalValue {
             def,
@@ -73,6 +74,7 @@ impl Evaluator<'_> {
         self.values.len() - 1
     }
 
+    /// Adds an unknown value of schema `schema` defined at `def`.
     pub(super) fn unknown_value(&mut self, def: ExprId, schema: SchemaRef) -> ValueId {
         let v = self.new_value(def, schema, ValueRepr::Null);
         self.values[v].unknown = true;

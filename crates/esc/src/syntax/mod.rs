@@ -249,8 +249,11 @@ pub fn must_escape_key(k: &str) -> bool {
 /// Converts saphyr's character index to byte offsets, walking forward or back from the last position asked for:
 /// events come nearly in order, so the walk is linear over the document.
 struct ByteCursor<'a> {
+    /// The document.
     src: &'a str,
+    /// Character index of the last position asked for.
     chars: usize,
+    /// Its byte offset.
     bytes: usize,
 }
 
@@ -276,18 +279,30 @@ impl ByteCursor<'_> {
     }
 }
 
+/// A collection still open on the parser's explicit stack.
 enum Frame {
+    /// A sequence.
     Seq {
+        /// Where it starts.
         start: Pos,
+        /// Its items so far.
         items: Vec<Node>,
+        /// Its document path.
         path: Rc<str>,
+        /// The start line of a flow sequence (`[...]`); `None` for a block sequence.
         flow_line: Option<u32>,
     },
+    /// A mapping.
     Map {
+        /// Where it starts.
         start: Pos,
+        /// Its entries so far.
         entries: Vec<(Node, Node)>,
+        /// A key read whose value has not been yet.
         pending_key: Option<Node>,
+        /// Its document path.
         path: Rc<str>,
+        /// The start line of a flow mapping (`{...}`); `None` for a block mapping.
         flow_line: Option<u32>,
     },
 }
