@@ -17,7 +17,7 @@ wait_until() {
       reason="$(wait_gave_up)"
       if [ -n "$reason" ]; then echo "$(basename "$0"): $reason while waiting for $what" >&2; return 1; fi
     fi
-    # Past the deadline by a whole second: SECONDS counts whole seconds, so this waits at least SECONDS.
+    # Strictly past the deadline: $SECONDS counts whole seconds, so the wait lasts at least the seconds asked for.
     if [ "$SECONDS" -gt "$deadline" ]; then
       echo "$(basename "$0"): timed out after ${secs} s waiting for $what" >&2
       return 1
