@@ -64,7 +64,7 @@ else
   # (scripts/up.sh and the benchmarks use release builds).
   SOPHIA_E2E_REQUIRE=1 SOPHIA_E2E_BIN_DIR="$PWD/target/debug" tests/e2e/run.sh
   phase "end to end (pulumi, debug binaries)"
-  # The checked-in SDKs (sdk/) are what Pulumi's code generators make of the provider's schema today. sdk/dotnet is
+  # The checked-in SDKs (sdk/) are what Pulumi's code generators make of the provider's schema as this tree builds it. sdk/dotnet is
   # checked only this way: no .NET SDK, nor Pulumi's NuGet package, can be had to compile it here.
   scripts/gen-sdk.sh --check
   phase "SDKs up to date with the schema (sdk/dotnet generated and compared, not compiled)"

@@ -8,8 +8,9 @@
 //! from another commit that changes no secret is a no-op and touches no template, and a template is never edited in
 //! place by a rollout (a change makes a new ReplicaSet).
 //!
-//! Fallback for ReplicaSets made before the record existed: the deployer and commit the controller copied from the
-//! Deployment's metadata annotations (`sophia.dev/deployed-by`, `sophia.dev/commit`, no longer written). Those are of
+//! Fallback for ReplicaSets whose template carries no record (made by a version that annotated the Deployment
+//! instead): the deployer and commit the controller copied from the Deployment's metadata annotations
+//! (`sophia.dev/deployed-by`, `sophia.dev/commit`, which are read but not written). Those are of
 //! the last `pulumi up` that changed the Deployment while that ReplicaSet was the newest, not necessarily of the
 //! change that made it; [`Rollout::provenance`] says which of the two a rollout's values are.
 

@@ -216,7 +216,7 @@ impl Project {
                 kind: NodeKind::Scalar(Scalar::Null),
                 ..
             }) => {}
-            // The legacy form: `config: <dir>` meant what `stackConfigDir` means now.
+            // Pulumi's older form, still accepted: `config: <dir>` means what `stackConfigDir` means.
             Some(
                 node @ Node {
                     kind: NodeKind::Scalar(Scalar::String(sub)),

@@ -35,8 +35,7 @@ In a temporary copy of the project, on a local file backend with the passphrase 
   9. the README's first command, `scripts/up.sh dev` (its own backend in the copy's .pulumi/), twice: the first
      creates, the second changes nothing, and the stack file is byte-identical afterwards (a clean work tree)
 
-It skips (exit 0, or 1 with SOPHIA_E2E_REQUIRE=1) when a tool or binary is missing, or the program binary is a
-placeholder that says it is "not built yet".
+It skips (exit 0, or 1 with SOPHIA_E2E_REQUIRE=1) when a tool or a binary under test is missing.
 Secret values are handled in this process only; nothing here prints one.
 """
 

@@ -39,7 +39,7 @@ with its own file backend and a fresh stack whose config holds the cluster's kub
      audit log, any control-plane log, or PostgreSQL's statement log
 Values are compared in this process; nothing here prints one.
 
-Skips (exit 0; exit 1 with SOPHIA_E2E_REQUIRE=1) when a tool is missing or the program is not built yet.
+Skips (exit 0; exit 1 with SOPHIA_E2E_REQUIRE=1) when a tool, a binary under test or PostgreSQL is missing.
 tests/e2e/cluster/selftest.sh shows it can fail: SOPHIA_CLUSTER_E2E_SABOTAGE=extra-rollout restarts one Deployment that
 does not use the rotated key, and the run must fail naming it.
 """
