@@ -9,7 +9,7 @@
 # TOOL is any of: pulumi pulumi-kubernetes actionlint sdkgen sdkgen-dotnet esc esc-oracle (default: all but esc and
 # esc-oracle, which only tests use: Pulumi's `esc` CLI run against the Pulumi Cloud double, and Pulumi's ESC evaluator
 # that the differential test (tests/esc_differential.rs) asks for by name). `pulumi` is the CLI with, next to it as in a
-# release, the language host that runs our prebuilt program (pulumi-language-go; see README, "Pulumi toolchain").
+# release, the language host that runs our prebuilt program (pulumi-language-go; see docs/TOOLCHAIN.md).
 # Prints the bin directories of the tools, one a line, on stdout (build logs go to stderr). With --env it prints one
 # `export PATH=...` line instead, for `eval "$(scripts/install-toolchain.sh --env)"`. With --check it builds nothing
 # and exits 3 when a tool is missing (tests use it to skip with a clear message).

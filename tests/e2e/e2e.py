@@ -32,7 +32,7 @@ In a temporary copy of the project, on a local file backend with the passphrase 
      everything with a KUBECONFIG only: render mode has no cluster to read objects back from (tests/e2e/cluster
      covers it);
      then `pulumi destroy --yes` leaves no resource
-  9. the README's first command, `scripts/up.sh dev` (its own backend in the copy's .pulumi/), twice: the first
+  9. the README's run command, `scripts/up.sh dev` (its own backend in the copy's .pulumi/), twice: the first
      creates, the second changes nothing, and the stack file is byte-identical afterwards (a clean work tree)
 
 It skips (exit 0, or 1 with SOPHIA_E2E_REQUIRE=1) when a tool or a binary under test is missing.
