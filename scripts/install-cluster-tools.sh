@@ -17,8 +17,8 @@
 #   SOPHIA_TOOLCHAIN_JOBS   `go build -p` (default: Go's own, the number of CPUs)
 #   GOCACHE, GOMODCACHE     Go's caches, left at Go's defaults unless set
 #
-# Each tool lives in <cache>/<tool>-<version>-<h>/bin, where <h> hashes its tools module (tools/<dir>: go.mod, go.sum),
-# so a change of pin builds afresh while an unchanged one is reused. The cache, its keys and the modes are
+# Each tool lives in <cache>/<tool>-<version>-<h>/bin, where <h> hashes its tools module (tools/<dir>: go.mod, go.sum,
+# sources if any), so a change of pin builds afresh while an unchanged one is reused. The cache, its keys and the modes are
 # scripts/lib/go-tool-cache.sh, shared with scripts/install-toolchain.sh.
 set -euo pipefail
 
