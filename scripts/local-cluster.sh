@@ -24,6 +24,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=lib/wait.sh
+. "$root/scripts/lib/wait.sh"
 state="${SOPHIA_CLUSTER_DIR:-${TMPDIR:-/tmp}/sophia-cluster-$(id -u)}"
 nodes="${SOPHIA_CLUSTER_NODES:-1}"
 # Start order; stop goes the other way.
@@ -163,17 +165,10 @@ launch() { # component binary args...
   echo $! >"$state/run/$c.pid"
 }
 
-wait_for() { # what seconds command...
-  local what="$1" secs="$2" n c
-  shift 2
-  for ((n = 0; n < secs * 5; n++)); do
-    "$@" >/dev/null 2>&1 && return 0
-    # A component that died will not come up: say so now rather than at the timeout.
-    for c in "${launched[@]}"; do alive "$c" || { log "$c exited while waiting for $what"; return 1; }; done
-    sleep 0.2
-  done
-  log "timed out after ${secs}s waiting for $what"
-  return 1
+# A component that died will not come up: wait_until (scripts/lib/wait.sh) says so now rather than at the timeout.
+wait_gave_up() {
+  local c
+  for c in "${launched[@]}"; do alive "$c" || { echo "$c exited"; return; }; done
 }
 
 # On a failed start: the tail of every log, then stop what did start.
@@ -229,7 +224,7 @@ start() {
     --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
     --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
     --initial-cluster "sophia=http://127.0.0.1:$peer_port" --log-level warn
-  wait_for "etcd" 30 curl -fsS "http://127.0.0.1:$etcd_port/health"
+  wait_until "etcd" 30 curl -fsS "http://127.0.0.1:$etcd_port/health"
 
   # No endpoint reconciler: it would publish 127.0.0.1 as the `kubernetes` Service's endpoint, which is rejected.
   launch kube-apiserver "$k8s_bin/kube-apiserver" \
@@ -240,7 +235,7 @@ start() {
     --service-account-issuer https://kubernetes.default.svc --service-account-key-file "$pki/service-account.pub" \
     --service-account-signing-key-file "$pki/service-account.key" \
     --service-cluster-ip-range 10.0.0.0/24 --endpoint-reconciler-type none --profiling=false
-  wait_for "kube-apiserver /readyz" 120 kubectl_ get --raw /readyz
+  wait_until "kube-apiserver /readyz" 120 kubectl_ get --raw /readyz
 
   # The controllers share the manager's identity, in system:masters. The bootstrap roles are written for one
   # ServiceAccount per controller (--use-service-account-credentials), but creating those accounts and their tokens
@@ -276,9 +271,9 @@ status:
   capacity: {cpu: "32", memory: 256Gi, pods: "250"}
 EOF
   done
-  wait_for "kwok to make the Nodes Ready" 60 kubectl_ wait --for=condition=Ready node --all --timeout=1s
+  wait_until "kwok to make the Nodes Ready" 60 kubectl_ wait --for=condition=Ready node --all --timeout=1s
   # The controller manager is working once it has created the `default` ServiceAccount (Pods need it to be admitted).
-  wait_for "the controller manager" 60 kubectl_ get serviceaccount default --namespace default
+  wait_until "the controller manager" 60 kubectl_ get serviceaccount default --namespace default
   for c in "${components[@]}"; do alive "$c" || { log "$c exited"; false; }; done
   trap - ERR
   log "ready in $((SECONDS - t0)) s: $nodes kwok node(s), API at https://127.0.0.1:$api_port, data in $state"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's test command (README, "Run every test"): sets up what the tests need, then runs every test, the end to
-# end one with the real Pulumi CLI included. Safe to run on a fresh machine and again on a warm one.
+# The project's test command (README, "The two commands"; docs/TESTING.md): sets up what the tests need, then runs
+# every test, the end to end one with the real Pulumi CLI included. Safe to run on a fresh machine and again on a warm
+# one.
 #
 # Environment:
 #   SOPHIA_SKIP_E2E=1   leave out the end-to-end test (tests/e2e/run.sh), e.g. on a machine without Go; CI never sets it
@@ -64,8 +65,8 @@ else
   # (scripts/up.sh and the benchmarks use release builds).
   SOPHIA_E2E_REQUIRE=1 SOPHIA_E2E_BIN_DIR="$PWD/target/debug" tests/e2e/run.sh
   phase "end to end (pulumi, debug binaries)"
-  # The checked-in SDKs (sdk/) are what Pulumi's code generators make of the provider's schema today. sdk/dotnet is
-  # checked only this way: no .NET SDK, nor Pulumi's NuGet package, can be had to compile it here.
+  # The checked-in SDKs (sdk/) are what Pulumi's code generators make of the provider's schema as this tree builds
+  # it. sdk/dotnet is checked only this way: no .NET SDK, nor Pulumi's NuGet package, can be had to compile it here.
   scripts/gen-sdk.sh --check
   phase "SDKs up to date with the schema (sdk/dotnet generated and compared, not compiled)"
   # A Pulumi program on the generated Go SDK, built and run with the real CLI: one key's rotation rolls its Deployment.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's first command: sets everything up on a fresh machine and runs the main job, `pulumi up` of a stack on a
+# The README's run command: sets everything up on a fresh machine and runs the main job, `pulumi up` of a stack on a
 # local file backend inside the project (.pulumi/, ignored by git), with the passphrase secrets provider.
 # Idempotent: a second run reuses the toolchain, the build and the stack, and is a no-op update.
 #

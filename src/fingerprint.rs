@@ -18,7 +18,7 @@ use sha2::Sha256;
 use crate::secret::SecretString;
 
 /// Prefix of every hash string; names the algorithm so it can change without ambiguity.
-pub const HASH_PREFIX: &str = "hmac-sha256:";
+pub(crate) const HASH_PREFIX: &str = "hmac-sha256:";
 /// Minimum length of a hash key in bytes (128 bits).
 pub const MIN_KEY_BYTES: usize = 16;
 
@@ -88,6 +88,26 @@ pub struct Fingerprint {
 /// Computes the fingerprint of `data` in `scope` (for example `namespace/deployment`).
 ///
 /// Iteration of a `BTreeMap` is sorted by key bytes, so the result does not depend on insertion order.
+///
+/// ```
+/// use std::collections::BTreeMap;
+///
+/// use sophia::fingerprint::{HashKey, fingerprint};
+/// use sophia::secret::SecretString;
+///
+/// let key = HashKey::new(&SecretString::new("a per-stack key, 16 bytes or more")).unwrap();
+/// let data = BTreeMap::from([("OPENAI_API_KEY".to_owned(), "sk-example-value")]);
+/// let fp = fingerprint(&key, "sophia/mcp-research", &data);
+/// assert!(fp.hash.starts_with("hmac-sha256:") && fp.hash.len() == "hmac-sha256:".len() + 64);
+/// assert_eq!(fp.keys, ["OPENAI_API_KEY"]);
+/// assert!(!fp.hash.contains("sk-example-value"));
+///
+/// // Deterministic: the same key, scope and data give the same fingerprint; a rotated value or another scope does not.
+/// assert_eq!(fingerprint(&key, "sophia/mcp-research", &data), fp);
+/// let rotated = BTreeMap::from([("OPENAI_API_KEY".to_owned(), "sk-rotated-value")]);
+/// assert_ne!(fingerprint(&key, "sophia/mcp-research", &rotated).hash, fp.hash);
+/// assert_ne!(fingerprint(&key, "sophia/mcp-other", &data).hash, fp.hash);
+/// ```
 pub fn fingerprint<V: AsRef<str>>(
     key: &HashKey,
     scope: &str,
@@ -115,18 +135,18 @@ pub fn fingerprint<V: AsRef<str>>(
 
 /// Which keys differ between two fingerprints of the same scope. All lists are sorted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct KeyChanges {
+pub(crate) struct KeyChanges {
     /// Keys present only in the new fingerprint.
-    pub added: Vec<String>,
+    pub(crate) added: Vec<String>,
     /// Keys present only in the old fingerprint.
-    pub removed: Vec<String>,
+    pub(crate) removed: Vec<String>,
     /// Keys present in both whose per-key fingerprints differ.
-    pub changed: Vec<String>,
+    pub(crate) changed: Vec<String>,
 }
 
 impl KeyChanges {
     /// Compares per-key fingerprints.
-    pub fn between(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Self {
+    pub(crate) fn between(old: &BTreeMap<String, String>, new: &BTreeMap<String, String>) -> Self {
         let mut changes = KeyChanges::default();
         for (name, hash) in new {
             match old.get(name) {
@@ -144,7 +164,7 @@ impl KeyChanges {
     }
 
     /// Whether nothing changed.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
     }
 }

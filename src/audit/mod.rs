@@ -21,9 +21,9 @@ use sha2::{Digest as _, Sha256};
 use crate::value::Value;
 
 /// Environment variable overriding where the log lives.
-pub const LOG_ENV: &str = "SOPHIA_AUDIT_LOG";
+pub(crate) const LOG_ENV: &str = "SOPHIA_AUDIT_LOG";
 /// The `prev` of the first entry.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// How an operation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,7 +37,7 @@ pub enum Outcome {
 
 /// What a caller records: names only, never a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessEvent {
+pub(crate) struct AccessEvent {
     /// The operation, as the command line names it (`config show`, `esc open`, `esc rotate`).
     pub operation: String,
     /// What it touched: `stack:<name>` or `env:<project>/<env>`.
@@ -120,7 +120,7 @@ pub enum AuditError {
 
 /// Where the log lives: `$SOPHIA_AUDIT_LOG`, else `$XDG_STATE_HOME/sophia/audit.jsonl`, else
 /// `~/.local/state/sophia/audit.jsonl` (the temporary directory when there is no home).
-pub fn log_path() -> PathBuf {
+pub(crate) fn log_path() -> PathBuf {
     if let Some(path) = std::env::var_os(LOG_ENV).filter(|p| !p.is_empty()) {
         return PathBuf::from(path);
     }
@@ -155,14 +155,14 @@ pub fn actor() -> String {
 }
 
 /// Appends `event` to the log at [`log_path`].
-pub fn record(event: AccessEvent) -> Result<Entry, AuditError> {
+pub(crate) fn record(event: AccessEvent) -> Result<Entry, AuditError> {
     record_to(&log_path(), event, &actor())
 }
 
 /// Appends `event` by `actor` to the log at `path` (created with its directory), chained to the last entry. An
 /// exclusive lock on the file is held from reading the last entry to the end of the write, so concurrent appends
 /// (other processes too) each chain to the one before.
-pub fn record_to(path: &Path, event: AccessEvent, actor: &str) -> Result<Entry, AuditError> {
+pub(crate) fn record_to(path: &Path, event: AccessEvent, actor: &str) -> Result<Entry, AuditError> {
     let io = |source| AuditError::Io {
         path: path.to_owned(),
         source,
@@ -233,7 +233,7 @@ fn last_entry(path: &Path, file: &mut File) -> Result<Option<Entry>, AuditError>
 }
 
 /// Reads every entry of the log at `path` (an absent log is empty) without checking the chain.
-pub fn read(path: &Path) -> Result<Vec<Entry>, AuditError> {
+pub(crate) fn read(path: &Path) -> Result<Vec<Entry>, AuditError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -288,7 +288,7 @@ pub fn verify(path: &Path) -> Result<Vec<Entry>, AuditError> {
 
 /// The dotted paths of the secrets in `value` (top-level key for a secret subtree), sorted: the key names an
 /// [`AccessEvent`] lists.
-pub fn secret_paths(value: &Value) -> Vec<String> {
+pub(crate) fn secret_paths(value: &Value) -> Vec<String> {
     fn walk(value: &Value, path: &str, out: &mut Vec<String>) {
         match value {
             Value::Secret(_) => out.push(path.to_owned()),

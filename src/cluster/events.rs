@@ -11,35 +11,35 @@ use kube::api::{Api, PostParams};
 use super::{Client, ClusterError};
 
 /// The Event `reason` for a rollout whose secret content changed.
-pub const SECRETS_CHANGED: &str = "SecretsChanged";
+pub(crate) const SECRETS_CHANGED: &str = "SecretsChanged";
 /// The Event `reason` for a rotation that changed a Deployment's secret content (it rolls on the next deploy).
-pub const SECRET_ROTATED: &str = "SecretRotated";
+pub(crate) const SECRET_ROTATED: &str = "SecretRotated";
 /// The component named as the Event source.
-pub const COMPONENT: &str = "sophia";
+pub(crate) const COMPONENT: &str = "sophia";
 
 /// One secret change of one Deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecretChange<'a> {
+pub(crate) struct SecretChange<'a> {
     /// The namespace.
-    pub namespace: &'a str,
+    pub(crate) namespace: &'a str,
     /// The Deployment.
-    pub deployment: &'a str,
+    pub(crate) deployment: &'a str,
     /// Its UID, when known (lets `kubectl describe deployment` find the Event).
-    pub uid: Option<&'a str>,
+    pub(crate) uid: Option<&'a str>,
     /// The fingerprint the Deployment now runs: with `deployment`, what makes the Event unique.
-    pub fingerprint: &'a str,
+    pub(crate) fingerprint: &'a str,
     /// The Event reason ([`SECRETS_CHANGED`], [`SECRET_ROTATED`]).
-    pub reason: &'a str,
+    pub(crate) reason: &'a str,
     /// The key names that changed, sorted.
-    pub keys: &'a [String],
+    pub(crate) keys: &'a [String],
     /// What changed them, when it is not a rollout seen afterwards (`rotated ENV paths P (config keys K)`): the
     /// Deployment then runs the new fingerprint only after the next deploy. Names only, never a value.
-    pub cause: Option<&'a str>,
+    pub(crate) cause: Option<&'a str>,
 }
 
 impl SecretChange<'_> {
     /// The Event's message: key names and fingerprints, never a value.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self.cause {
             None => format!(
                 "secret keys changed: {} (now {})",
@@ -56,14 +56,14 @@ impl SecretChange<'_> {
 }
 
 /// The Event's name: the Deployment and 16 hex digits of the fingerprint (`hmac-sha256:` stripped).
-pub fn event_name(deployment: &str, fingerprint: &str, reason: &str) -> String {
+pub(crate) fn event_name(deployment: &str, fingerprint: &str, reason: &str) -> String {
     let digest = fingerprint.rsplit(':').next().unwrap_or(fingerprint);
     let short: String = digest.chars().take(16).collect();
     format!("{deployment}.{}.{short}", reason.to_ascii_lowercase())
 }
 
 /// Creates the Event for `change` unless it exists. Returns whether it was created.
-pub async fn emit_secret_change(
+pub(crate) async fn emit_secret_change(
     client: &Client,
     change: &SecretChange<'_>,
 ) -> Result<bool, ClusterError> {

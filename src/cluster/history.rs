@@ -8,8 +8,9 @@
 //! from another commit that changes no secret is a no-op and touches no template, and a template is never edited in
 //! place by a rollout (a change makes a new ReplicaSet).
 //!
-//! Fallback for ReplicaSets made before the record existed: the deployer and commit the controller copied from the
-//! Deployment's metadata annotations (`sophia.dev/deployed-by`, `sophia.dev/commit`, no longer written). Those are of
+//! Fallback for ReplicaSets whose template carries no record (made by a version that annotated the Deployment
+//! instead): the deployer and commit the controller copied from the Deployment's metadata annotations
+//! (`sophia.dev/deployed-by`, `sophia.dev/commit`, which are read but not written). Those are of
 //! the last `pulumi up` that changed the Deployment while that ReplicaSet was the newest, not necessarily of the
 //! change that made it; [`Rollout::provenance`] says which of the two a rollout's values are.
 
@@ -28,7 +29,7 @@ use crate::k8s::objects::{
 /// Where a rollout's deployer and commit come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ProvenanceSource {
+pub(crate) enum ProvenanceSource {
     /// The pod template's record of the change that made the rollout: exact, and kept forever.
     Change,
     /// The ReplicaSet's metadata, from a Deployment of an earlier version: the last deploy that changed the
@@ -40,27 +41,27 @@ pub enum ProvenanceSource {
 
 /// One rollout of a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Rollout {
+pub(crate) struct Rollout {
     /// The Deployment revision.
-    pub revision: u64,
+    pub(crate) revision: u64,
     /// The ReplicaSet.
-    pub replica_set: String,
+    pub(crate) replica_set: String,
     /// When the ReplicaSet was created (RFC 3339).
-    pub created: Option<String>,
+    pub(crate) created: Option<String>,
     /// The secret fingerprint of its template.
-    pub fingerprint: Option<String>,
+    pub(crate) fingerprint: Option<String>,
     /// Keys whose version differs from the rollout before (all keys for the first), sorted.
-    pub changed_keys: Vec<String>,
+    pub(crate) changed_keys: Vec<String>,
     /// Who deployed the change (see `provenance` for how exact).
-    pub deployed_by: Option<String>,
+    pub(crate) deployed_by: Option<String>,
     /// The commit of the change (see `provenance`).
-    pub commit: Option<String>,
+    pub(crate) commit: Option<String>,
     /// The ESC environment revision of the change, when it was recorded.
-    pub esc_revision: Option<String>,
+    pub(crate) esc_revision: Option<String>,
     /// Where `deployed_by` and `commit` come from.
-    pub provenance: ProvenanceSource,
+    pub(crate) provenance: ProvenanceSource,
     /// Pods it runs now.
-    pub replicas: i32,
+    pub(crate) replicas: i32,
 }
 
 fn annotation(meta: Option<&ObjectMeta>, name: &str) -> Option<String> {
@@ -68,7 +69,7 @@ fn annotation(meta: Option<&ObjectMeta>, name: &str) -> Option<String> {
 }
 
 /// The rollouts of `service` among `replica_sets`, oldest first.
-pub fn rollouts(replica_sets: &[ReplicaSet], service: &str) -> Vec<Rollout> {
+pub(crate) fn rollouts(replica_sets: &[ReplicaSet], service: &str) -> Vec<Rollout> {
     let mut mine: Vec<&ReplicaSet> = replica_sets
         .iter()
         .filter(|rs| {

@@ -3,13 +3,13 @@
 //! listing what the stack runs there ([`LiveStack`]: its Deployments, ReplicaSets and pods, three list requests), and
 //! comparing that with what the stack declares ([`status`]). It uses kube-rs over rustls; no `kubectl`.
 //!
-//! Entry points: [`connect`], [`LiveStack::list`], then [`status::compare`] or [`status::stale_pods`]; rotation's
+//! Entry points: [`connect`], [`LiveStack::list`], then [`status::compare`] and [`status::StackStatus::stale`]; rotation's
 //! rollout gate asks through [`rollout::KubeRollouts`].
 
-pub mod events;
-pub mod history;
-pub mod rollout;
-pub mod status;
+pub(crate) mod events;
+pub(crate) mod history;
+pub(crate) mod rollout;
+pub(crate) mod status;
 #[cfg(test)]
 mod test_fixtures;
 
@@ -26,7 +26,7 @@ use crate::program::{CONTEXT_KEY, KUBECONFIG_KEY};
 
 /// Errors reaching or reading the cluster. None quotes the kubeconfig's content (it may hold credentials).
 #[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
+pub(crate) enum ClusterError {
     /// The stack sets no kubeconfig.
     #[error(
         "stack config `{key}` is not set: the stack renders to files and has no cluster to ask (set it to a kubeconfig path or content)"
@@ -55,33 +55,33 @@ pub enum ClusterError {
 }
 
 /// A connected client.
-pub type Client = kube::Client;
+pub(crate) type Client = kube::Client;
 
 /// A client and where it points, for messages (neither part holds a credential).
 #[derive(Clone)]
-pub struct Connection {
+pub(crate) struct Connection {
     /// The client.
-    pub client: Client,
+    pub(crate) client: Client,
     /// The kubeconfig context used (`kubeContext`, else the kubeconfig's current context).
-    pub context: String,
+    pub(crate) context: String,
     /// The API server's URL.
-    pub server: String,
+    pub(crate) server: String,
 }
 
 impl Connection {
     /// `context NAME, server URL`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("context {}, server {}", self.context, self.server)
     }
 }
 
 /// Connects to the cluster `config`'s stack deploys to.
-pub async fn connect(config: &StackConfig) -> Result<Client, ClusterError> {
+pub(crate) async fn connect(config: &StackConfig) -> Result<Client, ClusterError> {
     Ok(connect_to(config).await?.client)
 }
 
 /// [`connect`], also saying where the client points.
-pub async fn connect_to(config: &StackConfig) -> Result<Connection, ClusterError> {
+pub(crate) async fn connect_to(config: &StackConfig) -> Result<Connection, ClusterError> {
     let key = format!("{}:{KUBECONFIG_KEY}", config.project);
     let value = config
         .get(KUBECONFIG_KEY)
@@ -122,21 +122,18 @@ pub async fn connect_to(config: &StackConfig) -> Result<Connection, ClusterError
 
 /// What a stack runs in its namespace: the objects labelled `app.kubernetes.io/part-of=<project>`.
 #[derive(Debug, Clone, Default)]
-pub struct LiveStack {
+pub(crate) struct LiveStack {
     /// The Deployments.
-    pub deployments: Vec<Deployment>,
+    pub(crate) deployments: Vec<Deployment>,
     /// Their ReplicaSets (current and superseded).
-    pub replica_sets: Vec<ReplicaSet>,
+    pub(crate) replica_sets: Vec<ReplicaSet>,
     /// Their pods, terminating ones included (they still run their version).
-    pub pods: Vec<Pod>,
+    pub(crate) pods: Vec<Pod>,
 }
 
 impl LiveStack {
-    /// Number of API requests [`LiveStack::list`] makes.
-    pub const REQUESTS: usize = 3;
-
     /// Lists the stack's Deployments, ReplicaSets and pods in `namespace`, one list request each.
-    pub async fn list(
+    pub(crate) async fn list(
         client: &Client,
         namespace: &str,
         project: &str,

@@ -102,7 +102,7 @@ fn rollout_holdups(name: &str, deployment: &Deployment, not_ready: &[String]) ->
 /// Everything that makes retiring a credential used by `deployments` unsafe now, per the listed `live` stack and
 /// what `objects` declares. Empty when every such Deployment has settled on the desired fingerprint. A Deployment
 /// that is not in the cluster and has no pods runs nothing, so holds nothing up.
-pub fn holdups(
+pub(crate) fn holdups(
     objects: &StackObjects,
     live: &LiveStack,
     deployments: &BTreeSet<String>,
@@ -203,7 +203,7 @@ pub fn holdups(
 }
 
 /// Loads a stack's config and the objects it declares (the CLI passes the loader `sophia status` uses).
-pub type StackLoader<'a> = Box<dyn Fn(&str) -> Result<(StackConfig, StackObjects), String> + 'a>;
+pub(crate) type StackLoader<'a> = Box<dyn Fn(&str) -> Result<(StackConfig, StackObjects), String> + 'a>;
 
 /// What the gate saw of one stack, kept for the Events after the rotation.
 struct Checked {
@@ -216,7 +216,7 @@ struct Checked {
 }
 
 /// [`RolloutCheck`] against each stack's own cluster, with kube-rs; then the rotation's Events.
-pub struct KubeRollouts<'a> {
+pub(crate) struct KubeRollouts<'a> {
     runtime: tokio::runtime::Runtime,
     load: StackLoader<'a>,
     checked: RefCell<BTreeMap<String, Checked>>,
@@ -224,7 +224,7 @@ pub struct KubeRollouts<'a> {
 
 impl<'a> KubeRollouts<'a> {
     /// A checker loading stacks with `load`. Nothing is contacted until a stack is checked.
-    pub fn new(load: StackLoader<'a>) -> std::io::Result<Self> {
+    pub(crate) fn new(load: StackLoader<'a>) -> std::io::Result<Self> {
         Ok(KubeRollouts {
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -237,7 +237,7 @@ impl<'a> KubeRollouts<'a> {
     /// After a rotation: loads `stack` again and emits a `SecretRotated` Event on each live Deployment whose
     /// fingerprint changed since the check, naming `cause` and the env vars whose version changed. Returns the
     /// Deployments an Event was emitted on (created, or already there). A stack the gate did not reach is skipped.
-    pub fn announce(&self, stack: &str, cause: &str) -> Result<Vec<String>, String> {
+    pub(crate) fn announce(&self, stack: &str, cause: &str) -> Result<Vec<String>, String> {
         let checked = self.checked.borrow();
         let Some(checked) = checked.get(stack) else {
             return Ok(Vec::new());

@@ -1,7 +1,7 @@
 //! Which pods run which version of each key, against what the stack declares: [`compare`] (pure, over a
-//! [`LiveStack`]) gives a [`StackStatus`]; [`stack_status`] lists and compares; [`StackStatus::stale`] (listed
-//! first by [`stale_pods`]) is where rotation's rollout gate ([`super::rollout`]) starts before it retires a
-//! credential ("no running pod of these Deployments still uses an old version").
+//! [`LiveStack`]) gives a [`StackStatus`]; [`stack_status`] lists and compares; [`StackStatus::stale`] is where
+//! rotation's rollout gate ([`super::rollout`]) starts before it retires a credential ("no running pod of these
+//! Deployments still uses an old version").
 //!
 //! A pod is current when its fingerprint annotation equals the desired one; otherwise each key whose keyed version
 //! (the pod's `sophia.dev/key-fingerprints`) differs from the desired one is named. A Deployment is drifted when its
@@ -21,88 +21,88 @@ use crate::k8s::StackObjects;
 use crate::k8s::objects::{FINGERPRINT_ANNOTATION, KEY_FINGERPRINTS_ANNOTATION, NAME_LABEL};
 
 /// The Deployment controller's revision annotation on each ReplicaSet.
-pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
+pub(crate) const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
 
 /// The whole stack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StackStatus {
+pub(crate) struct StackStatus {
     /// The namespace.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Per declared service, sorted by name.
-    pub deployments: Vec<DeploymentStatus>,
+    pub(crate) deployments: Vec<DeploymentStatus>,
 }
 
 /// One Deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DeploymentStatus {
+pub(crate) struct DeploymentStatus {
     /// The Deployment (service) name.
-    pub name: String,
+    pub(crate) name: String,
     /// The fingerprint the stack declares now (from [`crate::k8s::desired_objects`]).
-    pub desired: String,
+    pub(crate) desired: String,
     /// The fingerprint on the live pod template; `None` when the Deployment is missing.
-    pub live: Option<String>,
+    pub(crate) live: Option<String>,
     /// Whether the live template differs from the desired one (or the Deployment is missing).
-    pub drifted: bool,
+    pub(crate) drifted: bool,
     /// Rollout progress from the Deployment's status.
-    pub rollout: Rollout,
+    pub(crate) rollout: Rollout,
     /// Its pods, sorted by name.
-    pub pods: Vec<PodStatus>,
+    pub(crate) pods: Vec<PodStatus>,
     /// The live Deployment's UID.
-    pub uid: Option<String>,
+    pub(crate) uid: Option<String>,
     /// The keys whose version differs between the newest ReplicaSet and the one before it with another fingerprint
     /// (what the last secret rollout changed), sorted; empty when there is none.
-    pub last_changed_keys: Vec<String>,
+    pub(crate) last_changed_keys: Vec<String>,
 }
 
 /// Rollout progress.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Rollout {
+pub(crate) struct Rollout {
     /// Desired replicas.
-    pub replicas: i32,
+    pub(crate) replicas: i32,
     /// Replicas on the current template.
-    pub updated: i32,
+    pub(crate) updated: i32,
     /// Ready replicas.
-    pub ready: i32,
+    pub(crate) ready: i32,
     /// Available replicas.
-    pub available: i32,
+    pub(crate) available: i32,
     /// Whether the rollout is paused (`spec.paused`).
-    pub paused: bool,
+    pub(crate) paused: bool,
 }
 
 /// One pod.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PodStatus {
+pub(crate) struct PodStatus {
     /// The pod name.
-    pub name: String,
+    pub(crate) name: String,
     /// Its fingerprint annotation, if any.
-    pub fingerprint: Option<String>,
+    pub(crate) fingerprint: Option<String>,
     /// Whether it runs the desired fingerprint.
-    pub current: bool,
+    pub(crate) current: bool,
     /// The keys it runs a superseded (or no, or a removed) version of, sorted; empty when current.
-    pub stale_keys: Vec<String>,
+    pub(crate) stale_keys: Vec<String>,
 }
 
 /// A pod not on the desired fingerprint, for the rotation gate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct StalePod {
+pub(crate) struct StalePod {
     /// Its Deployment.
-    pub deployment: String,
+    pub(crate) deployment: String,
     /// The pod.
-    pub pod: String,
+    pub(crate) pod: String,
     /// The keys it runs an old version of.
-    pub stale_keys: Vec<String>,
+    pub(crate) stale_keys: Vec<String>,
 }
 
 impl StackStatus {
     /// Whether every Deployment is applied and every pod runs the desired versions (exit 0 of `sophia status`).
-    pub fn is_current(&self) -> bool {
+    pub(crate) fn is_current(&self) -> bool {
         self.deployments
             .iter()
             .all(|d| !d.drifted && d.pods.iter().all(|p| p.current))
     }
 
     /// The pods of `deployments` (all when `None`) not on the desired fingerprint, sorted by Deployment then pod.
-    pub fn stale(&self, deployments: Option<&BTreeSet<String>>) -> Vec<StalePod> {
+    pub(crate) fn stale(&self, deployments: Option<&BTreeSet<String>>) -> Vec<StalePod> {
         self.deployments
             .iter()
             .filter(|d| deployments.is_none_or(|names| names.contains(&d.name)))
@@ -132,7 +132,7 @@ fn service_of(meta: &ObjectMeta) -> Option<&str> {
 }
 
 /// Compares what `live` runs with what `objects` declares.
-pub fn compare(objects: &StackObjects, live: &LiveStack) -> StackStatus {
+pub(crate) fn compare(objects: &StackObjects, live: &LiveStack) -> StackStatus {
     let deployments: BTreeMap<&str, &Deployment> = live
         .deployments
         .iter()
@@ -255,26 +255,13 @@ fn last_change(replica_sets: &[ReplicaSet], service: &str) -> Vec<String> {
 }
 
 /// Lists the stack's objects and compares them with `objects` (`project` is the stack's project name).
-pub async fn stack_status(
+pub(crate) async fn stack_status(
     client: &Client,
     objects: &StackObjects,
     project: &str,
 ) -> Result<StackStatus, ClusterError> {
     let live = LiveStack::list(client, &objects.namespace, project).await?;
     Ok(compare(objects, &live))
-}
-
-/// The rotation gate: the running pods of `deployments` that are not on the fingerprint `objects` declares, with
-/// the keys each still runs an old version of. Empty means no pod of those Deployments uses a superseded credential.
-pub async fn stale_pods(
-    client: &Client,
-    objects: &StackObjects,
-    project: &str,
-    deployments: &BTreeSet<String>,
-) -> Result<Vec<StalePod>, ClusterError> {
-    Ok(stack_status(client, objects, project)
-        .await?
-        .stale(Some(deployments)))
 }
 
 #[cfg(test)]

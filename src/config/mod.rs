@@ -51,13 +51,13 @@ use std::path::{Path, PathBuf};
 
 mod error;
 pub mod passphrase;
-pub mod project;
-pub mod stack_file;
-pub mod yaml;
+pub(crate) mod project;
+pub(crate) mod stack_file;
+pub(crate) mod yaml;
 
 pub use error::Error;
-pub use project::Project;
-pub use stack_file::StackFile;
+pub(crate) use project::Project;
+pub(crate) use stack_file::StackFile;
 
 use crate::secret::SecretString;
 use crate::value::Value;
@@ -65,7 +65,7 @@ use passphrase::{CryptError, Crypter};
 use stack_file::SecretsProvider;
 
 /// Name (in the project namespace) of the config key holding the stack's ESC environments on a local backend.
-pub const ENVIRONMENTS_KEY: &str = "environments";
+pub(crate) const ENVIRONMENTS_KEY: &str = "environments";
 
 /// The merged configuration of one stack.
 #[derive(Debug, Clone)]
@@ -80,7 +80,7 @@ pub struct StackConfig {
 
 /// Reads the passphrase as Pulumi does: `PULUMI_CONFIG_PASSPHRASE` verbatim when set (even empty), else the
 /// whitespace-trimmed contents of the file named by a non-empty `PULUMI_CONFIG_PASSPHRASE_FILE`, else `None`.
-pub fn passphrase_from_env() -> Result<Option<SecretString>, Error> {
+pub(crate) fn passphrase_from_env() -> Result<Option<SecretString>, Error> {
     if let Some(phrase) = std::env::var_os("PULUMI_CONFIG_PASSPHRASE") {
         return phrase
             .into_string()
@@ -146,7 +146,7 @@ impl StackConfig {
     /// or `Pulumi.yaml` does not declare it; declared keys the stack file lacks are dropped and refilled after the
     /// ESC layer. Object values arrive as JSON text: the stack file (or the declaration) says which keys are
     /// objects, and which leaves inside them were `secure:`, without needing the passphrase.
-    pub fn from_engine(
+    pub(crate) fn from_engine(
         project_dir: &Path,
         project: &str,
         stack: &str,
@@ -220,7 +220,7 @@ impl StackConfig {
     }
 
     /// The value at `key`: a full key (`ns:name`) or a bare name in the project's namespace.
-    pub fn get(&self, key: &str) -> Option<&Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value> {
         if key.contains(':') {
             self.values.get(key)
         } else {
@@ -329,7 +329,7 @@ fn declared_environments(
 
 /// A client for the current Pulumi Cloud login, when there is one: a stack file's `environment:` list is then opened
 /// in Pulumi Cloud, as the Pulumi CLI does; otherwise from the local `environments/` directory.
-pub fn cloud_login() -> Option<crate::cloud::Client> {
+pub(crate) fn cloud_login() -> Option<crate::cloud::Client> {
     crate::cloud::Backend::from_login()
         .ok()
         .flatten()
@@ -337,7 +337,7 @@ pub fn cloud_login() -> Option<crate::cloud::Client> {
 }
 
 /// Where a stack's `environment:` list is read from, for the CLI to report (stderr).
-pub fn environment_source() -> String {
+pub(crate) fn environment_source() -> String {
     match cloud_login() {
         Some(c) => format!(
             "environments: `environment:` list from Pulumi Cloud at {}",
@@ -448,7 +448,7 @@ fn evaluate_environments(
 /// Projects an environment's `pulumiConfig` into config keys (pulumi/pulumi `toConfigMap`): keys without `:` take
 /// the project namespace; top-level scalars become their text (as all top-level config is), unknowns `[unknown]`;
 /// secretness carries through.
-pub fn project_environment(
+pub(crate) fn project_environment(
     project: &str,
     pulumi_config: &Value,
 ) -> Result<BTreeMap<String, Value>, String> {
@@ -480,7 +480,7 @@ pub fn project_environment(
 /// The precedence, as a pure function: `environments` (projected, in declaration order, later winning) under the
 /// stack's own `stack` values (objects merging recursively, the stack winning), then `Pulumi.yaml` fills for keys
 /// still missing.
-pub fn merge_layers(
+pub(crate) fn merge_layers(
     project: &Project,
     environments: &[BTreeMap<String, Value>],
     stack: BTreeMap<String, Value>,

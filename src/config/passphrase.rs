@@ -22,9 +22,9 @@ use crate::secret::SecretString;
 /// PBKDF2 iterations Pulumi uses (fixed by the `v1` format).
 pub const ITERATIONS: u32 = 1_000_000;
 /// Salt length Pulumi generates, in bytes.
-pub const SALT_BYTES: usize = 8;
+pub(crate) const SALT_BYTES: usize = 8;
 /// AES-GCM nonce length, in bytes.
-pub const NONCE_BYTES: usize = 12;
+pub(crate) const NONCE_BYTES: usize = 12;
 const TAG_BYTES: usize = 16;
 /// The plaintext `encryptionsalt` encrypts; a passphrase is correct iff it decrypts to exactly this.
 const SALT_CHECK: &str = "pulumi";
@@ -82,7 +82,7 @@ pub fn derive_key(passphrase: &SecretString, salt: &[u8]) -> Zeroizing<[u8; 32]>
 
 /// Checks the shape of a `v1:<nonce>:<ciphertext>` value without a key (so malformed values are reported before
 /// any passphrase is needed). Returns the nonce and the ciphertext with its tag.
-pub fn parse_ciphertext(value: &str) -> Result<([u8; NONCE_BYTES], Vec<u8>), CryptError> {
+pub(crate) fn parse_ciphertext(value: &str) -> Result<([u8; NONCE_BYTES], Vec<u8>), CryptError> {
     let mut parts = value.split(':');
     let (Some(version), Some(nonce), Some(body), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -114,7 +114,7 @@ pub fn parse_ciphertext(value: &str) -> Result<([u8; NONCE_BYTES], Vec<u8>), Cry
 }
 
 /// Splits `encryptionsalt` into the salt and the check value.
-pub fn parse_state(state: &str) -> Result<(Vec<u8>, &str), CryptError> {
+pub(crate) fn parse_state(state: &str) -> Result<(Vec<u8>, &str), CryptError> {
     let mut parts = state.splitn(3, ':');
     let (Some(version), Some(salt), Some(check)) = (parts.next(), parts.next(), parts.next())
     else {
@@ -172,7 +172,7 @@ impl Crypter {
     }
 
     /// Encrypts with a given nonce: only for reproducing Pulumi's deterministic test vectors.
-    pub fn encrypt_with_nonce(&self, plaintext: &str, nonce: [u8; NONCE_BYTES]) -> String {
+    pub(crate) fn encrypt_with_nonce(&self, plaintext: &str, nonce: [u8; NONCE_BYTES]) -> String {
         let cipher = Aes256Gcm::new_from_slice(self.key.as_ref()).expect("key is 32 bytes");
         let body = cipher
             .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())

@@ -19,44 +19,44 @@ const PROJECT_FILES: [&str; 2] = ["Pulumi.yaml", "Pulumi.yml"];
 
 /// A parsed `Pulumi.yaml`.
 #[derive(Debug, Clone)]
-pub struct Project {
+pub(crate) struct Project {
     /// `name:`, the default config namespace.
-    pub name: String,
+    pub(crate) name: String,
     /// The project file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Directory of the stack files: `stackConfigDir:` (or the legacy string form of `config:`), relative to the
     /// project directory; the project directory itself when unset.
-    pub stack_config_dir: PathBuf,
+    pub(crate) stack_config_dir: PathBuf,
     /// Declarations by full key (`project:key`, `aws:region`).
-    pub config: BTreeMap<String, Declaration>,
+    pub(crate) config: BTreeMap<String, Declaration>,
 }
 
 /// One `config:` entry of `Pulumi.yaml`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Declaration {
+pub(crate) struct Declaration {
     /// The key as written (`namespace`, `aws:region`).
-    pub written: String,
+    pub(crate) written: String,
     /// `type:` (`string`, `integer`, `boolean`, `array`, `object`), when explicitly typed.
-    pub ty: Option<String>,
+    pub(crate) ty: Option<String>,
     /// `items:` of an array type, innermost last (`array<array<string>>` is `["array", "string"]`).
-    pub items: Vec<String>,
+    pub(crate) items: Vec<String>,
     /// `secret: true`: a stack value must be encrypted.
-    pub secret: bool,
+    pub(crate) secret: bool,
     /// `default:` (project namespace) or `value:` (any namespace), already in stack-config form: scalars as
     /// strings (Go's `%v`), lists and objects as value trees.
-    pub fill: Option<Value>,
+    pub(crate) fill: Option<Value>,
     /// 1-based line of the entry.
-    pub line: usize,
+    pub(crate) line: usize,
 }
 
 impl Declaration {
     /// Whether the stack must set this key itself (project namespace, no default, no value).
-    pub fn is_required(&self, project: &str, full_key: &str) -> bool {
+    pub(crate) fn is_required(&self, project: &str, full_key: &str) -> bool {
         self.fill.is_none() && full_key.starts_with(&format!("{project}:"))
     }
 
     /// Pulumi's name for the declared type (`array<string>`).
-    pub fn type_name(&self) -> String {
+    pub(crate) fn type_name(&self) -> String {
         let mut name = self.items.iter().rev().fold(String::new(), |inner, item| {
             if inner.is_empty() {
                 item.clone()
@@ -76,7 +76,7 @@ impl Declaration {
 
     /// Whether `value` (decrypted, in stack-config form) satisfies the declared type (Pulumi's
     /// `ValidateConfigValue`: integers and booleans may be given as their string forms).
-    pub fn accepts(&self, value: &Value) -> bool {
+    pub(crate) fn accepts(&self, value: &Value) -> bool {
         match &self.ty {
             None => true,
             Some(ty) => type_accepts(ty, &self.items, value),
@@ -118,7 +118,7 @@ fn type_accepts(ty: &str, items: &[String], value: &Value) -> bool {
 
 /// Turns `project:key`, `key` (project namespace) or the old `ns:config:key` into the full key, as Pulumi's
 /// `config.ParseKey` / `parseConfigKey` do.
-pub fn full_key(project: &str, key: &str) -> Result<String, String> {
+pub(crate) fn full_key(project: &str, key: &str) -> Result<String, String> {
     let parts: Vec<&str> = key.split(':').collect();
     match parts.as_slice() {
         [name] => Ok(format!("{project}:{name}")),
@@ -145,7 +145,7 @@ pub(crate) fn config_form(node: &Node) -> Value {
 
 impl Project {
     /// Finds and parses the project file in `dir`.
-    pub fn load(dir: &Path) -> Result<Project, Error> {
+    pub(crate) fn load(dir: &Path) -> Result<Project, Error> {
         let path = PROJECT_FILES
             .iter()
             .map(|name| dir.join(name))
@@ -161,7 +161,7 @@ impl Project {
     }
 
     /// Parses project file text; `path` is used in errors and to resolve `stackConfigDir`.
-    pub fn parse(path: &Path, text: &str) -> Result<Project, Error> {
+    pub(crate) fn parse(path: &Path, text: &str) -> Result<Project, Error> {
         let invalid = |line: usize, column: usize, message: String| Error::Invalid {
             path: path.to_path_buf(),
             line,
@@ -216,7 +216,7 @@ impl Project {
                 kind: NodeKind::Scalar(Scalar::Null),
                 ..
             }) => {}
-            // The legacy form: `config: <dir>` meant what `stackConfigDir` means now.
+            // Pulumi's older form, still accepted: `config: <dir>` means what `stackConfigDir` means.
             Some(
                 node @ Node {
                     kind: NodeKind::Scalar(Scalar::String(sub)),
@@ -273,7 +273,7 @@ impl Project {
     }
 
     /// The stack file of `stack` (`org/name` takes the short name, as Pulumi does).
-    pub fn stack_file(&self, stack: &str) -> PathBuf {
+    pub(crate) fn stack_file(&self, stack: &str) -> PathBuf {
         let short = stack.rsplit('/').next().unwrap_or(stack);
         let ext = self
             .path

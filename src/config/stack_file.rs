@@ -16,7 +16,7 @@ use crate::value::Value;
 
 /// A config value as stored: plain data, with `secure:` ciphertexts where the file has them.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Raw {
+pub(crate) enum Raw {
     /// Plain data (no secrets inside), already in stack-config form at the top level.
     Plain(Value),
     /// `{secure: v1:...}`.
@@ -34,12 +34,12 @@ pub enum Raw {
 
 impl Raw {
     /// Whether a ciphertext is inside.
-    pub fn is_secure(&self) -> bool {
+    pub(crate) fn is_secure(&self) -> bool {
         !matches!(self, Raw::Plain(_))
     }
 
     /// Whether the stored value is a list or an object (Pulumi's "object value").
-    pub fn is_object(&self) -> bool {
+    pub(crate) fn is_object(&self) -> bool {
         match self {
             Raw::Plain(v) => matches!(v, Value::Array(_) | Value::Object(_)),
             Raw::Secure { .. } => false,
@@ -48,7 +48,7 @@ impl Raw {
     }
 
     /// Every ciphertext with its path below the key (`.db.password`, `[0]`) and line.
-    pub fn ciphertexts(&self, path: &mut String, out: &mut Vec<(String, String, usize)>) {
+    pub(crate) fn ciphertexts(&self, path: &mut String, out: &mut Vec<(String, String, usize)>) {
         match self {
             Raw::Plain(_) => {}
             Raw::Secure { ciphertext, line } => out.push((path.clone(), ciphertext.clone(), *line)),
@@ -73,7 +73,7 @@ impl Raw {
 
     /// Marks as secret the parts of `plain` (the same value, decrypted elsewhere, e.g. by the Pulumi engine) that
     /// are `secure:` here. Returns `None` when the shapes differ.
-    pub fn mark_secrets(&self, plain: &Value) -> Option<Value> {
+    pub(crate) fn mark_secrets(&self, plain: &Value) -> Option<Value> {
         match (self, plain) {
             (Raw::Plain(_), v) => Some(v.clone()),
             (Raw::Secure { .. }, v) => Some(Value::secret(v.clone())),
@@ -139,7 +139,7 @@ impl Raw {
 
 /// How the stack's secrets are encrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretsProvider {
+pub(crate) enum SecretsProvider {
     /// The passphrase provider with this `encryptionsalt`.
     Passphrase(String),
     /// The passphrase provider, but no `encryptionsalt` yet (a stack that has never stored a secret).
@@ -151,24 +151,24 @@ pub enum SecretsProvider {
 
 /// A parsed stack file.
 #[derive(Debug, Clone)]
-pub struct StackFile {
+pub(crate) struct StackFile {
     /// The file.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// `secretsprovider:` as written.
-    pub secrets_provider: Option<String>,
+    pub(crate) secrets_provider: Option<String>,
     /// `encryptedkey:` (KMS-wrapped data key of cloud providers).
-    pub encrypted_key: Option<String>,
+    pub(crate) encrypted_key: Option<String>,
     /// `encryptionsalt:` (passphrase provider).
-    pub encryption_salt: Option<String>,
+    pub(crate) encryption_salt: Option<String>,
     /// `config:` by full key.
-    pub config: BTreeMap<String, Raw>,
+    pub(crate) config: BTreeMap<String, Raw>,
     /// `environment:` imports (the Pulumi Cloud declaration; a list of environment names).
-    pub environment: Vec<String>,
+    pub(crate) environment: Vec<String>,
 }
 
 impl StackFile {
     /// Reads and parses the stack file at `path` for project `project`.
-    pub fn load(path: &Path, project: &str, stack: &str) -> Result<StackFile, Error> {
+    pub(crate) fn load(path: &Path, project: &str, stack: &str) -> Result<StackFile, Error> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -188,7 +188,7 @@ impl StackFile {
     }
 
     /// Parses stack file text.
-    pub fn parse(path: &Path, project: &str, text: &str) -> Result<StackFile, Error> {
+    pub(crate) fn parse(path: &Path, project: &str, text: &str) -> Result<StackFile, Error> {
         let invalid = |line, column, message| Error::Invalid {
             path: path.to_path_buf(),
             line,
@@ -271,7 +271,7 @@ impl StackFile {
 
     /// Classifies the secrets provider (Pulumi's rules: an explicit `secretsprovider` names it; otherwise an
     /// `encryptionsalt` means passphrase, an `encryptedkey` a cloud KMS, and neither the Pulumi Cloud service).
-    pub fn secrets_provider(&self) -> SecretsProvider {
+    pub(crate) fn secrets_provider(&self) -> SecretsProvider {
         match (self.secrets_provider.as_deref(), &self.encryption_salt) {
             (Some("passphrase") | None, Some(salt)) => SecretsProvider::Passphrase(salt.clone()),
             (Some("passphrase"), None) => SecretsProvider::PassphraseWithoutSalt,
@@ -286,12 +286,12 @@ impl StackFile {
     }
 
     /// Whether any value is `secure:`.
-    pub fn has_secrets(&self) -> bool {
+    pub(crate) fn has_secrets(&self) -> bool {
         self.config.values().any(Raw::is_secure)
     }
 
     /// Every ciphertext: (full key with path, ciphertext, line).
-    pub fn ciphertexts(&self) -> Vec<(String, String, usize)> {
+    pub(crate) fn ciphertexts(&self) -> Vec<(String, String, usize)> {
         let mut out = Vec::new();
         for (key, raw) in &self.config {
             let mut path = String::new();
@@ -305,7 +305,7 @@ impl StackFile {
     }
 
     /// Checks every ciphertext's shape; the first malformed one is an error naming its key and line. Needs no key.
-    pub fn check_ciphertexts(&self) -> Result<(), Error> {
+    pub(crate) fn check_ciphertexts(&self) -> Result<(), Error> {
         for (key, ciphertext, line) in self.ciphertexts() {
             passphrase::parse_ciphertext(&ciphertext).map_err(|source| Error::MalformedSecure {
                 stack_file: self.path.clone(),
@@ -318,7 +318,7 @@ impl StackFile {
     }
 
     /// The decrypted configuration. `crypter` must be given when [`StackFile::has_secrets`].
-    pub fn decrypt(&self, crypter: Option<&Crypter>) -> Result<BTreeMap<String, Value>, Error> {
+    pub(crate) fn decrypt(&self, crypter: Option<&Crypter>) -> Result<BTreeMap<String, Value>, Error> {
         let mut out = BTreeMap::new();
         for (key, raw) in &self.config {
             out.insert(

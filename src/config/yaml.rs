@@ -11,18 +11,18 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
 /// A YAML node with its position.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub(crate) struct Node {
     /// What the node holds.
-    pub kind: NodeKind,
+    pub(crate) kind: NodeKind,
     /// 1-based line.
-    pub line: usize,
+    pub(crate) line: usize,
     /// 1-based column.
-    pub column: usize,
+    pub(crate) column: usize,
 }
 
 /// The shape of a [`Node`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum NodeKind {
+pub(crate) enum NodeKind {
     /// A resolved scalar.
     Scalar(Scalar),
     /// A sequence.
@@ -33,7 +33,7 @@ pub enum NodeKind {
 
 /// A scalar resolved by the core schema.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
+pub(crate) enum Scalar {
     /// `null`, `~` or an empty plain scalar.
     Null,
     /// `true` / `false`.
@@ -46,18 +46,18 @@ pub enum Scalar {
 
 /// A YAML problem at a position.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct YamlError {
+pub(crate) struct YamlError {
     /// 1-based line.
-    pub line: usize,
+    pub(crate) line: usize,
     /// 1-based column.
-    pub column: usize,
+    pub(crate) column: usize,
     /// Lowercase message.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl Node {
     /// The node's text if it is a string scalar.
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.kind {
             NodeKind::Scalar(Scalar::String(s)) => Some(s),
             _ => None,
@@ -65,7 +65,7 @@ impl Node {
     }
 
     /// The mapping entries, if this is a mapping.
-    pub fn as_map(&self) -> Option<&[(Node, Node)]> {
+    pub(crate) fn as_map(&self) -> Option<&[(Node, Node)]> {
         match &self.kind {
             NodeKind::Map(entries) => Some(entries),
             _ => None,
@@ -73,7 +73,7 @@ impl Node {
     }
 
     /// The value under string key `key` of a mapping.
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         self.as_map()?
             .iter()
             .find(|(k, _)| k.key_text() == key)
@@ -81,7 +81,7 @@ impl Node {
     }
 
     /// The text of a mapping key (any scalar, rendered as its source would read).
-    pub fn key_text(&self) -> String {
+    pub(crate) fn key_text(&self) -> String {
         match &self.kind {
             NodeKind::Scalar(Scalar::String(s)) => s.clone(),
             NodeKind::Scalar(Scalar::Null) => "null".to_owned(),
@@ -92,7 +92,7 @@ impl Node {
     }
 
     /// A short description of the node's type for messages.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match &self.kind {
             NodeKind::Scalar(Scalar::Null) => "null",
             NodeKind::Scalar(Scalar::Bool(_)) => "boolean",
@@ -104,7 +104,7 @@ impl Node {
     }
 
     /// Plain JSON of this node (no secrets: callers handle `secure:` before converting).
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         match &self.kind {
             NodeKind::Scalar(Scalar::Null) => serde_json::Value::Null,
             NodeKind::Scalar(Scalar::Bool(b)) => serde_json::Value::Bool(*b),
@@ -124,7 +124,7 @@ impl Node {
 }
 
 /// Parses one YAML document. An empty document (or one holding only comments) is `None`.
-pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
+pub(crate) fn parse(text: &str) -> Result<Option<Node>, YamlError> {
     // A UTF-8 byte-order mark is allowed, as Pulumi strips it.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder {

@@ -37,9 +37,9 @@ use crate::config::StackConfig;
 use crate::value::{Reveal, Value};
 
 /// The catalog's file name at the project root.
-pub const CATALOG_FILE: &str = "services.yaml";
+pub(crate) const CATALOG_FILE: &str = "services.yaml";
 /// The stack config key (in the project namespace) holding per-stack overrides.
-pub const OVERRIDES_KEY: &str = "services";
+pub(crate) const OVERRIDES_KEY: &str = "services";
 
 /// Errors found loading or validating the catalog. Each names the file or the service and the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +118,7 @@ pub enum CatalogError {
 /// Where an env var's value comes from: a stack config key and an optional path inside a structured value.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(untagged)]
-pub enum EnvSource {
+pub(crate) enum EnvSource {
     /// `VAR: config-key`.
     Key(String),
     /// `VAR: {key: config-key, path: a.b.0}`.
@@ -133,22 +133,23 @@ pub enum EnvSource {
 
 impl EnvSource {
     /// The config key.
-    pub fn key(&self) -> &str {
+    pub(crate) fn key(&self) -> &str {
         match self {
             EnvSource::Key(key) | EnvSource::Path { key, .. } => key,
         }
     }
 
     /// The path inside the key's value, if any.
-    pub fn path(&self) -> Option<&str> {
+    pub(crate) fn path(&self) -> Option<&str> {
         match self {
             EnvSource::Key(_) => None,
             EnvSource::Path { path, .. } => path.as_deref().filter(|p| !p.is_empty()),
         }
     }
 
-    /// `key` or `key.path`, for messages.
-    pub fn describe(&self) -> String {
+    /// `key` or `key.path`, as messages name a source (the tests check that spelling).
+    #[cfg(test)]
+    pub(crate) fn describe(&self) -> String {
         match self.path() {
             Some(path) => format!("{}.{path}", self.key()),
             None => self.key().to_owned(),
@@ -159,37 +160,37 @@ impl EnvSource {
 /// Container resources: requests and limits as Kubernetes quantities (`50m`, `64Mi`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Resources {
+pub(crate) struct Resources {
     /// `resources.requests`.
     #[serde(default)]
-    pub requests: BTreeMap<String, String>,
+    pub(crate) requests: BTreeMap<String, String>,
     /// `resources.limits`.
     #[serde(default)]
-    pub limits: BTreeMap<String, String>,
+    pub(crate) limits: BTreeMap<String, String>,
 }
 
 /// One service after defaults and overrides: everything needed to build its Secret and Deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Service {
+pub(crate) struct Service {
     /// The service name (Deployment name, DNS-1123 label).
-    pub name: String,
+    pub(crate) name: String,
     /// Container image.
-    pub image: String,
+    pub(crate) image: String,
     /// Replica count.
-    pub replicas: i32,
+    pub(crate) replicas: i32,
     /// Container port, if the service listens on one.
-    pub port: Option<i32>,
+    pub(crate) port: Option<i32>,
     /// Container resources.
-    pub resources: Resources,
+    pub(crate) resources: Resources,
     /// Env var name to its source, sorted by name.
-    pub env: BTreeMap<String, EnvSource>,
+    pub(crate) env: BTreeMap<String, EnvSource>,
 }
 
 /// The validated catalog: services sorted by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalog {
     /// The services, sorted by name.
-    pub services: BTreeMap<String, Service>,
+    pub(crate) services: BTreeMap<String, Service>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -273,7 +274,7 @@ impl Catalog {
 
     /// The catalog as `stack` runs it: the stack's `services` overrides applied (image, replicas, env; a `null` env
     /// entry removes the var), then validated again.
-    pub fn for_stack(&self, config: &StackConfig) -> Result<Catalog, CatalogError> {
+    pub(crate) fn for_stack(&self, config: &StackConfig) -> Result<Catalog, CatalogError> {
         let key = format!("{}:{OVERRIDES_KEY}", config.project);
         let Some(value) = config.get(OVERRIDES_KEY) else {
             return Ok(self.clone());
@@ -419,7 +420,7 @@ fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) ->
 }
 
 /// Looks up `source` in the stack config: the key's value, then the path inside it. `None` when absent.
-pub fn resolve<'a>(config: &'a StackConfig, source: &EnvSource) -> Option<&'a Value> {
+pub(crate) fn resolve<'a>(config: &'a StackConfig, source: &EnvSource) -> Option<&'a Value> {
     let mut value = config.get(source.key())?;
     if let Some(path) = source.path() {
         for segment in path.split('.') {

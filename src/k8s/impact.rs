@@ -46,25 +46,25 @@ pub enum ImpactError {
 
 /// What one service looks like in a snapshot (no values, only fingerprints and the pod template).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServiceState {
+pub(crate) struct ServiceState {
     /// The whole-content fingerprint, if known.
-    pub hash: Option<String>,
+    pub(crate) hash: Option<String>,
     /// Per-key fingerprints.
-    pub key_hashes: BTreeMap<String, String>,
+    pub(crate) key_hashes: BTreeMap<String, String>,
     /// The pod template with the fingerprint annotation removed, if known.
-    pub template: Option<serde_json::Value>,
+    pub(crate) template: Option<serde_json::Value>,
 }
 
 /// A stack's services keyed by scope (`namespace/service`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     /// Services by scope.
-    pub services: BTreeMap<String, ServiceState>,
+    pub(crate) services: BTreeMap<String, ServiceState>,
 }
 
 impl Snapshot {
     /// The snapshot of freshly built objects.
-    pub fn from_objects(objects: &StackObjects) -> Snapshot {
+    pub(crate) fn from_objects(objects: &StackObjects) -> Snapshot {
         let mut snapshot = Snapshot::default();
         for service in &objects.services {
             let state = snapshot.services.entry(service.scope.clone()).or_default();
@@ -113,7 +113,7 @@ impl Snapshot {
     }
 
     /// The snapshot of rendered manifests (Secrets give key fingerprints, Deployments the hash and template).
-    pub fn from_manifests(manifests: &[serde_json::Value]) -> Snapshot {
+    pub(crate) fn from_manifests(manifests: &[serde_json::Value]) -> Snapshot {
         let mut snapshot = Snapshot::default();
         for m in manifests {
             let namespace = m["metadata"]["namespace"].as_str().unwrap_or("default");
@@ -283,7 +283,7 @@ pub struct ServiceImpact {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Impact {
     /// Every service in either snapshot, sorted; unchanged ones included so a report can count them.
-    pub services: Vec<ServiceImpact>,
+    pub(crate) services: Vec<ServiceImpact>,
 }
 
 impl Impact {
@@ -341,7 +341,7 @@ impl Impact {
     }
 
     /// `{"rolls": N, "unchanged": M, "services": [...affected...]}`.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         let affected: Vec<&ServiceImpact> = self.affected().collect();
         serde_json::json!({
             "affected": affected.len(),
@@ -351,7 +351,7 @@ impl Impact {
     }
 
     /// A Markdown table for a pull-request comment.
-    pub fn to_markdown(&self) -> String {
+    pub(crate) fn to_markdown(&self) -> String {
         let affected: Vec<&ServiceImpact> = self.affected().collect();
         let unchanged = self.services.len() - affected.len();
         let mut out = String::from("### Rollout impact\n\n");
@@ -390,7 +390,7 @@ impl Impact {
     }
 
     /// Plain text, one line per affected service.
-    pub fn to_text(&self) -> String {
+    pub(crate) fn to_text(&self) -> String {
         let mut out = String::new();
         for s in self.affected() {
             out.push_str(&format!(

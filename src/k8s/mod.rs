@@ -9,16 +9,16 @@
 //!
 //! Entry point: [`Catalog::load`], then [`desired_objects`] with the stack's config and [`hash_key`].
 
-pub mod catalog;
+pub(crate) mod catalog;
 pub mod impact;
-pub mod names;
-pub mod objects;
+pub(crate) mod names;
+pub(crate) mod objects;
 pub mod render;
 
 pub use catalog::{Catalog, CatalogError};
-pub use objects::{
-    ObjectsError, Provenance, ServiceObjects, StackObjects, desired_objects, hash_key, namespace,
-};
+pub use names::NameError;
+pub(crate) use objects::namespace;
+pub use objects::{ObjectsError, Provenance, ServiceObjects, StackObjects, desired_objects, hash_key};
 
 #[cfg(test)]
 mod tests;

@@ -2,12 +2,14 @@
 //!
 //! The API server rejects an object whose name breaks these rules, but only at apply time, after Pulumi has planned
 //! the change. Checking them while building the objects turns that late failure into an error naming the service.
-//! Entry points: [`check_label`], [`check_subdomain`], [`check_env_name`].
+//! Entry points: [`check_label`] and [`check_env_name`]; [`check_subdomain`] (the rule for a Secret's name) is
+//! compiled for the tests only, since every Secret name the builder makes is a checked service label plus `-env`.
 
 /// Longest DNS-1123 label (a Deployment name, a label value; RFC 1123).
-pub const MAX_LABEL: usize = 63;
+pub(crate) const MAX_LABEL: usize = 63;
 /// Longest DNS-1123 subdomain (a Secret name).
-pub const MAX_SUBDOMAIN: usize = 253;
+#[cfg(test)]
+pub(crate) const MAX_SUBDOMAIN: usize = 253;
 
 /// Why a name is not valid. The messages follow the API server's wording so they look familiar.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,7 +47,7 @@ fn is_alnum(b: u8) -> bool {
 }
 
 /// Checks a DNS-1123 label: at most 63 characters of `[a-z0-9-]`, starting and ending alphanumeric.
-pub fn check_label(name: &str) -> Result<(), NameError> {
+pub(crate) fn check_label(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
     }
@@ -71,7 +73,8 @@ pub fn check_label(name: &str) -> Result<(), NameError> {
 
 /// Checks a DNS-1123 subdomain: at most 253 characters, dot-separated labels (each checked as a label, without
 /// the 63-character limit on the whole).
-pub fn check_subdomain(name: &str) -> Result<(), NameError> {
+#[cfg(test)]
+pub(crate) fn check_subdomain(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
         return Err(NameError::Empty);
     }
@@ -100,7 +103,7 @@ pub fn check_subdomain(name: &str) -> Result<(), NameError> {
 
 /// Checks an environment variable name taken by `envFrom`: a C identifier (`[A-Za-z_][A-Za-z0-9_]*`). Kubernetes
 /// accepts more, but shells and most runtimes only see C identifiers, so anything else is almost surely a typo.
-pub fn check_env_name(name: &str) -> Result<(), NameError> {
+pub(crate) fn check_env_name(name: &str) -> Result<(), NameError> {
     let bytes = name.as_bytes();
     if bytes.is_empty() {
         return Err(NameError::Empty);

@@ -32,45 +32,45 @@ use crate::value::{REDACTED, Reveal, Value};
 
 /// Pod template annotation carrying the service's secret-content fingerprint: the only thing that changes in the pod
 /// template when a secret rotates, so Kubernetes rolls exactly the pods whose secrets changed.
-pub const FINGERPRINT_ANNOTATION: &str = "sophia.dev/secret-fingerprint";
+pub(crate) const FINGERPRINT_ANNOTATION: &str = "sophia.dev/secret-fingerprint";
 /// Secret and pod template annotation with the per-key fingerprints (JSON object, key name to keyed hash, sorted): on
 /// the Secret it lets `sophia impact` name the keys that changed between two renders without any value; on the pod
 /// template it makes every ReplicaSet and pod say which version of each key it runs. It is a function of the same
 /// (scope, data) as the fingerprint, so the template changes exactly when the fingerprint does.
-pub const KEY_FINGERPRINTS_ANNOTATION: &str = "sophia.dev/key-fingerprints";
+pub(crate) const KEY_FINGERPRINTS_ANNOTATION: &str = "sophia.dev/key-fingerprints";
 /// Secret annotation naming the ESC environments the stack's values came from (`<project>/<env>`, comma-separated,
 /// in declaration order); metadata only, so it rolls nothing.
-pub const ESC_ENVIRONMENT_ANNOTATION: &str = "pulumi.com/esc-environment";
+pub(crate) const ESC_ENVIRONMENT_ANNOTATION: &str = "pulumi.com/esc-environment";
 /// Pod template annotation: who deployed the last change of the service's secret content (the SecretHash
 /// `changedBy` output). It changes only when the fingerprint does, so it rolls nothing of its own, and each ReplicaSet
 /// keeps the deployer of its own change.
-pub const CHANGED_BY_ANNOTATION: &str = "sophia.dev/changed-by";
+pub(crate) const CHANGED_BY_ANNOTATION: &str = "sophia.dev/changed-by";
 /// Pod template annotation: the commit of the last secret change (the SecretHash `commit` output).
-pub const CHANGED_COMMIT_ANNOTATION: &str = "sophia.dev/changed-commit";
+pub(crate) const CHANGED_COMMIT_ANNOTATION: &str = "sophia.dev/changed-commit";
 /// Pod template annotation: the ESC environment revision of the last secret change (the SecretHash `escRevision`
 /// output), when known.
-pub const CHANGED_ESC_REVISION_ANNOTATION: &str = "sophia.dev/changed-esc-revision";
+pub(crate) const CHANGED_ESC_REVISION_ANNOTATION: &str = "sophia.dev/changed-esc-revision";
 /// Deployment metadata annotation of earlier versions: the deployer of the last `pulumi up` that changed the
 /// Deployment. No longer written (it changed on every deploy); `sophia history` still reads it from the ReplicaSets
 /// the controller copied it onto.
-pub const DEPLOYED_BY_ANNOTATION: &str = "sophia.dev/deployed-by";
+pub(crate) const DEPLOYED_BY_ANNOTATION: &str = "sophia.dev/deployed-by";
 /// Deployment metadata annotation of earlier versions: the commit of that `pulumi up` (see
 /// [`DEPLOYED_BY_ANNOTATION`]).
-pub const COMMIT_ANNOTATION: &str = "sophia.dev/commit";
+pub(crate) const COMMIT_ANNOTATION: &str = "sophia.dev/commit";
 /// Label naming the service on every object and in the selector.
-pub const NAME_LABEL: &str = "app.kubernetes.io/name";
+pub(crate) const NAME_LABEL: &str = "app.kubernetes.io/name";
 /// Label naming the project.
-pub const PART_OF_LABEL: &str = "app.kubernetes.io/part-of";
+pub(crate) const PART_OF_LABEL: &str = "app.kubernetes.io/part-of";
 /// Stack config key (project namespace) of the Kubernetes namespace.
-pub const NAMESPACE_KEY: &str = "namespace";
+pub(crate) const NAMESPACE_KEY: &str = "namespace";
 /// Namespace used when the stack sets none (also the default in `Pulumi.yaml`).
-pub const DEFAULT_NAMESPACE: &str = "sophia";
+pub(crate) const DEFAULT_NAMESPACE: &str = "sophia";
 /// Namespaces every cluster has and the cluster owns: a stack deploying into one of these does not declare it (Pulumi
 /// would otherwise try to create it, fail on "already exists", and `pulumi destroy` would try to delete it).
-pub const SYSTEM_NAMESPACES: [&str; 4] =
+pub(crate) const SYSTEM_NAMESPACES: [&str; 4] =
     ["default", "kube-system", "kube-public", "kube-node-lease"];
 /// Stack config key (project namespace) of the fingerprint key.
-pub const HASH_KEY_KEY: &str = "hashKey";
+pub(crate) const HASH_KEY_KEY: &str = "hashKey";
 
 /// Errors building the objects. Each names the service, env var and config key at fault, never a value.
 #[derive(Debug, thiserror::Error)]
@@ -147,21 +147,21 @@ pub enum ObjectsError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Provenance {
     /// The deployer (`SOPHIA_DEPLOYER`, else `GITHUB_ACTOR`, else `USER`).
-    pub deployer: Option<String>,
+    pub(crate) deployer: Option<String>,
     /// The commit (`SOPHIA_COMMIT`, else `GITHUB_SHA`).
-    pub commit: Option<String>,
+    pub(crate) commit: Option<String>,
     /// The ESC environment revision (`SOPHIA_ESC_REVISION`), when known.
-    pub esc_revision: Option<String>,
+    pub(crate) esc_revision: Option<String>,
 }
 
 impl Provenance {
     /// Reads provenance from the process environment.
-    pub fn from_env() -> Provenance {
+    pub(crate) fn from_env() -> Provenance {
         Provenance::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads provenance through `lookup` (a variable name to its value); empty values count as unset.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Provenance {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Provenance {
         let first = |names: &[&str]| {
             names
                 .iter()
@@ -189,7 +189,7 @@ impl Provenance {
     }
 
     /// The SecretHash provenance inputs (only the fields that are set).
-    pub fn hash_inputs(&self) -> BTreeMap<String, Value> {
+    pub(crate) fn hash_inputs(&self) -> BTreeMap<String, Value> {
         self.fields()
             .into_iter()
             .filter_map(|(property, _, v)| Some((property.to_owned(), Value::string(v.clone()?))))
@@ -198,7 +198,7 @@ impl Provenance {
 
     /// The record of the last secret change from a SecretHash's outputs (`changedBy`, `commit`, `escRevision`); a
     /// missing or non-string output is absent (state written before the provider recorded provenance has none).
-    pub fn from_hash_outputs(outputs: &BTreeMap<String, Value>) -> Provenance {
+    pub(crate) fn from_hash_outputs(outputs: &BTreeMap<String, Value>) -> Provenance {
         let get = |name: &str| outputs.get(name).and_then(Value::as_str).map(str::to_owned);
         let [changed_by, commit, esc_revision] = HASH_PROVENANCE;
         Provenance {
@@ -213,31 +213,31 @@ impl Provenance {
 #[derive(Debug, Clone)]
 pub struct StackObjects {
     /// The namespace every object lives in.
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// The `v1/Namespace` the stack declares (created before any Secret or Deployment), or `None` for one of
     /// [`SYSTEM_NAMESPACES`], which the cluster already has.
-    pub namespace_object: Option<Namespace>,
+    pub(crate) namespace_object: Option<Namespace>,
     /// Per service, sorted by name.
-    pub services: Vec<ServiceObjects>,
+    pub(crate) services: Vec<ServiceObjects>,
     /// Who and what deploys now (the SecretHash provenance inputs); no object carries it.
-    pub provenance: Provenance,
+    pub(crate) provenance: Provenance,
 }
 
 /// One service's objects.
 #[derive(Debug, Clone)]
 pub struct ServiceObjects {
     /// The service name (also the Deployment's name and the Pulumi resource names).
-    pub name: String,
+    pub(crate) name: String,
     /// The fingerprint scope, `namespace/service`.
-    pub scope: String,
+    pub(crate) scope: String,
     /// The env vars and their values: exactly what the Secret holds.
-    pub data: BTreeMap<String, SecretString>,
+    pub(crate) data: BTreeMap<String, SecretString>,
     /// The fingerprint of `data` in `scope`, computed with the stack's hash key.
-    pub fingerprint: Fingerprint,
+    pub(crate) fingerprint: Fingerprint,
     /// The Secret without its payload (`stringData` comes from `data` when a manifest is made).
-    pub secret: Secret,
+    pub(crate) secret: Secret,
     /// The Deployment, its pod template annotated with `fingerprint.hash`.
-    pub deployment: Deployment,
+    pub(crate) deployment: Deployment,
 }
 
 /// The stack's fingerprint key from its config (`hashKey`, normally secret).
@@ -254,7 +254,7 @@ pub fn hash_key(config: &StackConfig) -> Result<HashKey, ObjectsError> {
 }
 
 /// The stack's namespace (`namespace`, default [`DEFAULT_NAMESPACE`]), checked as a DNS-1123 label.
-pub fn namespace(config: &StackConfig) -> Result<String, ObjectsError> {
+pub(crate) fn namespace(config: &StackConfig) -> Result<String, ObjectsError> {
     let namespace = config
         .get(NAMESPACE_KEY)
         .and_then(Value::as_str)
@@ -401,7 +401,7 @@ fn describe_key(config: &StackConfig, source: &EnvSource) -> String {
 }
 
 /// The Secret's name for a service.
-pub fn secret_name(service: &str) -> String {
+pub(crate) fn secret_name(service: &str) -> String {
     format!("{service}-env")
 }
 
@@ -517,14 +517,14 @@ fn build_deployment(
 }
 
 /// The per-key fingerprints as the annotation's JSON (a sorted object: `key_hashes` is a `BTreeMap`).
-pub fn key_fingerprints_json(fingerprint: &Fingerprint) -> String {
+pub(crate) fn key_fingerprints_json(fingerprint: &Fingerprint) -> String {
     serde_json::to_string(&fingerprint.key_hashes).expect("a string map serializes")
 }
 
 /// Stamps the pod template with the fingerprint `hash` and the record of the change that produced it (`change`,
 /// the SecretHash provenance outputs; a field not set leaves its annotation out). The program passes the provider's
 /// outputs; the builder, and so `sophia render`, passes the local fingerprint and an empty record.
-pub fn stamp_pod_template(deployment: &mut Deployment, hash: &str, change: &Provenance) {
+pub(crate) fn stamp_pod_template(deployment: &mut Deployment, hash: &str, change: &Provenance) {
     let Some(spec) = deployment.spec.as_mut() else {
         return;
     };
@@ -544,7 +544,7 @@ pub fn stamp_pod_template(deployment: &mut Deployment, hash: &str, change: &Prov
 
 impl ServiceObjects {
     /// The Secret as a manifest, `stringData` redacted (`[secret]`) or revealed.
-    pub fn secret_manifest(&self, reveal: Reveal) -> serde_json::Value {
+    pub(crate) fn secret_manifest(&self, reveal: Reveal) -> serde_json::Value {
         let mut manifest =
             serde_json::to_value(&self.secret).expect("k8s-openapi objects serialize");
         let data = self
@@ -563,12 +563,12 @@ impl ServiceObjects {
     }
 
     /// The Deployment as a manifest.
-    pub fn deployment_manifest(&self) -> serde_json::Value {
+    pub(crate) fn deployment_manifest(&self) -> serde_json::Value {
         serde_json::to_value(&self.deployment).expect("k8s-openapi objects serialize")
     }
 
     /// The Secret as Pulumi resource inputs: its top-level fields, `stringData` wrapped as one secret.
-    pub fn secret_inputs(&self) -> BTreeMap<String, Value> {
+    pub(crate) fn secret_inputs(&self) -> BTreeMap<String, Value> {
         let mut inputs = top_level(self.secret_manifest(Reveal::Redacted));
         let data = self
             .data
@@ -580,7 +580,7 @@ impl ServiceObjects {
     }
 
     /// The `sophia:index:SecretHash` inputs: the same data (secret), the scope, and who and what deploys now.
-    pub fn hash_inputs(&self, provenance: &Provenance) -> BTreeMap<String, Value> {
+    pub(crate) fn hash_inputs(&self, provenance: &Provenance) -> BTreeMap<String, Value> {
         let data = self
             .data
             .iter()
@@ -594,27 +594,27 @@ impl ServiceObjects {
 
     /// The Deployment as Pulumi resource inputs, its pod template stamped with `hash` and `change` (the provider's
     /// outputs).
-    pub fn deployment_inputs(&self, hash: &str, change: &Provenance) -> BTreeMap<String, Value> {
+    pub(crate) fn deployment_inputs(&self, hash: &str, change: &Provenance) -> BTreeMap<String, Value> {
         deployment_inputs(&self.deployment, hash, change)
     }
 }
 
 impl StackObjects {
     /// The Namespace as a manifest, if the stack declares one.
-    pub fn namespace_manifest(&self) -> Option<serde_json::Value> {
+    pub(crate) fn namespace_manifest(&self) -> Option<serde_json::Value> {
         self.namespace_object
             .as_ref()
             .map(|ns| serde_json::to_value(ns).expect("k8s-openapi objects serialize"))
     }
 
     /// The Namespace as Pulumi resource inputs, if the stack declares one.
-    pub fn namespace_inputs(&self) -> Option<BTreeMap<String, Value>> {
+    pub(crate) fn namespace_inputs(&self) -> Option<BTreeMap<String, Value>> {
         self.namespace_manifest().map(top_level)
     }
 }
 
 /// A Deployment as Pulumi resource inputs, its pod template stamped ([`stamp_pod_template`]) with `hash` and `change`.
-pub fn deployment_inputs(
+pub(crate) fn deployment_inputs(
     deployment: &Deployment,
     hash: &str,
     change: &Provenance,

@@ -10,9 +10,9 @@ use super::objects::StackObjects;
 pub struct Document {
     /// File name when writing a directory: `<apiVersion with / as _>-<kind>-<namespace>-<name>.yaml` (no
     /// `<namespace>-` for the cluster-scoped Namespace), the shape pulumi-kubernetes uses for `renderYamlToDirectory`.
-    pub file_name: String,
+    pub(crate) file_name: String,
     /// The manifest.
-    pub manifest: serde_json::Value,
+    pub(crate) manifest: serde_json::Value,
 }
 
 /// The stack's objects in a stable order: the Namespace (unless a system one), then services by name, each its
@@ -58,7 +58,7 @@ fn file_name(manifest: &serde_json::Value) -> String {
 }
 
 /// One document as YAML (no leading `---`).
-pub fn to_yaml(manifest: &serde_json::Value) -> String {
+pub(crate) fn to_yaml(manifest: &serde_json::Value) -> String {
     serde_saphyr::to_string(manifest).expect("JSON values serialize as YAML")
 }
 

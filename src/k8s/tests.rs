@@ -417,7 +417,8 @@ fn impact_does_not_report_the_namespace_as_a_service() {
     let docs = render::documents(&objects, Reveal::Redacted);
     let manifests: Vec<_> = docs.iter().map(|d| d.manifest.clone()).collect();
     let with = Snapshot::from_manifests(&manifests);
-    // A render from before the Namespace was declared (the base of the first pull request after this change).
+    // A render without the Namespace object (a pull request's base rendered by a version that did not declare it):
+    // adding the Namespace rolls no service.
     let without = Snapshot::from_manifests(&manifests[1..]);
     assert_eq!(with, without);
     let impact = Impact::between(&without, &with);

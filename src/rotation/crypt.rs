@@ -30,7 +30,7 @@ pub struct EnvCrypt {
 
 impl EnvCrypt {
     /// From `SOPHIA_ESC_PASSPHRASE` / `SOPHIA_ESC_PASSPHRASE_FILE`; a missing one is an error only when used.
-    pub fn from_env() -> EnvCrypt {
+    pub(crate) fn from_env() -> EnvCrypt {
         let passphrase = match std::env::var_os("SOPHIA_ESC_PASSPHRASE") {
             Some(p) => p
                 .into_string()
@@ -176,7 +176,7 @@ impl EnvCrypt {
     /// `fn::secret: {ciphertext: ...}` becomes `fn::secret: "<plaintext>"` (Pulumi Cloud encrypts it with its own key),
     /// as a text edit that keeps every other byte. Errors name the secret's path, never its value; the caller names the
     /// environment.
-    pub fn cloud_definition(
+    pub(crate) fn cloud_definition(
         &self,
         name: &str,
         yaml: &str,

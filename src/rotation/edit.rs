@@ -15,7 +15,7 @@ use crate::esc::syntax::{Node, NodeKind, must_escape_key};
 
 /// Sets the value at `path` (segments from the document root, e.g. `values`, `db`, `password`) to the YAML text
 /// `text`, creating missing mapping keys. Errors name the path.
-pub fn set_value(src: &str, name: &str, path: &[Segment], text: &str) -> Result<String, String> {
+pub(crate) fn set_value(src: &str, name: &str, path: &[Segment], text: &str) -> Result<String, String> {
     let (root, diags) = crate::esc::syntax::parse_yaml(name, src);
     if let Some(d) = diags
         .iter()
@@ -245,7 +245,7 @@ fn line_indent(src: &str, a: usize) -> usize {
 }
 
 /// A value as flow YAML; `secret` leaves become `{fn::secret: {ciphertext: ...}}` through `encrypt`.
-pub fn value_text(
+pub(crate) fn value_text(
     v: &EscValue,
     encrypt: &mut dyn FnMut(&str) -> Result<String, String>,
 ) -> Result<String, String> {
@@ -292,12 +292,12 @@ pub fn value_text(
 }
 
 /// `{fn::secret: {ciphertext: ...}}`.
-pub fn secret_text(ciphertext: &str) -> String {
+pub(crate) fn secret_text(ciphertext: &str) -> String {
     format!("{{fn::secret: {{ciphertext: {ciphertext}}}}}")
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed over it.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

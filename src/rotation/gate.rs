@@ -15,18 +15,18 @@ use crate::esc::syntax::{Node, NodeKind, parse_yaml};
 /// One thing on a stack's cluster that makes retiring a credential unsafe now: a consuming Deployment whose rollout
 /// has not settled, and the pods that may still run the old credential.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Holdup {
+pub(crate) struct Holdup {
     /// The Deployment.
-    pub deployment: String,
+    pub(crate) deployment: String,
     /// Why it is not settled (`rollout paused`, `2 pods on an older fingerprint`), never a value.
-    pub reason: String,
+    pub(crate) reason: String,
     /// The pods concerned, sorted (empty when the reason is about the Deployment as a whole).
-    pub pods: Vec<String>,
+    pub(crate) pods: Vec<String>,
 }
 
 /// What a stack's cluster says about its consuming Deployments.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StackRollouts {
+pub(crate) enum StackRollouts {
     /// The stack deploys to no cluster (it renders manifests to files), so no pod runs its values.
     NoCluster,
     /// Everything that is not settled; empty when every consuming Deployment runs the desired fingerprint.
@@ -36,18 +36,18 @@ pub enum StackRollouts {
 /// Asks a stack's cluster whether the consuming Deployments have settled: every pod on the desired fingerprint, no
 /// paused, unfinished or failing rollout. An `Err` (the cluster cannot be reached, the stack cannot be loaded)
 /// names the stack and where its cluster is.
-pub trait RolloutCheck {
+pub(crate) trait RolloutCheck {
     /// Checks `deployments` of `stack`.
     fn check_stack(&self, stack: &str, deployments: &[String]) -> Result<StackRollouts, String>;
 }
 
 /// One stack consuming the rotated paths.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StackConsumers {
+pub(crate) struct StackConsumers {
     /// The config keys projected from the rotated paths, sorted.
-    pub keys: Vec<String>,
+    pub(crate) keys: Vec<String>,
     /// The Deployments (services) taking one of them, sorted.
-    pub deployments: Vec<String>,
+    pub(crate) deployments: Vec<String>,
 }
 
 fn get<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
@@ -71,7 +71,7 @@ fn strings(node: &Node, out: &mut Vec<String>) {
 }
 
 /// Names an environment file imports (`imports:` entries, strings or single-key mappings).
-pub fn imports_of(src: &str) -> Vec<String> {
+pub(crate) fn imports_of(src: &str) -> Vec<String> {
     let Some(root) = parse_yaml("env", src).0 else {
         return Vec::new();
     };
@@ -140,8 +140,11 @@ fn chain_to(
 }
 
 /// Stacks (by name, from `Pulumi.<stack>.yaml` sources) whose environments are `env` or import it transitively.
-/// `environments` maps environment names to their sources.
-pub fn consuming_stacks(
+/// `environments` maps environment names to their sources. The gate itself ([`consumers`]) walks [`chain_to`] per
+/// stack, since it needs each environment of the chain for the keys it projects; this is that walk's summary, which
+/// the tests check.
+#[cfg(test)]
+pub(crate) fn consuming_stacks(
     project: &str,
     stacks: &BTreeMap<String, String>,
     environments: &BTreeMap<String, String>,
@@ -157,7 +160,7 @@ pub fn consuming_stacks(
 /// Rotation paths of an environment source: every `fn::rotate` (or `fn::rotate::NAME`) under `values`, as ESC
 /// writes property paths, in document order, each with whether its rotator has a `state` yet. A rotator without
 /// state has never rotated: its rotation creates the first credential and retires none.
-pub fn rotation_paths(env_src: &str) -> Vec<(String, bool)> {
+pub(crate) fn rotation_paths(env_src: &str) -> Vec<(String, bool)> {
     fn walk(node: &Node, out: &mut Vec<(String, bool)>) {
         match &node.kind {
             NodeKind::Object(entries) => {
@@ -195,7 +198,7 @@ pub fn rotation_paths(env_src: &str) -> Vec<(String, bool)> {
 /// Who consumes `paths` of `env`: per stack of the project whose environments reach `env`, the config keys those
 /// environments' `pulumiConfig` projects from the paths and the services taking them. Stacks with no consuming
 /// service are left out.
-pub fn consumers(
+pub(crate) fn consumers(
     project: &str,
     stacks: &BTreeMap<String, String>,
     environments: &BTreeMap<String, String>,
@@ -224,7 +227,7 @@ pub fn consumers(
 }
 
 /// Config keys `env_src`'s `pulumiConfig` projects from rotation path `path` (a `${path}` or `${path.x}` inside).
-pub fn projected_keys(env_src: &str, path: &str) -> Vec<String> {
+pub(crate) fn projected_keys(env_src: &str, path: &str) -> Vec<String> {
     let Some(root) = parse_yaml("env", env_src).0 else {
         return Vec::new();
     };
@@ -251,7 +254,7 @@ pub fn projected_keys(env_src: &str, path: &str) -> Vec<String> {
 }
 
 /// Services of `services.yaml` whose env takes one of `keys` (bare, or qualified with `project:`), sorted.
-pub fn consuming_services(services_src: &str, project: &str, keys: &[String]) -> Vec<String> {
+pub(crate) fn consuming_services(services_src: &str, project: &str, keys: &[String]) -> Vec<String> {
     let Some(root) = parse_yaml("services.yaml", services_src).0 else {
         return Vec::new();
     };
@@ -282,7 +285,7 @@ pub fn consuming_services(services_src: &str, project: &str, keys: &[String]) ->
 /// Reads the project at `project_dir` (its `Pulumi.yaml`, every `Pulumi.<stack>.yaml`, `services.yaml`) and the
 /// environments under `environments_dir`, and finds who consumes `paths` of `env` (whose current source is
 /// `env_src`). `Ok(None)` when `project_dir` holds no project. Errors name the file.
-pub fn project_consumers(
+pub(crate) fn project_consumers(
     project_dir: &Path,
     environments_dir: &Path,
     env: &str,
@@ -361,7 +364,7 @@ pub fn project_consumers(
 
 /// What the gate decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Nothing stands in the way (or nothing consumes the rotated paths).
     Clear,
     /// Something stood in the way and `--force` overrode it: the warning to print, naming it all.
@@ -372,16 +375,16 @@ pub enum Verdict {
 
 /// The gate's decision and what to tell the user besides (a consuming stack that deploys to no cluster).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
+pub(crate) struct Decision {
     /// The verdict.
-    pub verdict: Verdict,
+    pub(crate) verdict: Verdict,
     /// Informational lines, for stderr.
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 /// The gate: asks `rollouts` about every consuming stack's Deployments (no stack, no question) and refuses while
 /// any is unsettled or its cluster cannot be asked, unless `force`.
-pub fn check(
+pub(crate) fn check(
     rollouts: &dyn RolloutCheck,
     consumers: &BTreeMap<String, StackConsumers>,
     force: bool,

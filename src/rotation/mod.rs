@@ -8,10 +8,10 @@
 //! ([`gate`], [`rotate_gated`]) may refuse: a rotation retires the previous credential, which a pod may still use.
 
 pub mod crypt;
-pub mod edit;
-pub mod gate;
-pub mod password;
-pub mod postgres;
+pub(crate) mod edit;
+pub(crate) mod gate;
+pub(crate) mod password;
+pub(crate) mod postgres;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -77,11 +77,11 @@ pub enum Error {
 #[derive(Debug)]
 pub struct Report {
     /// Per path, its status.
-    pub statuses: Vec<(String, Status)>,
+    pub(crate) statuses: Vec<(String, Status)>,
     /// Diagnostics (never containing secret values).
-    pub diagnostics: Vec<Diagnostic>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
     /// Whether the file changed.
-    pub written: bool,
+    pub(crate) written: bool,
 }
 
 fn env_file(dir: &Path, env: &str) -> Result<(DirLoader, PathBuf), Error> {
@@ -134,7 +134,7 @@ pub fn rotate(dir: &Path, env: &str, paths: &[String], crypt: &EnvCrypt) -> Resu
 
 /// [`rotate`], asking `gate` first: it runs under the lock, after the environment's source (its argument) is read
 /// and before any rotator is called, so an `Err` from it leaves everything as it was.
-pub fn rotate_gated(
+pub(crate) fn rotate_gated(
     dir: &Path,
     env: &str,
     paths: &[String],
@@ -230,7 +230,7 @@ fn plain_diag(_env: &str, file: &str, summary: String) -> Diagnostic {
 }
 
 /// Sets `values.<path>` of `env` to `value` (a secret is encrypted), editing only that value; atomic.
-pub fn set(
+pub(crate) fn set(
     dir: &Path,
     env: &str,
     path: &str,

@@ -19,10 +19,10 @@ const SPECIAL: &str = "!@#$%&*()-_=+[]{}<>:?";
 
 /// See the module doc.
 #[derive(Debug, Default)]
-pub struct PasswordRotator;
+pub(crate) struct PasswordRotator;
 
 /// `{current, previous}` of strings (`current` required), ESC's two-secret state.
-pub fn two_secret_schema(item: serde_json::Value) -> SchemaRef {
+pub(crate) fn two_secret_schema(item: serde_json::Value) -> SchemaRef {
     Schema::from_json(&json!({
         "type": "object",
         "properties": {"current": item, "previous": item},
@@ -46,7 +46,7 @@ fn flag(inputs: &EscValue, key: &str) -> bool {
 }
 
 /// A password for ESC's `password` inputs.
-pub fn generate(inputs: &EscValue) -> Result<String, String> {
+pub(crate) fn generate(inputs: &EscValue) -> Result<String, String> {
     let length = number(inputs, "length", 16)? as usize;
     if !(1..=1024).contains(&length) {
         return Err("inputs.length must be between 1 and 1024".into());

@@ -29,7 +29,7 @@ const PASSWORD_LENGTH: u32 = 32;
 
 /// See the module doc.
 #[derive(Debug, Default)]
-pub struct PostgresRotator;
+pub(crate) struct PostgresRotator;
 
 /// A username and its password.
 #[derive(Clone)]

@@ -20,14 +20,13 @@ import argparse
 import os
 import resource
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-RELEASE = ROOT / "target" / "release"
+import harness as h
+from harness import RELEASE, ROOT
+
 KEYS = 50
 
 # Runs the real binary in the background so that the engine's SIGTERM reaches it, then appends
@@ -70,12 +69,11 @@ def generate(project: Path, n: int) -> str:
     return "bench"
 
 
-class Bench:
+class Bench(h.Session):
     def __init__(self, target: str) -> None:
-        self.tmp = Path(tempfile.mkdtemp(prefix="sophia-bench-"))
-        self.project = self.tmp / "project"
-        shutil.copytree(ROOT, self.project, ignore=shutil.ignore_patterns(
-            ".git", "target", ".venv", "out", ".pulumi", "__pycache__", "fuzz", "Pulumi.*.yaml"))
+        super().__init__("sophia-bench-", keep=False)
+        # The wrappers below stand in for the binaries under test, so none is linked.
+        h.copy_project(self.project, extra_ignore=("Pulumi.*.yaml",))
         if target == "dev":
             shutil.copy(ROOT / "Pulumi.dev.yaml", self.project)
             self.stack, self.rotate = "dev", "openai-key"
@@ -84,7 +82,7 @@ class Bench:
             self.stack, self.rotate = generate(self.project, int(target)), "key-007"
             passphrase = "bench"
         release = self.project / "target" / "release"
-        release.mkdir(parents=True)
+        release.mkdir(parents=True, exist_ok=True)
         for name in ("sophia-program", "pulumi-resource-sophia"):
             w = release / name
             w.write_text(WRAPPER.format(real=RELEASE / name, name=name))
@@ -98,19 +96,15 @@ class Bench:
         (wrappers / "pulumi-resource-kubernetes").write_text(WRAPPER.format(real=kube, name="pulumi-resource-kubernetes"))
         (wrappers / "pulumi-resource-kubernetes").chmod(0o755)
         self.log = self.tmp / "times.log"
-        (self.tmp / "state").mkdir()
-        self.env = {**os.environ, "PULUMI_HOME": str(self.tmp / "home"), "PULUMI_SKIP_UPDATE_CHECK": "true",
-                    "PULUMI_CONFIG_PASSPHRASE": passphrase, "SOPHIA_BENCH_LOG": str(self.log), "NO_COLOR": "1",
-                    "PATH": f"{wrappers}:{os.environ['PATH']}"}
+        self.env.update({"PULUMI_CONFIG_PASSPHRASE": passphrase, "SOPHIA_BENCH_LOG": str(self.log),
+                         "PATH": f"{wrappers}:{os.environ['PATH']}"})
         self.env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
-        self.pulumi("login", f"file://{self.tmp / 'state'}")
+        self.login_file_backend()
         self.pulumi("stack", "init", self.stack, "--secrets-provider", "passphrase")
 
-    def pulumi(self, *args: str) -> None:
-        proc = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.project, env=self.env,
-                              capture_output=True, text=True, timeout=1800)
-        if proc.returncode != 0:
-            sys.exit(f"bench: `pulumi {' '.join(args)}` exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    def pulumi(self, *args: str) -> str:  # type: ignore[override]
+        # Outputs are not kept: the values are generated placeholders, and 1,000-service logs are large.
+        return super().pulumi(*args, record=False, timeout=1800)
 
     def timed(self, *args: str) -> tuple[float, dict[str, tuple[float, float]]]:
         self.log.write_text("")
@@ -152,7 +146,10 @@ def main() -> int:
         # The file backend rewrites the whole state (MBs at 1,000 services) after every step: quadratic in the stack.
         os.environ["PULUMI_SKIP_CHECKPOINTS"] = "true"
     for target in args.targets:
-        b = Bench(target)
+        try:
+            b = Bench(target)
+        except h.Failure as e:
+            sys.exit(f"bench: {e}")
         try:
             rows = [("up (create)", *b.timed("up", "--yes", "--skip-preview"))]
             for _ in range(args.repeat):
@@ -168,8 +165,10 @@ def main() -> int:
                 med = sorted(range(len(got)), key=lambda i: got[i][1])[len(got) // 2]
                 walls = ", ".join(f"{r[1]:.2f}" for r in got)
                 print(f"{label:20} median {fmt(got[med][1], got[med][2])}   (runs: {walls} s)", flush=True)
+        except h.Failure as e:
+            sys.exit(f"bench: {e}")
         finally:
-            shutil.rmtree(b.tmp, ignore_errors=True)
+            b.close(h.logger("bench"))
     return 0
 
 

@@ -29,33 +29,30 @@ In a temporary copy of the project, on a local file backend with the passphrase 
      other (compared by digest, never printed), no value of one stack appears in the other's manifests, and the
      fingerprints differ; then it is destroyed
   8. `pulumi refresh --expect-no-changes`: of our provider's resources (their Read returns the stored state), and of
-     everything with a KUBECONFIG only: render mode has no cluster to read objects back from (issue 7 covers it);
+     everything with a KUBECONFIG only: render mode has no cluster to read objects back from (tests/e2e/cluster
+     covers it);
      then `pulumi destroy --yes` leaves no resource
-  9. the README's first command, `scripts/up.sh dev` (its own backend in the copy's .pulumi/), twice: the first
+  9. the README's run command, `scripts/up.sh dev` (its own backend in the copy's .pulumi/), twice: the first
      creates, the second changes nothing, and the stack file is byte-identical afterwards (a clean work tree)
 
-It skips (exit 0, or 1 with SOPHIA_E2E_REQUIRE=1) when the program binary still says it is "not built yet".
+It skips (exit 0, or 1 with SOPHIA_E2E_REQUIRE=1) when a tool or a binary under test is missing.
 Secret values are handled in this process only; nothing here prints one.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-# The binaries under test; SOPHIA_E2E_BIN_DIR points elsewhere (a debug build, or stand-ins to test this script).
-RELEASE = Path(os.environ.get("SOPHIA_E2E_BIN_DIR") or ROOT / "target" / "release").resolve()
+import harness as h
+from harness import RELEASE, Failure, Skip
+
 BINARIES = ("sophia", "sophia-program", "pulumi-resource-sophia")
 TOOLS = ("pulumi", "pulumi-language-go", "pulumi-resource-kubernetes")
 ROTATED_KEY = "openai-key"
@@ -72,86 +69,23 @@ FRESH_PASSPHRASE = "sophia-e2e-passphrase"
 EXAMPLE_PASSPHRASES = {"dev": "sophia-dev-example-passphrase", "production": "sophia-production-example-passphrase"}
 
 
-class Skip(Exception):
-    """A precondition this run cannot meet yet (not a failure of what it tests)."""
+log = h.logger("e2e")
 
 
-class Failure(Exception):
-    """What the test asserts did not hold."""
-
-
-def log(msg: str) -> None:
-    print(f"e2e: {msg}", flush=True)
-
-
-class Run:
+class Run(h.Session):
     """A temporary copy of the project with its own Pulumi home and file backend; every output is kept to check."""
 
     def __init__(self, stack: str, keep: bool) -> None:
+        super().__init__("sophia-e2e-", keep, CREATOR)
         self.stack = stack
-        self.keep = keep
-        self.tmp = Path(tempfile.mkdtemp(prefix="sophia-e2e-"))
-        self.project = self.tmp / "project"
-        self.outputs: list[str] = []
-        self.timings: list[tuple[str, float]] = []
-        self.env = dict(os.environ)
-        self.env.update(
-            {
-                "PULUMI_HOME": str(self.tmp / "pulumi-home"),
-                "PULUMI_SKIP_UPDATE_CHECK": "true",
-                # Offline: a missing plugin is an error, never a download attempt.
-                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-                "PULUMI_SKIP_CONFIRMATIONS": "true",
-                "NO_COLOR": "1",
-                **CREATOR,
-            }
-        )
         self.env.pop("SOPHIA_ESC_REVISION", None)
 
-    def pulumi(self, *args: str, ok: bool = True, env: dict[str, str] | None = None, label: str = "") -> str:
-        cmd = ["pulumi", *args, "--non-interactive", "--color", "never"]
-        start = time.monotonic()
-        proc = subprocess.run(
-            cmd, cwd=self.project, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=900
-        )
-        elapsed = time.monotonic() - start
-        self.timings.append((label or " ".join(args[:2]), elapsed))
-        out = proc.stdout + proc.stderr
-        self.outputs.append(out)
-        if ok and proc.returncode != 0:
-            # The output may be shown: Pulumi prints secrets as [secret]; the leak check below covers it too.
-            raise Failure(f"`{' '.join(cmd)}` exited {proc.returncode}:\n{out[-6000:]}")
-        if not ok and proc.returncode == 0:
-            raise Failure(f"`{' '.join(cmd)}` succeeded but should have failed:\n{out[-3000:]}")
-        return proc.stdout
-
     def close(self) -> None:
-        if self.keep:
-            log(f"kept {self.tmp}")
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        super().close(log)
 
 
 def check_preconditions() -> None:
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        raise Skip(f"not on PATH: {', '.join(missing)} (run scripts/install-toolchain.sh; see README, Pulumi toolchain)")
-    absent = [b for b in BINARIES if not (RELEASE / b).is_file()]
-    if absent:
-        raise Skip(f"release binaries missing: {', '.join(absent)} (cargo build --release --bins)")
-    probe = subprocess.run([RELEASE / "sophia-program"], capture_output=True, text=True, timeout=60, env={"PATH": ""})
-    if "not built yet" in probe.stdout + probe.stderr:
-        raise Skip("target/release/sophia-program reports it is not built yet (the program issue has not landed)")
-
-
-def copy_project(run: Run) -> None:
-    ignore = shutil.ignore_patterns(".git", "target", ".venv", "out", ".pulumi", "__pycache__", "fuzz")
-    shutil.copytree(ROOT, run.project, ignore=ignore, symlinks=True)
-    # Pulumi.yaml names ./target/release for the program and our provider; the copy links the built binaries.
-    release = run.project / "target" / "release"
-    release.mkdir(parents=True)
-    for b in BINARIES:
-        (release / b).symlink_to(RELEASE / b)
+    h.check_preconditions(TOOLS, BINARIES, "run scripts/install-toolchain.sh; see docs/TOOLCHAIN.md")
 
 
 def passphrase_for(stack: str, main: bool, stack_file: Path) -> str:
@@ -170,8 +104,7 @@ def init_stack(run: Run) -> None:
     stack_file = run.project / f"Pulumi.{run.stack}.yaml"
     run.env["PULUMI_CONFIG_PASSPHRASE"] = passphrase_for(run.stack, True, stack_file)
     run.env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
-    (run.tmp / "state").mkdir()  # a file backend's directory must exist
-    run.pulumi("login", f"file://{run.tmp / 'state'}")
+    run.login_file_backend()
     run.pulumi("stack", "init", run.stack, "--secrets-provider", "passphrase")
     if not stack_file.exists() or "hashKey" not in stack_file.read_text():
         # A fresh stack gets every pinned secret with a generated value (so the leak check knows them).
@@ -182,8 +115,8 @@ def init_stack(run: Run) -> None:
 def secret_values(run: Run, stack: str | None = None, env: dict[str, str] | None = None) -> set[str]:
     """Every secret value of the stack's config, read with --show-secrets into this process only."""
     args = ["config", "--show-secrets", "--json", *(["--stack", stack] if stack else [])]
-    raw = json.loads(run.pulumi(*args, env=env, label="config --show-secrets"))
-    run.outputs.pop()  # this output holds plaintext by design; it is not a log to check
+    # This output holds plaintext by design; it is not a log to check.
+    raw = json.loads(run.pulumi(*args, env=env, label="config --show-secrets", record=False))
     values = set()
     for entry in raw.values():
         if entry.get("secret"):
@@ -199,10 +132,8 @@ def merged_secret_values(run: Run, stack: str, env: dict[str, str] | None = None
 
     def show(*extra: str) -> dict:
         cmd = [RELEASE / "sophia", "config", "show", "--stack", stack, "--cwd", run.project, "--json", *extra]
-        proc = subprocess.run(cmd, env={**run.env, **(env or {})}, capture_output=True, text=True, timeout=120)
-        if proc.returncode != 0:
-            raise Failure(f"`sophia config show --stack {stack}` exited {proc.returncode}: {proc.stderr[-2000:]}")
-        return json.loads(proc.stdout)
+        return json.loads(run.run(f"sophia config show {stack}", cmd, env=env, timeout=120, record=False,
+                                  tail=2000).stdout)
 
     redacted, revealed = show(), show("--show-secrets")
     return {
@@ -213,24 +144,22 @@ def merged_secret_values(run: Run, stack: str, env: dict[str, str] | None = None
 
 
 def state_digest(run: Run) -> str:
-    h = hashlib.sha256()
-    for p in sorted((run.tmp / "state").rglob("*")):
-        if p.is_file() and not p.name.endswith(".bak"):
-            h.update(str(p.relative_to(run.tmp)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
+    sha = hashlib.sha256()
+    for p in run.state_files():
+        if not p.name.endswith(".bak"):
+            sha.update(str(p.relative_to(run.tmp)).encode())
+            sha.update(p.read_bytes())
+    return sha.hexdigest()
 
 
 def render(run: Run, out: Path) -> dict[tuple[str, str], bytes]:
     """`sophia render --show-secrets` into a private directory: (kind, name) -> the object's canonical bytes."""
     import yaml  # PyYAML, from the project's .venv (Pulumi's Python SDK depends on it)
 
-    subprocess.run(
-        [RELEASE / "sophia", "render", "--stack", run.stack, "--cwd", run.project, "--out", out, "--show-secrets"],
-        env=run.env,
-        check=True,
-        capture_output=True,
-    )
+    # Not a log to check: the rendered objects hold plaintext by design.
+    run.run("sophia render --show-secrets",
+            [RELEASE / "sophia", "render", "--stack", run.stack, "--cwd", run.project, "--out", out, "--show-secrets"],
+            timeout=300, record=False, tail=2000)
     objects = {}
     for f in sorted(out.rglob("*.y*ml")):
         for doc in yaml.safe_load_all(f.read_text()):
@@ -243,23 +172,14 @@ def render(run: Run, out: Path) -> dict[tuple[str, str], bytes]:
 def impact_markdown(run: Run, before: Path, after: Path) -> str:
     """What the pull-request workflow posts (.github/workflows/preview.yml): `sophia impact OLD NEW --format markdown`
     over two redacted renders."""
-    proc = subprocess.run(
-        [RELEASE / "sophia", "impact", before, after, "--format", "markdown"],
-        env=run.env, capture_output=True, text=True, timeout=120,
-    )
-    run.outputs.append(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        raise Failure(f"`sophia impact OLD NEW --format markdown` exited {proc.returncode}: {proc.stderr[-2000:]}")
-    return proc.stdout
+    cmd = [RELEASE / "sophia", "impact", before, after, "--format", "markdown"]
+    return run.run("sophia impact --format markdown", cmd, timeout=120, tail=2000).stdout
 
 
 def render_redacted(run: Run, out: Path) -> None:
     """`sophia render --out DIR` without --show-secrets, as the pull-request workflow renders."""
     cmd = [RELEASE / "sophia", "render", "--stack", run.stack, "--cwd", run.project, "--out", out]
-    proc = subprocess.run(cmd, env=run.env, capture_output=True, text=True, timeout=120)
-    run.outputs.append(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        raise Failure(f"`sophia render --out` exited {proc.returncode}: {proc.stderr[-2000:]}")
+    run.run("sophia render (redacted)", cmd, timeout=120, tail=2000)
 
 
 def rendered_manifests(run: Run, stack: str | None = None) -> dict[str, bytes]:
@@ -278,13 +198,6 @@ def manifest_objects(manifests: dict[str, bytes]) -> dict[tuple[str, str], dict]
             if isinstance(doc, dict) and "kind" in doc:
                 objects[(doc["kind"], (doc.get("metadata") or {}).get("name", ""))] = doc
     return objects
-
-
-def secret_data(doc: dict) -> dict[str, str]:
-    """A Secret's values in plaintext (data is base64, stringData is not); kept in this process only."""
-    data = {k: base64.b64decode(v).decode(errors="replace") for k, v in (doc.get("data") or {}).items()}
-    data.update(doc.get("stringData") or {})
-    return data
 
 
 def digest(value: str) -> str:
@@ -331,7 +244,7 @@ def check_branching(run: Run, other: str, base: dict[tuple[str, str], dict], bas
         # Values are compared as digests; a failure message names the Secret and key, never a value.
         compared, same = 0, []
         for key in sorted(k for k in base if k[0] == "Secret"):
-            mine, yours = secret_data(base[key]), secret_data(theirs[key])
+            mine, yours = h.decode_secret(base[key]), h.decode_secret(theirs[key])
             if set(mine) != set(yours):
                 raise Failure(f"Secret {key[1]} holds keys {sorted(mine)} in {run.stack}, {sorted(yours)} in {other}")
             for k in sorted(mine):
@@ -414,21 +327,13 @@ def check_up_script(run: Run) -> None:
     """`scripts/up.sh dev` twice in the copy: create, then a no-op; the checked-in stack file is left as it was."""
     stack_file = run.project / "Pulumi.dev.yaml"
     before = stack_file.read_bytes() if stack_file.exists() else None
-    env = {**run.env, "SOPHIA_SKIP_BUILD": "1"}
-    for key in ("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE"):
-        env.pop(key, None)
-    env["PULUMI_CONFIG_PASSPHRASE"] = passphrase_for("dev", run.stack == "dev", stack_file)
+    env = {"SOPHIA_SKIP_BUILD": "1",
+           "PULUMI_CONFIG_PASSPHRASE": passphrase_for("dev", run.stack == "dev", stack_file)}
     outs = []
     for attempt in ("first", "second"):
-        start = time.monotonic()
-        proc = subprocess.run(["scripts/up.sh", "dev"], cwd=run.project, env=env, capture_output=True, text=True,
-                              timeout=900)
-        run.timings.append((f"scripts/up.sh dev ({attempt})", time.monotonic() - start))
-        out = proc.stdout + proc.stderr
-        run.outputs.append(out)
-        if proc.returncode != 0:
-            raise Failure(f"scripts/up.sh dev ({attempt} run) exited {proc.returncode}:\n{out[-4000:]}")
-        outs.append(out)
+        proc = run.run(f"scripts/up.sh dev ({attempt})", ["scripts/up.sh", "dev"], cwd=run.project, env=env,
+                       unset=("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE_FILE"), tail=4000)
+        outs.append(proc.stdout + proc.stderr)
     if "created" not in outs[0] or "unchanged" not in outs[1] or any(w in outs[1] for w in ("created", "updated")):
         raise Failure(f"scripts/up.sh: the second run is not a no-op:\n{outs[1][-3000:]}")
     if not any((run.project / "out" / "dev").rglob("*.yaml")):
@@ -449,11 +354,11 @@ def main() -> int:
     try:
         check_preconditions()
     except Skip as e:
-        return skip(str(e))
+        return h.skip(log, str(e))
 
     run = Run(args.stack, args.keep)
     try:
-        copy_project(run)
+        h.copy_project(run.project, BINARIES)
         init_stack(run)
         known = secret_values(run) | merged_secret_values(run, run.stack)
         log(f"stack {run.stack} initialised in {run.project} ({len(known)} secret values to watch for)")
@@ -548,7 +453,7 @@ def main() -> int:
             run.pulumi("refresh", "--yes", "--expect-no-changes", label="refresh")
         else:
             # Refresh reads every object back from a cluster; in render mode there is none, and this provider
-            # version fails with "unreachable cluster" (tests/e2e/smoke.sh checks that). Issue 7's cluster covers it.
+            # version fails with "unreachable cluster" (tests/e2e/smoke.sh checks that). tests/e2e/cluster covers it.
             log("refresh of the Kubernetes objects skipped: no KUBECONFIG (render mode has no cluster to read from)")
         run.pulumi("destroy", "--yes", label="destroy")
         remaining = json.loads(run.pulumi("stack", "export", label="stack export (after destroy)"))
@@ -559,41 +464,26 @@ def main() -> int:
         # No secret value, plain or base64, in the export, in any log of this run or in the state files.
         haystacks = {"stack export": export, "preview --diff": diff_text}
         haystacks.update({f"log {i}": out for i, out in enumerate(run.outputs)})
-        for p in sorted((run.tmp / "state").rglob("*")):
-            if p.is_file():
-                haystacks[str(p.relative_to(run.tmp))] = p.read_text(errors="replace")
-        for value in known:
-            needles = {value, base64.b64encode(value.encode()).decode()}
-            for where, text in haystacks.items():
-                if any(n in text for n in needles):
-                    raise Failure(f"a secret value (of length {len(value)}) appears in {where}")
+        haystacks.update(h.file_texts([run.tmp / "state"], run.tmp))
+        h.check_no_leak(known, haystacks)
         if run.stack == "dev" and not args.standins:
+            logs_before = len(run.outputs)
             check_up_script(run)
-            for where, text in [(f"log {i}", out) for i, out in enumerate(run.outputs)]:
-                if any(v in text or base64.b64encode(v.encode()).decode() in text for v in known):
-                    raise Failure(f"a secret value appears in {where} (scripts/up.sh)")
+            h.check_no_leak(known, {f"log {i} (scripts/up.sh)": out
+                                    for i, out in enumerate(run.outputs) if i >= logs_before})
         log(f"no secret value in the export, {len(run.outputs)} logs or the state files")
     except Skip as e:
         run.close()
-        return skip(str(e))
+        return h.skip(log, str(e))
     except (Failure, subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
         log(f"FAILED: {e}")
         run.keep = True
         run.close()
         return 1
     finally:
-        for label, seconds in run.timings:
-            log(f"  {seconds:7.2f} s  pulumi {label}")
+        h.report_timings(log, run.timings)
     run.close()
     log("1 passed, 0 failed")
-    return 0
-
-
-def skip(reason: str) -> int:
-    log(f"skipped: {reason}")
-    if os.environ.get("SOPHIA_E2E_REQUIRE"):
-        return 1
-    log("0 passed, 0 failed, 1 skipped")
     return 0
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs tests/e2e/e2e.py against stand-ins, to test the harness itself before the program lands: tools/smoke-program as
+# Runs tests/e2e/e2e.py against stand-ins, to test the harness apart from Sophia itself: tools/smoke-program as
 # sophia-program (one Kubernetes Secret holding openai-key, rendered to out/), a shell `sophia render` that writes the
 # same Secret, and a pulumi-resource-sophia that is never launched. Passing proves the harness (stack set-up, wrong
 # passphrase, no-op, rotation plan, leak checks, destroy) works with the real Pulumi CLI; it proves nothing about Sophia.

@@ -86,7 +86,7 @@ if [ -n "${KUBECONFIG:-}" ]; then
   t p refresh --yes --expect-no-changes >"$tmp/refresh.txt" 2>&1 || { cat "$tmp/refresh.txt"; fail "refresh found drift"; }
 else
   if p refresh --yes >"$tmp/refresh.txt" 2>&1; then
-    echo "smoke: note: refresh in render mode now succeeds; check it for drift (--expect-no-changes)" >&2
+    echo "smoke: note: refresh in render mode succeeded with this provider version; check it for drift (--expect-no-changes)" >&2
   elif ! grep -q "unreachable cluster" "$tmp/refresh.txt"; then
     cat "$tmp/refresh.txt"; fail "refresh in render mode failed for another reason than the missing cluster"
   fi

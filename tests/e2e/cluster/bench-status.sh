@@ -43,7 +43,7 @@ echo "applied and rolled out $n services in $(( $(date +%s) - start )) s"
 "$bin/sophia" status --stack bench --cwd "$project" >"$work/status.txt" || { tail -3 "$work/status.txt"; exit 1; }
 tail -1 "$work/status.txt"
 echo "kubectl requests: $(kubectl get deploy,rs,pods -A -o json -v=6 2>&1 >/dev/null | grep -cE 'GET https|verb="GET"')"
-echo "sophia status requests: 3 list requests (cluster::LiveStack::REQUESTS), no Event for an unchanged stack"
+echo "sophia status requests: 3 list requests (cluster::LiveStack::list), no Event for an unchanged stack"
 hyperfine --warmup 1 --runs 10 --export-markdown "$work/hyperfine.md" \
   "$bin/sophia status --stack bench --cwd $project" \
   "kubectl get deploy,rs,pods -A -o json"

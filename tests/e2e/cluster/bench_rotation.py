@@ -8,21 +8,20 @@ then, per repetition, the three phases of one rotation:
   rotate    `sophia esc rotate` (the gate's three list requests, the rotator's ALTER ROLE and login, the encrypted write)
   up        `pulumi up` (Secrets updated in place, Deployments patched; the Kubernetes provider waits for rollouts)
   rollout   after `pulumi up` returns, until `sophia status` exits 0 (every pod on the new fingerprint, old ones gone)
-beside the peer, today's manual rotation of a stack value (`pulumi config set --secret`), for the first phase.
+beside the peer, the manual rotation of a stack value (`pulumi config set --secret`), for the first phase.
 Prints one line per phase; medians over the repetitions.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 
-import cluster_e2e as e2e
+import cluster_e2e as e2e  # its directory is on sys.path: this script's own
+from cluster_e2e import h
 
 
 def main() -> int:
@@ -43,21 +42,16 @@ def main() -> int:
 def bench(run: e2e.Run, n: int, repeat: int) -> int:
     run.cluster("start")
     project = run.project
-    (project / "target" / "release").mkdir(parents=True)
-    for b in e2e.BINARIES:
-        (project / "target" / "release" / b).symlink_to(e2e.RELEASE / b)
+    h.link_binaries(project, e2e.BINARIES)
     (project / "Pulumi.yaml").write_text((e2e.ROOT / "Pulumi.yaml").read_text())
     with (project / "services.yaml").open("w") as f:
         f.write("defaults:\n  replicas: 1\nservices:\n")
-    (run.tmp / "state").mkdir()
-    run.pulumi("login", f"file://{run.tmp / 'state'}")
+    run.login_file_backend()
     run.pulumi("stack", "init", e2e.STACK, "--secrets-provider", "passphrase")
     run.pulumi("config", "set", "--secret", "hashKey", secrets.token_hex(16), label="config set --secret")
     run.pulumi("config", "set", "namespace", "bench", label="config set")
     run.pulumi("config", "set", "--secret", "peer-key", secrets.token_hex(8), label="config set --secret")
-    kubeconfig = (run.cluster_dir / "admin.kubeconfig").read_text()
-    subprocess.run(["pulumi", "config", "set", "--secret", "kubeconfig", "--non-interactive"], input=kubeconfig,
-                   cwd=project, env=run.env, check=True, capture_output=True, text=True, timeout=120)
+    e2e.set_kubeconfig(run)
     # The harness's database setup adds one consuming service; the rest are the same block under other names.
     e2e.init_database(run)
     with (project / "services.yaml").open("a") as f:
@@ -75,15 +69,17 @@ def bench(run: e2e.Run, n: int, repeat: int) -> int:
         t1 = time.monotonic()
         run.pulumi("up", "--yes", "--skip-preview", label="up (rotation)")
         t2 = time.monotonic()
-        deadline = t2 + e2e.ROLLOUT_TIMEOUT
-        while True:
-            proc = subprocess.run([str(e2e.RELEASE / "sophia"), "status", "--stack", e2e.STACK], cwd=project,
-                                  env=run.env, capture_output=True, text=True, timeout=300)
-            if proc.returncode == 0:
-                break
-            if proc.returncode != 1 or time.monotonic() > deadline:
-                raise e2e.Failure(f"`sophia status` exited {proc.returncode}: {proc.stderr[-2000:]}")
-            time.sleep(0.2)
+
+        def settled() -> tuple[bool, str]:
+            # Exit 1: pods still on the old fingerprint; anything else but 0 is a failure at once.
+            proc = run.run("sophia status", [e2e.RELEASE / "sophia", "status", "--stack", e2e.STACK], expect=None,
+                           cwd=project, timeout=300, record=False)
+            if proc.returncode not in (0, 1):
+                raise h.Failure(f"`sophia status` exited {proc.returncode}: {proc.stderr[-2000:]}")
+            return proc.returncode == 0, proc.stdout[-2000:]
+
+        h.wait_until("`sophia status` to exit 0 (every pod on the new fingerprint)", settled, e2e.ROLLOUT_TIMEOUT,
+                     interval=0.2)
         t3 = time.monotonic()
         run.pulumi("config", "set", "--secret", "peer-key", secrets.token_hex(8), label="config set --secret (peer)")
         t4 = time.monotonic()
@@ -102,5 +98,4 @@ def bench(run: e2e.Run, n: int, repeat: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     sys.exit(main())

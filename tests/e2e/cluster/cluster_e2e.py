@@ -39,7 +39,7 @@ with its own file backend and a fresh stack whose config holds the cluster's kub
      audit log, any control-plane log, or PostgreSQL's statement log
 Values are compared in this process; nothing here prints one.
 
-Skips (exit 0; exit 1 with SOPHIA_E2E_REQUIRE=1) when a tool is missing or the program is not built yet.
+Skips (exit 0; exit 1 with SOPHIA_E2E_REQUIRE=1) when a tool, a binary under test or PostgreSQL is missing.
 tests/e2e/cluster/selftest.sh shows it can fail: SOPHIA_CLUSTER_E2E_SABOTAGE=extra-rollout restarts one Deployment that
 does not use the rotated key, and the run must fail naming it.
 """
@@ -63,9 +63,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
-# The binaries under test; SOPHIA_E2E_BIN_DIR points elsewhere (scripts/test.sh: the debug build, one Rust build in CI).
-RELEASE = Path(os.environ.get("SOPHIA_E2E_BIN_DIR") or ROOT / "target" / "release").resolve()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import harness as h  # noqa: E402 (tests/e2e/harness.py, found through the path above)
+from harness import RELEASE, ROOT, Failure, Skip  # noqa: E402
+
 BINARIES = ("sophia-program", "pulumi-resource-sophia", "sophia")
 TOOLS = ("pulumi", "pulumi-language-go", "pulumi-resource-kubernetes", "kubectl")
 STACK = "cluster"
@@ -90,44 +91,19 @@ DB_KEYS = ["DB_PASSWORD", "DB_USER"]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-class Skip(Exception):
-    """A precondition this run cannot meet (not a failure of what it tests)."""
+log = h.logger("cluster-e2e")
 
 
-class Failure(Exception):
-    """What the test asserts did not hold."""
-
-
-def log(msg: str) -> None:
-    print(f"cluster-e2e: {msg}", flush=True)
-
-
-class Run:
+class Run(h.Session):
     """A temporary project copy, its Pulumi home and file backend, and a local cluster; every output is kept."""
 
     def __init__(self, keep: bool) -> None:
-        self.keep = keep
-        self.tmp = Path(tempfile.mkdtemp(prefix="sophia-cluster-e2e-"))
-        self.project = self.tmp / "project"
+        super().__init__("sophia-cluster-e2e-", keep, {"PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+                                                       "GITHUB_ACTOR": "e2e-deployer", "GITHUB_SHA": "e2e0commit"})
         self.cluster_dir = self.tmp / "cluster"
-        self.outputs: list[str] = []
-        self.timings: list[tuple[str, float]] = []
         self.kubeconfig = ""
-        self.env = dict(os.environ)
-        self.env.update(
-            {
-                "PULUMI_HOME": str(self.tmp / "pulumi-home"),
-                "PULUMI_SKIP_UPDATE_CHECK": "true",
-                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-                "PULUMI_SKIP_CONFIRMATIONS": "true",
-                "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-                "SOPHIA_CLUSTER_DIR": str(self.cluster_dir),
-                "NO_COLOR": "1",
-                "SOPHIA_AUDIT_LOG": str(self.tmp / "audit.jsonl"),
-                "GITHUB_ACTOR": "e2e-deployer",
-                "GITHUB_SHA": "e2e0commit",
-            }
-        )
+        self.env["SOPHIA_CLUSTER_DIR"] = str(self.cluster_dir)
+        self.env["SOPHIA_AUDIT_LOG"] = str(self.tmp / "audit.jsonl")
         self.env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
         self.env.pop("KUBECONFIG", None)
         # Who deploys comes from GITHUB_ACTOR / GITHUB_SHA here; these would take precedence.
@@ -138,21 +114,9 @@ class Run:
         self.env.pop("SOPHIA_ESC_PASSPHRASE_FILE", None)
         self.postgres: Postgres | None = None
 
-    def timed(self, label: str, cmd: list[str], ok: bool = True, timeout: int = 900, env: dict[str, str] | None = None,
-              **kw) -> str:
-        start = time.monotonic()
-        proc = subprocess.run(cmd, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout, **kw)
-        self.timings.append((label, time.monotonic() - start))
-        out = proc.stdout + proc.stderr
-        self.outputs.append(out)
-        if ok and proc.returncode != 0:
-            # Pulumi and kubectl print secrets masked; the leak check covers these outputs too.
-            raise Failure(f"`{' '.join(cmd[:6])}` exited {proc.returncode}:\n{out[-6000:]}")
-        return proc.stdout
-
-    def pulumi(self, *args: str, label: str = "", env: dict[str, str] | None = None) -> str:
-        cmd = ["pulumi", *args, "--non-interactive", "--color", "never"]
-        return self.timed("pulumi " + (label or " ".join(args[:2])), cmd, cwd=self.project, env=env)
+    def timed(self, label: str, cmd: list[str], ok: bool = True, timeout: int = 900, **kw) -> str:
+        """Runs `cmd` (recorded, timed); returns its stdout."""
+        return self.run(label, cmd, expect=0 if ok else None, timeout=timeout, **kw).stdout
 
     def sophia(self, *args: str, label: str = "", expect: int = 0) -> str:
         """Runs the sophia CLI in the project; its exit code must be `expect`."""
@@ -160,23 +124,15 @@ class Run:
 
     def sophia_both(self, *args: str, label: str = "", expect: int = 0) -> tuple[str, str]:
         """`sophia`, returning stdout and stderr."""
-        cmd = [str(RELEASE / "sophia"), *args]
-        start = time.monotonic()
-        proc = subprocess.run(cmd, env=self.env, cwd=self.project, capture_output=True, text=True, timeout=300)
-        self.timings.append(("sophia " + (label or " ".join(args[:2])), time.monotonic() - start))
-        self.outputs.append(proc.stdout + proc.stderr)
-        if proc.returncode != expect:
-            raise Failure(f"`sophia {' '.join(args)}` exited {proc.returncode}, expected {expect}:\n{(proc.stdout + proc.stderr)[-4000:]}")
+        proc = self.run("sophia " + (label or " ".join(args[:2])), [RELEASE / "sophia", *args], expect=expect,
+                        cwd=self.project, timeout=300, tail=4000)
         return proc.stdout, proc.stderr
 
     def rotated_passwords(self) -> set[str]:
         """The gated environment's current and previous passwords, read in this process only (never logged)."""
-        proc = subprocess.run(
-            [str(RELEASE / "sophia"), "esc", "open", GATED_ENV, "--show-secrets"],
-            env=self.env, cwd=self.project, capture_output=True, text=True, timeout=120,
-        )
-        if proc.returncode != 0:
-            raise Failure(f"`sophia esc open {GATED_ENV}` exited {proc.returncode}: {proc.stderr[-2000:]}")
+        # Not a log to scan: it holds the passwords by design.
+        proc = self.run(f"sophia esc open {GATED_ENV}", [RELEASE / "sophia", "esc", "open", GATED_ENV, "--show-secrets"],
+                        cwd=self.project, timeout=120, record=False, tail=2000)
         creds = json.loads(proc.stdout)["creds"]
         passwords = {v for k, v in creds.items() if k in ("current", "previous")}
         # The projected URL too: its base64 (a Secret's data) need not contain the password's.
@@ -203,10 +159,7 @@ class Run:
             self.cluster("stop")
         except Failure as e:
             log(f"stopping the cluster failed: {e}")
-        if self.keep:
-            log(f"kept {self.tmp}")
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        super().close(log)
 
 
 class Postgres:
@@ -290,50 +243,29 @@ def scram_verifier(password: str) -> str:
 
 
 def check_preconditions() -> None:
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if missing:
-        raise Skip(f"not on PATH: {', '.join(missing)} (tests/e2e/cluster/run.sh installs them)")
-    absent = [b for b in BINARIES if not (RELEASE / b).is_file()]
-    if absent:
-        raise Skip(f"release binaries missing: {', '.join(absent)} (cargo build --release --bins)")
-    probe = subprocess.run([RELEASE / "sophia-program"], capture_output=True, text=True, timeout=60, env={"PATH": ""})
-    if "not built yet" in probe.stdout + probe.stderr:
-        raise Skip("target/release/sophia-program reports it is not built yet (the program issue has not landed)")
+    h.check_preconditions(TOOLS, BINARIES, "tests/e2e/cluster/run.sh installs them")
     if not (PG_BIN / "initdb").is_file():
         raise Skip(f"PostgreSQL 15 is not installed ({PG_BIN}/initdb; .ci/run installs it)")
 
 
-def copy_project(run: Run) -> None:
-    ignore = shutil.ignore_patterns(".git", "target", ".venv", "out", ".pulumi", "__pycache__", "fuzz")
-    shutil.copytree(ROOT, run.project, ignore=ignore, symlinks=True)
-    release = run.project / "target" / "release"
-    release.mkdir(parents=True)
-    for b in BINARIES:
-        (release / b).symlink_to(RELEASE / b)
-
-
 def init_stack(run: Run) -> dict[str, str]:
     """A fresh stack: every pinned secret generated, the local cluster's kubeconfig as a secret. Returns the values."""
-    (run.tmp / "state").mkdir()
-    run.pulumi("login", f"file://{run.tmp / 'state'}")
+    run.login_file_backend()
     run.pulumi("stack", "init", STACK, "--secrets-provider", "passphrase")
     values = {key: f"e2e-{key}-{secrets.token_hex(12)}" for key in SECRET_KEYS}
     for key, value in values.items():
         run.pulumi("config", "set", "--secret", key, value, label="config set --secret")
     run.pulumi("config", "set", "log-level", "info", label="config set")
     run.pulumi("config", "set", "namespace", NAMESPACE, label="config set")
-    run.kubeconfig = (run.cluster_dir / "admin.kubeconfig").read_text()
-    # Through stdin: the kubeconfig holds the admin's private key, never a command-line argument.
-    start = time.monotonic()
-    proc = subprocess.run(
-        ["pulumi", "config", "set", "--secret", "kubeconfig", "--non-interactive"],
-        input=run.kubeconfig, cwd=run.project, env=run.env, capture_output=True, text=True, timeout=120,
-    )
-    run.timings.append(("pulumi config set --secret kubeconfig", time.monotonic() - start))
-    run.outputs.append(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        raise Failure(f"setting the kubeconfig failed: {proc.stderr[-2000:]}")
+    set_kubeconfig(run)
     return values
+
+
+def set_kubeconfig(run: Run) -> None:
+    """The local cluster's admin kubeconfig as the stack's secret `kubeconfig`: through stdin, since it holds the
+    admin's private key."""
+    run.kubeconfig = (run.cluster_dir / "admin.kubeconfig").read_text()
+    run.set_secret_from_stdin("kubeconfig", run.kubeconfig)
 
 
 def init_database(run: Run) -> None:
@@ -407,8 +339,7 @@ def secret_uids(run: Run) -> dict[str, str]:
 
 def secret_data(run: Run, name: str) -> dict[str, str]:
     """A Secret's data, decoded, in this process only."""
-    data = run.get("secret", name).get("data") or {}
-    return {k: base64.b64decode(v).decode() for k, v in data.items()}
+    return h.decode_secret(run.get("secret", name))
 
 
 @contextlib.contextmanager
@@ -437,6 +368,11 @@ def held_up(run: Run, env: dict[str, str] | None = None) -> Iterator[subprocess.
     run.outputs.append(out)
     if up.returncode != 0:
         raise Failure(f"the held `pulumi up` failed after resuming:\n{out[-4000:]}")
+
+
+def exited(proc: subprocess.Popen) -> str | None:
+    """Why a wait on what `proc` does is pointless: it has exited (None while it runs)."""
+    return None if proc.poll() is None else f"`pulumi up` exited {proc.returncode}"
 
 
 def wait_available(run: Run, deployments: list[str]) -> None:
@@ -488,7 +424,7 @@ def pod_env_secret_names(pod: dict) -> set[str]:
 def scenario(run: Run) -> None:
     run.cluster("start")
     log(f"local control plane up in {run.timings[-1][1]:.1f} s")
-    copy_project(run)
+    h.copy_project(run.project, BINARIES)
     values = init_stack(run)
     init_database(run)
     known = set(values.values()) | {run.env["SOPHIA_ESC_PASSPHRASE"], run.postgres.manager_password}
@@ -633,18 +569,11 @@ def scenario(run: Run) -> None:
     haystacks = {f"output {i}": out for i, out in enumerate(run.outputs)}
     for p in sorted((run.cluster_dir / "logs").glob("*.log")):
         haystacks[p.name] = p.read_text(errors="replace")
-    for root in (run.tmp / "state", run.project):
-        for p in sorted(root.rglob("*")):
-            if p.is_file():
-                haystacks[str(p.relative_to(run.tmp))] = p.read_text(errors="replace")
+    haystacks.update(h.file_texts([run.tmp / "state", run.project], run.tmp))
     haystacks["audit log"] = (run.tmp / "audit.jsonl").read_text()
     haystacks["PostgreSQL statement log"] = run.postgres.log_file.read_text(errors="replace")
     haystacks["state export before the rotation"] = (run.tmp / "state-before-rotation.json").read_text()
-    for value in known:
-        needles = {value, base64.b64encode(value.encode()).decode(), value.encode().hex()}
-        for where, text in haystacks.items():
-            if any(n in text for n in needles):
-                raise Failure(f"a secret value (of length {len(value)}) appears in {where}")
+    h.check_no_leak(known, haystacks, hex_too=True)
     log(f"no secret value in {len(run.outputs)} outputs or {len(haystacks) - len(run.outputs)} control-plane logs")
 
 
@@ -688,15 +617,14 @@ def rotation_phase(run: Run, users: list[str], others: list[str], known: set[str
     # Hold the rollout, deployed by a second deployer from another commit.
     with held_up(run, env={**run.env, **ROTATOR}) as up:
         # Wait until Pulumi has applied the new Secret and template (no drift left) while the nodes hold the pods.
-        deadline = time.monotonic() + ROLLOUT_TIMEOUT
-        while True:
+        def applied() -> tuple[bool, tuple[dict, dict[str, str]]]:
             status = json.loads(run.sophia("status", "--stack", STACK, "--json", label="status (held)", expect=1))
             second = secret_data(run, secret)
-            if not any(d["drifted"] for d in status["deployments"]) and second["DB_USER"] != first["DB_USER"]:
-                break
-            if time.monotonic() > deadline or up.poll() is not None:
-                raise Failure(f"the held rotation was never applied: {status}")
-            time.sleep(1)
+            done = not any(d["drifted"] for d in status["deployments"]) and second["DB_USER"] != first["DB_USER"]
+            return done, (status, second)
+
+        status, second = h.wait_until("the held rotation to be applied (no drift, the new user in the Secret)",
+                                      applied, ROLLOUT_TIMEOUT, gave_up=lambda: exited(up))
         known.add(second["DB_PASSWORD"])
         stale = {(d["name"], p["name"]): p["stale_keys"] for d in status["deployments"] for p in d["pods"] if not p["current"]}
         expected = {(DB_SERVICE, name) for name in held[DB_SERVICE]}
@@ -851,14 +779,12 @@ def gate_phase(run: Run, declared: list[str], known: set[str]) -> None:
     # Hold the rollout of that rotation (nodes cordoned, as in 3b): the consumers' old pods keep running.
     held = pods(run)
     with held_up(run) as up:
-        deadline = time.monotonic() + ROLLOUT_TIMEOUT
-        while True:
+        def applied() -> tuple[bool, dict]:
             status = json.loads(run.sophia("status", "--stack", STACK, "--json", label="status (gate, held)", expect=1))
-            if not any(d["drifted"] for d in status["deployments"]):
-                break
-            if time.monotonic() > deadline or up.poll() is not None:
-                raise Failure(f"the held rotation was never applied: {status}")
-            time.sleep(1)
+            return not any(d["drifted"] for d in status["deployments"]), status
+
+        h.wait_until("the held rotation to be applied (no drift)", applied, ROLLOUT_TIMEOUT,
+                     gave_up=lambda: exited(up))
         before = env_file.read_bytes()
         _, err = run.sophia_both("esc", "rotate", GATED_ENV, label="esc rotate (held: refused)", expect=1)
         missing = [f"deployment/{d}" for d in consumers if f"deployment/{d}" not in err]
@@ -918,7 +844,7 @@ def main() -> int:
     try:
         check_preconditions()
     except Skip as e:
-        return skip(str(e))
+        return h.skip(log, str(e))
     run = Run(args.keep)
     try:
         scenario(run)
@@ -926,25 +852,11 @@ def main() -> int:
         log(f"FAILED: {type(e).__name__}: {e}")
         run.keep = True
         run.close()
-        report(run)
+        h.report_timings(log, run.timings, omit="pulumi config set")
         return 1
     run.close()
-    report(run)
+    h.report_timings(log, run.timings, omit="pulumi config set")
     log("1 passed, 0 failed")
-    return 0
-
-
-def report(run: Run) -> None:
-    for label, seconds in run.timings:
-        if not label.startswith("pulumi config set"):
-            log(f"  {seconds:7.2f} s  {label}")
-
-
-def skip(reason: str) -> int:
-    log(f"skipped: {reason}")
-    if os.environ.get("SOPHIA_E2E_REQUIRE"):
-        return 1
-    log("0 passed, 0 failed, 1 skipped")
     return 0
 
 
