@@ -70,10 +70,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             None => serde_json::to_value(&entries),
             Some(events) => Ok(serde_json::json!({"local": entries, "pulumiCloud": events})),
         }
-        .context("serializing the log")?;
+        .context(super::Internal("serializing the log"))?;
         println!(
             "{}",
-            serde_json::to_string_pretty(&out).context("serializing the log")?
+            serde_json::to_string_pretty(&out).context(super::Internal("serializing the log"))?
         );
     } else {
         for e in &entries {

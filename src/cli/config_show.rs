@@ -6,6 +6,8 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+
 use crate::config::StackConfig;
 use crate::value::{Reveal, Value};
 
@@ -58,7 +60,8 @@ fn json(config: &StackConfig, reveal: Reveal) -> anyhow::Result<String> {
         .iter()
         .map(|(k, v)| (k.clone(), v.to_json(reveal)))
         .collect();
-    let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(object))?;
+    let mut text = serde_json::to_string_pretty(&serde_json::Value::Object(object))
+        .context(super::Internal("serializing the configuration"))?;
     text.push('\n');
     Ok(text)
 }

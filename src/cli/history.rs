@@ -23,17 +23,13 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Runs `sophia history`; errors exit 2.
+/// Runs `sophia history`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let rollouts = match history(&args) {
-        Ok(r) => r,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            return Ok(ExitCode::from(2));
-        }
-    };
+    let rollouts = history(&args)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rollouts)?);
+        let json = serde_json::to_string_pretty(&rollouts)
+            .context(super::Internal("serializing the rollouts"))?;
+        println!("{json}");
     } else {
         for r in &rollouts {
             let how = match r.provenance {
@@ -68,7 +64,8 @@ fn history(args: &Args) -> anyhow::Result<Vec<cluster::history::Rollout>> {
     let namespace = crate::k8s::namespace(&config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
+        .build()
+        .context(super::Internal("starting the async runtime"))?;
     let live = runtime.block_on(async {
         let client = cluster::connect(&config).await?;
         cluster::LiveStack::list(&client, &namespace, &config.project).await

@@ -58,7 +58,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let text = match args.format {
         Format::Text => impact.to_text(),
         Format::Json => {
-            serde_json::to_string_pretty(&impact.to_json()).context("serializing the report")?
+            serde_json::to_string_pretty(&impact.to_json())
+                .context(super::Internal("serializing the report"))?
                 + "\n"
         }
         Format::Markdown => impact.to_markdown(),

@@ -1,7 +1,13 @@
 //! The `sophia` command-line tool: offline tools over the library. One file per subcommand; [`main`] owns exit codes
 //! and prints errors once, with their causes (`{:#}`).
 //!
-//! Exit codes: 0 success, 1 a problem in the user's input (diagnostics, bad config), 2 usage or internal errors.
+//! Exit codes: 0 success; 1 a failure the user can act on (bad arguments or input, diagnostics, a missing file, a
+//! refused gate, an unreachable server or cluster); 2 an internal error (a broken invariant, or the process unable
+//! to start its own machinery), which says "please report this". An error is the user's unless marked [`Internal`]
+//! (or it is one of the crate's typed internal errors, see [`exit_code`]), so a new failure defaults to the
+//! message-and-exit-1 path and only a deliberate mark makes it a bug report. `sophia status` keeps its own meaning
+//! of 1 (stale pods) and reports errors as 2, and `esc set` / `esc rotate` exit 2 when a file could not be written
+//! back after the change was made.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +29,7 @@ mod status;
 /// Offline tools for Sophia secrets: evaluate ESC environments, show stack config, render objects, report rollout impact.
 #[derive(Debug, Parser)]
 #[command(name = "sophia", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -81,7 +87,7 @@ enum ConfigCommand {
 
 /// `--stack NAME [--cwd DIR]`: the stack a subcommand reads, and the project directory holding its `Pulumi.yaml`.
 #[derive(Debug, clap::Args)]
-pub struct StackArgs {
+pub(crate) struct StackArgs {
     /// Stack name (`dev`, `production`).
     #[arg(long)]
     pub stack: String,
@@ -90,9 +96,34 @@ pub struct StackArgs {
     pub cwd: PathBuf,
 }
 
+/// Marks a failure as this program's fault rather than the user's: the context of an error `main` exits 2 for.
+/// Used as `.context(Internal("what was being done"))`; the message reads as the plain context would.
+#[derive(Debug)]
+pub(crate) struct Internal(pub(crate) &'static str);
+
+impl std::fmt::Display for Internal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// Exit code for an error that ended a command: 2 for an internal error, 1 for anything the user can act on.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    let internal = err.downcast_ref::<Internal>().is_some()
+        || err.downcast_ref::<crate::cloud::RuntimeError>().is_some();
+    if internal { 2 } else { 1 }
+}
+
 /// Parses arguments, runs the command, prints any error once and maps it to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // `--help` and `--version` arrive here too, printed to stdout with exit 0; a usage error is the user's.
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 1 } else { 0 });
+        }
+    };
     let result = match cli.command {
         Command::Esc {
             command: EscCommand::Open(args),
@@ -120,8 +151,41 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(1)
+            let code = exit_code(&err);
+            if code == 2 {
+                eprintln!("error: internal error: {err:#}; please report this");
+            } else {
+                eprintln!("error: {err:#}");
+            }
+            ExitCode::from(code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context as _;
+
+    #[test]
+    fn marked_failures_are_internal_and_the_rest_the_users() {
+        let user: anyhow::Result<()> =
+            Err(anyhow::anyhow!("no such file")).context("reading Pulumi.yaml");
+        assert_eq!(exit_code(&user.unwrap_err()), 1);
+        let bug: anyhow::Result<()> = Err(anyhow::anyhow!("key must be a string"))
+            .context(Internal("serializing the report"));
+        let bug = bug.unwrap_err();
+        assert_eq!(exit_code(&bug), 2);
+        assert_eq!(
+            format!("{bug:#}"),
+            "serializing the report: key must be a string"
+        );
+        // The mark survives more context added above it.
+        let wrapped: anyhow::Result<()> = Err(bug).context("rendering stack `dev`");
+        assert_eq!(exit_code(&wrapped.unwrap_err()), 2);
+        let runtime = anyhow::Error::new(crate::cloud::RuntimeError(std::io::Error::other(
+            "no threads",
+        )));
+        assert_eq!(exit_code(&runtime), 2);
     }
 }

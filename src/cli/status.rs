@@ -5,6 +5,8 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
+
 use crate::cluster::{self, status::StackStatus};
 
 /// Arguments of `sophia status`.
@@ -23,7 +25,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match status(&args) {
         Ok(status) => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                let json = serde_json::to_string_pretty(&status)
+                    .context(super::Internal("serializing the status"))?;
+                println!("{json}");
             } else {
                 print!("{}", text(&status));
             }
@@ -41,7 +45,8 @@ fn status(args: &Args) -> anyhow::Result<StackStatus> {
         super::render::build_with_config(&args.target.cwd, &args.target.stack, "status", false)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
+        .build()
+        .context(super::Internal("starting the async runtime"))?;
     runtime.block_on(async {
         let client = cluster::connect(&config).await?;
         let status = cluster::status::stack_status(&client, &objects, &config.project).await?;

@@ -1,8 +1,11 @@
-//! The HTTP client: requests as Pulumi's clients send them, retries, and errors that name what failed.
+//! The HTTP client: requests as Pulumi's clients send them, the retry loop (its policy in [`super::retry`]), and the
+//! endpoints, each turning an answer into errors that name what failed ([`super::error`]).
 
 use std::time::Duration;
 
 use super::backend::Backend;
+use super::error::{CloudError, diagnostics_text, service_message, shape_only, transport_reason};
+use super::retry::{self, RetryPolicy};
 use super::wire;
 use crate::value::Value;
 
@@ -65,106 +68,6 @@ impl EnvRef {
             "/api/esc/environments/{}/{}/{}",
             self.org, self.project, self.env
         )
-    }
-}
-
-/// What went wrong talking to Pulumi Cloud. Messages never contain the token or a response body that may hold secrets.
-#[derive(Debug, thiserror::Error)]
-pub enum CloudError {
-    /// A name or argument the user gave is wrong.
-    #[error("{0}")]
-    Usage(String),
-    /// 401.
-    #[error(
-        "Pulumi Cloud at {url} rejected the access token (401) for {what}: run `pulumi login` or set PULUMI_ACCESS_TOKEN"
-    )]
-    Unauthorized {
-        /// API base.
-        url: String,
-        /// What was asked for.
-        what: String,
-    },
-    /// 403.
-    #[error(
-        "Pulumi Cloud at {url} denied access (403) to {what}: the token's user or team lacks permission"
-    )]
-    Forbidden {
-        /// API base.
-        url: String,
-        /// What was asked for.
-        what: String,
-    },
-    /// 404.
-    #[error("{what} not found in Pulumi Cloud at {url} (404)")]
-    NotFound {
-        /// API base.
-        url: String,
-        /// What was asked for.
-        what: String,
-    },
-    /// 409/412: the definition changed since it was read.
-    #[error("{what} changed since it was read (HTTP {status}): read it again and retry")]
-    Conflict {
-        /// What was asked for.
-        what: String,
-        /// HTTP status.
-        status: u16,
-    },
-    /// Another 4xx, or a 5xx / 429 after the retries.
-    #[error("Pulumi Cloud answered HTTP {status} for {what}{}{}", if message.is_empty() { "" } else { ": " }, message)]
-    Status {
-        /// What was asked for.
-        what: String,
-        /// HTTP status.
-        status: u16,
-        /// The service's `message` (not the body).
-        message: String,
-        /// Attempts made.
-        attempts: u32,
-    },
-    /// Connection failures and timeouts after the retries.
-    #[error("could not reach Pulumi Cloud at {url} for {what} after {attempts} attempts: {reason}")]
-    Transport {
-        /// API base.
-        url: String,
-        /// What was asked for.
-        what: String,
-        /// Attempts made.
-        attempts: u32,
-        /// The failure, without the URL's query or any header.
-        reason: String,
-    },
-    /// A response that is not the documented shape.
-    #[error("Pulumi Cloud sent a malformed response for {what}: {reason}")]
-    Malformed {
-        /// What was asked for.
-        what: String,
-        /// What is wrong (never the body).
-        reason: String,
-    },
-}
-
-/// How failed requests are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts in all (first try included).
-    pub max_attempts: u32,
-    /// First backoff; doubles each retry, with up to 50% jitter.
-    pub base_delay: Duration,
-    /// Longest wait between attempts (also caps `Retry-After`).
-    pub max_delay: Duration,
-    /// Per-request timeout.
-    pub timeout: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(10),
-            timeout: Duration::from_secs(30),
-        }
     }
 }
 
@@ -258,40 +161,6 @@ struct Answer {
     body: Vec<u8>,
 }
 
-/// Seconds from a `Retry-After` header (delta-seconds form; an HTTP date is treated as absent).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    text.trim().parse::<u64>().ok().map(Duration::from_secs)
-}
-
-fn jitter(d: Duration) -> Duration {
-    use rand::Rng;
-    let extra = rand::thread_rng().gen_range(0.0..0.5);
-    d + d.mul_f64(extra)
-}
-
-/// The service's `message` (or, for a 400 about a definition, its diagnostics' summaries) from an error body, cut
-/// short; the body itself is never quoted.
-fn service_message(body: &[u8]) -> String {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return String::new();
-    };
-    let diags = v
-        .get("diagnostics")
-        .and_then(|d| d.as_array())
-        .map(|d| diagnostics_text(d))
-        .unwrap_or_default();
-    let text = if diags.is_empty() {
-        v.get("message")
-            .and_then(|m| m.as_str())
-            .unwrap_or_default()
-            .to_owned()
-    } else {
-        diags
-    };
-    text.chars().take(300).collect()
-}
-
 impl Client {
     /// A client for `backend` with the default retry policy.
     pub fn new(backend: Backend) -> anyhow::Result<Client> {
@@ -348,8 +217,7 @@ impl Client {
                 req = req.body(b.clone());
             }
             let last = attempt >= self.policy.max_attempts;
-            let backoff = jitter(self.policy.base_delay * 2u32.saturating_pow(attempt - 1))
-                .min(self.policy.max_delay);
+            let backoff = self.policy.backoff(attempt);
             let transport = |e: &reqwest::Error| CloudError::Transport {
                 url: self.backend.url.clone(),
                 what: what.into(),
@@ -375,14 +243,8 @@ impl Client {
                     continue;
                 }
             };
-            let retryable = status == 429 || (500..=599).contains(&status);
-            if retryable && !last {
-                let wait = if status == 429 {
-                    retry_after(&headers).map_or(backoff, |d| d.min(self.policy.max_delay))
-                } else {
-                    backoff
-                };
-                tokio::time::sleep(wait).await;
+            if retry::retryable(status) && !last {
+                tokio::time::sleep(self.policy.wait(status, &headers, backoff)).await;
                 continue;
             }
             let url = self.backend.url.clone();
@@ -749,31 +611,4 @@ impl Client {
         out.sort_by(|a, b| (a.timestamp, &a.event).cmp(&(b.timestamp, &b.event)));
         Ok(out)
     }
-}
-
-/// serde's error category without the offending text (which may be a secret).
-fn shape_only(e: &serde_json::Error) -> &'static str {
-    match e.classify() {
-        serde_json::error::Category::Io => "read error",
-        serde_json::error::Category::Syntax => "not JSON",
-        serde_json::error::Category::Data => "not the documented shape",
-        serde_json::error::Category::Eof => "truncated",
-    }
-}
-
-fn transport_reason(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "connection refused or failed".into()
-    } else {
-        "connection closed".into()
-    }
-}
-
-fn diagnostics_text(d: &[serde_json::Value]) -> String {
-    d.iter()
-        .filter_map(|x| x.get("summary").and_then(|s| s.as_str()))
-        .collect::<Vec<_>>()
-        .join("; ")
 }

@@ -12,26 +12,33 @@
 mod backend;
 mod client;
 pub mod double;
+mod error;
+mod retry;
 mod wire;
 
-pub use backend::{Backend, DEFAULT_API};
+pub use backend::Backend;
 pub use client::{
-    AuditEvent, AuditUser, Client, CloudError, Definition, EnvRef, Opened, RetryPolicy, Revision,
-    RotationOutcome,
+    AuditEvent, AuditUser, Client, Definition, EnvRef, Opened, Revision, RotationOutcome,
 };
-pub use wire::esc_value_to_value;
+pub use error::CloudError;
+pub use retry::RetryPolicy;
+
+/// The async runtime could not be built (no thread or OS event queue): the process's own failure, not the user's.
+#[derive(Debug, thiserror::Error)]
+#[error("starting the async runtime: {0}")]
+pub struct RuntimeError(pub std::io::Error);
 
 /// Runs `future` to completion on a single-threaded runtime (the CLI's commands are synchronous).
-pub fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
+pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, RuntimeError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| anyhow::anyhow!("starting the async runtime: {e}"))?;
+        .map_err(RuntimeError)?;
     Ok(rt.block_on(future))
 }
 
 /// A client for the current login, or a clear error when there is none.
-pub fn logged_in_client() -> anyhow::Result<Client> {
+pub(crate) fn logged_in_client() -> anyhow::Result<Client> {
     match Backend::from_env()? {
         Some(b) => Client::new(b),
         None => anyhow::bail!(
@@ -42,7 +49,7 @@ pub fn logged_in_client() -> anyhow::Result<Client> {
 
 /// Pulumi Cloud's audit events of `org` since `start_time` (unix seconds), every page, oldest first; `Ok(None)` when
 /// not logged in to Pulumi Cloud (an access log then shows local events only).
-pub fn audit_events(org: &str, start_time: i64) -> anyhow::Result<Option<Vec<AuditEvent>>> {
+pub(crate) fn audit_events(org: &str, start_time: i64) -> anyhow::Result<Option<Vec<AuditEvent>>> {
     let Some(backend) = Backend::from_login()? else {
         return Ok(None);
     };

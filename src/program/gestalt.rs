@@ -10,9 +10,10 @@
 //! 1. **No dependencies.** It sends no `dependencies`/`propertyDependencies`/`parent`; the only option is
 //!    `provider`. Work-around: [`Engine::register`]'s `after` list holds the registration back until those
 //!    resources are registered, so the engine sees the Namespace before every Secret and Deployment in it, and the
-//!    Secret before the Deployment that mounts it (creation order is right). Still different from a first-class SDK: the engine does not know the edges, so `pulumi destroy` and
-//!    `--target` do not order or include dependents (destroy may delete the Namespace, which cascades in the
-//!    cluster, alongside its Secrets and Deployments), and the dependency graph in the state is flat.
+//!    Secret before the Deployment that mounts it (creation order is right). Still different from a first-class
+//!    SDK: the engine does not know the edges, so `pulumi destroy` and `--target` do not order or include
+//!    dependents (destroy may delete the Namespace, which cascades in the cluster, alongside its Secrets and
+//!    Deployments), and the dependency graph in the state is flat.
 //! 2. **A nested unknown is sent as `null`** (only a top-level unknown becomes the unknown sentinel), and an unknown
 //!    output read back arrives as the sentinel string. Work-around: [`Deferred::map`] turns a value that is unknown
 //!    anywhere (gestalt's "nothing", the sentinel string, or [`Value::Unknown`] inside) into a whole-field unknown, so
@@ -25,13 +26,16 @@
 //!    2^53); the catalog bounds replicas and ports.
 //! 5. **Panics** on missing engine variables, an unreachable engine, a rejected registration, or a URN missing
 //!    outside preview. Work-around: [`super::EngineEnv`] checks variables and reachability first with a clear
-//!    message; [`super::main`] turns remaining panics into one error line and exit code 1.
+//!    message; every call into gestalt goes through one function that catches its panic and returns it as an
+//!    [`EngineError`] (exit 1), and [`raised_by_gestalt`] lets the program's panic hook stay quiet for those while
+//!    reporting any other panic as a bug.
 //! 6. Also: no `PULUMI_PARALLEL` (all registrations run concurrently), no assets/archives (hence
 //!    `pulumiservice:api/esc:Environment` whose `yaml` is a string), no aliases, `protect`, `ignoreChanges`,
 //!    `retainOnDelete`, component resources or `Engine.Log` messages, and `add_export` blocks until its value
 //!    resolves (so all stack outputs go through one export, resolved concurrently).
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 
 use futures::future::join_all;
 use pulumi_gestalt_model::{Output, PulumiValue, PulumiValueContent, ResolvedOutput};
@@ -148,6 +152,29 @@ pub fn from_pulumi(value: &PulumiValue) -> Value {
     }
 }
 
+/// The engine connection failed: gestalt panicked inside one of its calls (a rejected registration, a URN missing
+/// outside preview, an engine that went away). The message is gestalt's, which carries the engine's answer and never
+/// an input value (gestalt's messages name types, URNs and gRPC statuses).
+#[derive(Debug, thiserror::Error)]
+#[error("the Pulumi engine connection failed: {message}")]
+pub(crate) struct EngineError {
+    message: String,
+}
+
+/// Whether a panic at `file` was raised inside gestalt's own code (its crates' sources), so it is an engine failure
+/// that [`EngineError`] reports, not a bug of this program.
+pub(crate) fn raised_by_gestalt(file: &str) -> bool {
+    file.contains("pulumi_gestalt_") || file.contains("pulumi-gestalt")
+}
+
+/// Runs one call into gestalt, which panics where it meets an engine error, as a `Result`. Only gestalt calls go
+/// through here: a panic anywhere else is a bug and is left to the program's panic hook.
+fn engine_call<T>(call: impl FnOnce() -> T) -> Result<T, EngineError> {
+    std::panic::catch_unwind(AssertUnwindSafe(call)).map_err(|payload| EngineError {
+        message: super::panic_message(&*payload).to_owned(),
+    })
+}
+
 /// A value that resolves later (a resource output, or something computed from one).
 #[derive(Clone)]
 pub struct Deferred(Output<PulumiValue>);
@@ -209,7 +236,7 @@ impl Deferred {
 
     /// Combines named values into one object of the parts that resolve known and not null, leaving the others out;
     /// never unknown. For optional outputs: gestalt reads an output the resource does not have as unknown in a
-    /// preview and as null otherwise, so without this a state written before the output existed would make a
+    /// preview and as null otherwise, so without this a state from a provider version without the output would make a
     /// preview see a change the update does not make.
     pub fn present(parts: Vec<(String, Deferred)>) -> Deferred {
         Deferred(Output::from_resolved_future(async move {
@@ -257,8 +284,8 @@ pub struct Resource(CompositeOutput);
 
 impl Resource {
     /// One output property.
-    pub fn field(&self, name: &str) -> Deferred {
-        Deferred(self.0.get_field::<PulumiValue>(name))
+    pub fn field(&self, name: &str) -> Result<Deferred, EngineError> {
+        engine_call(|| Deferred(self.0.get_field::<PulumiValue>(name)))
     }
 }
 
@@ -269,10 +296,10 @@ pub struct Engine {
 
 impl Engine {
     /// Connects to the engine (the variables must have been checked: see [`super::EngineEnv`]).
-    pub fn connect() -> Engine {
-        Engine {
-            ctx: Context::new(),
-        }
+    pub fn connect() -> Result<Engine, EngineError> {
+        Ok(Engine {
+            ctx: engine_call(Context::new)?,
+        })
     }
 
     /// Registers a custom resource. `provider` becomes the `provider` option; `after` holds the registration back
@@ -285,41 +312,43 @@ impl Engine {
         inputs: Vec<(String, Deferred)>,
         provider: Option<&Resource>,
         after: &[&Resource],
-    ) -> Resource {
-        let gates: Vec<Output<String>> = after.iter().map(|r| r.0.get_urn()).collect();
-        let mut inputs = inputs;
-        if let Some(first) = inputs.first_mut() {
-            first.1 = first.1.clone().gated(gates);
-        }
-        let outputs: Vec<(String, Output<PulumiValue>)> =
-            inputs.into_iter().map(|(k, d)| (k, d.0)).collect();
-        let fields: Vec<ResourceRequestObjectField<'_>> = outputs
-            .iter()
-            .map(|(name, output)| ResourceRequestObjectField {
-                name: name.clone(),
-                value: output,
-            })
-            .collect();
-        let options = provider.map(|p| CustomResourceOptions {
-            provider: Some(p.0.get_provider_id()),
-        });
-        Resource(self.ctx.register_resource(RegisterResourceRequest {
-            type_: type_.to_owned(),
-            name: name.to_owned(),
-            version: version.to_owned(),
-            object: &fields,
-            options,
-        }))
+    ) -> Result<Resource, EngineError> {
+        engine_call(|| {
+            let gates: Vec<Output<String>> = after.iter().map(|r| r.0.get_urn()).collect();
+            let mut inputs = inputs;
+            if let Some(first) = inputs.first_mut() {
+                first.1 = first.1.clone().gated(gates);
+            }
+            let outputs: Vec<(String, Output<PulumiValue>)> =
+                inputs.into_iter().map(|(k, d)| (k, d.0)).collect();
+            let fields: Vec<ResourceRequestObjectField<'_>> = outputs
+                .iter()
+                .map(|(name, output)| ResourceRequestObjectField {
+                    name: name.clone(),
+                    value: output,
+                })
+                .collect();
+            let options = provider.map(|p| CustomResourceOptions {
+                provider: Some(p.0.get_provider_id()),
+            });
+            Resource(self.ctx.register_resource(RegisterResourceRequest {
+                type_: type_.to_owned(),
+                name: name.to_owned(),
+                version: version.to_owned(),
+                object: &fields,
+                options,
+            }))
+        })
     }
 
     /// Adds a stack output; blocks until `value` resolves (gestalt's behaviour).
-    pub fn export(&self, name: &str, value: &Deferred) {
-        self.ctx.add_export(name, &value.0);
+    pub fn export(&self, name: &str, value: &Deferred) -> Result<(), EngineError> {
+        engine_call(|| self.ctx.add_export(name, &value.0))
     }
 
     /// Waits for every registration and sends the stack outputs.
-    pub fn finish(&self) {
-        self.ctx.finish();
+    pub fn finish(&self) -> Result<(), EngineError> {
+        engine_call(|| self.ctx.finish())
     }
 }
 
@@ -333,8 +362,8 @@ fn known_inputs(inputs: &BTreeMap<String, Value>) -> Vec<(String, Deferred)> {
 /// Registers everything in `plan`: providers, ESC environments (Pulumi Cloud mode), the stack's Namespace (unless a
 /// system one), and per service its Secret, SecretHash and Deployment (Secrets and Deployments held back until the
 /// Namespace is registered); then the `services` stack output.
-pub fn execute(plan: &Plan) {
-    let engine = Engine::connect();
+pub fn execute(plan: &Plan) -> Result<(), EngineError> {
+    let engine = Engine::connect()?;
     let kubernetes = engine.register(
         KUBERNETES_PROVIDER,
         "kubernetes",
@@ -342,7 +371,7 @@ pub fn execute(plan: &Plan) {
         known_inputs(&plan.kubernetes_provider),
         None,
         &[],
-    );
+    )?;
     let sophia = engine.register(
         SOPHIA_PROVIDER,
         "sophia",
@@ -350,7 +379,7 @@ pub fn execute(plan: &Plan) {
         known_inputs(&plan.sophia_provider),
         None,
         &[],
-    );
+    )?;
     for (name, inputs) in &plan.environments {
         engine.register(
             ESC_ENVIRONMENT_TYPE,
@@ -359,18 +388,22 @@ pub fn execute(plan: &Plan) {
             known_inputs(inputs),
             None,
             &[],
-        );
+        )?;
     }
-    let namespace = plan.objects.namespace_inputs().map(|inputs| {
-        engine.register(
-            NAMESPACE_TYPE,
-            &plan.objects.namespace,
-            "",
-            known_inputs(&inputs),
-            Some(&kubernetes),
-            &[],
-        )
-    });
+    let namespace = plan
+        .objects
+        .namespace_inputs()
+        .map(|inputs| {
+            engine.register(
+                NAMESPACE_TYPE,
+                &plan.objects.namespace,
+                "",
+                known_inputs(&inputs),
+                Some(&kubernetes),
+                &[],
+            )
+        })
+        .transpose()?;
     // Everything namespaced waits for the Namespace (gap 1): the engine would otherwise create them concurrently and
     // the API server rejects objects in a namespace that does not exist yet.
     let in_namespace: Vec<&Resource> = namespace.iter().collect();
@@ -383,7 +416,7 @@ pub fn execute(plan: &Plan) {
             known_inputs(&service.secret_inputs()),
             Some(&kubernetes),
             &in_namespace,
-        );
+        )?;
         let hash = engine.register(
             SECRET_HASH_TYPE,
             &service.name,
@@ -391,16 +424,16 @@ pub fn execute(plan: &Plan) {
             known_inputs(&service.hash_inputs(&plan.objects.provenance)),
             Some(&sophia),
             &[],
-        );
-        let fingerprint = hash.field("hash");
+        )?;
+        let fingerprint = hash.field("hash")?;
         // The record of the last secret change: the provider changes these outputs only with the content, so the
-        // template below changes exactly when the fingerprint does. A state without them (written before the provider
-        // recorded provenance) stamps no record, in preview and update alike.
+        // template below changes exactly when the fingerprint does. A state without them (from a provider version that
+        // did not record provenance) stamps no record, in preview and update alike.
         let change = Deferred::present(
             PROVENANCE
                 .iter()
-                .map(|name| ((*name).to_owned(), hash.field(name)))
-                .collect(),
+                .map(|name| Ok(((*name).to_owned(), hash.field(name)?)))
+                .collect::<Result<_, EngineError>>()?,
         );
         let stamp = Deferred::object(vec![
             ("hash".to_owned(), fingerprint.clone()),
@@ -437,7 +470,7 @@ pub fn execute(plan: &Plan) {
             inputs,
             Some(&kubernetes),
             &[in_namespace.as_slice(), &[&secret]].concat(),
-        );
+        )?;
         let keys = Value::Array(service.fingerprint.keys.iter().map(Value::string).collect());
         exports.push((
             service.name.clone(),
@@ -449,14 +482,31 @@ pub fn execute(plan: &Plan) {
             }),
         ));
     }
-    engine.export(SERVICES_OUTPUT, &Deferred::object(exports));
-    engine.finish();
+    engine.export(SERVICES_OUTPUT, &Deferred::object(exports))?;
+    engine.finish()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_panics_inside_gestalt_are_engine_failures() {
+        assert!(raised_by_gestalt(
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/pulumi_gestalt_grpc_connection-0.0.12/src/pulumi_state.rs"
+        ));
+        assert!(!raised_by_gestalt("src/program/gestalt.rs"));
+        assert!(!raised_by_gestalt(
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/serde_json-1.0.0/src/value.rs"
+        ));
+        let failed = engine_call(|| -> u8 { panic!("engine said {}", "no") }).unwrap_err();
+        assert_eq!(
+            failed.to_string(),
+            "the Pulumi engine connection failed: engine said no"
+        );
+        assert_eq!(engine_call(|| 7).unwrap(), 7);
+    }
 
     #[test]
     fn nested_secrets_make_the_whole_field_secret() {

@@ -20,7 +20,7 @@
 //! [`plan`] decides all of that from plain data (testable without an engine); [`gestalt`] is the only module that
 //! touches `pulumi_gestalt_rust` and executes a [`Plan`]. Entry point for the binary: [`main`].
 
-pub mod gestalt;
+pub(crate) mod gestalt;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,40 +32,30 @@ use crate::value::Value;
 
 /// Stack config key (project namespace) whose presence means "deploy to this cluster": a kubeconfig (contents or
 /// path), passed to the Kubernetes provider. Without it the provider renders YAML to `out/<stack>`.
-pub const KUBECONFIG_KEY: &str = "kubeconfig";
+pub(crate) const KUBECONFIG_KEY: &str = "kubeconfig";
 /// Stack config key (project namespace), optional: the kubeconfig context to use.
-pub const CONTEXT_KEY: &str = "kubeContext";
+pub(crate) const CONTEXT_KEY: &str = "kubeContext";
 /// Stack config key (project namespace): `true` registers `environments/` as Pulumi Cloud ESC environments.
-pub const CLOUD_KEY: &str = "pulumiCloud";
+pub(crate) const CLOUD_KEY: &str = "pulumiCloud";
 /// Resource type tokens.
-pub const KUBERNETES_PROVIDER: &str = "pulumi:providers:kubernetes";
+pub(crate) const KUBERNETES_PROVIDER: &str = "pulumi:providers:kubernetes";
 /// The sophia provider resource type.
-pub const SOPHIA_PROVIDER: &str = "pulumi:providers:sophia";
+pub(crate) const SOPHIA_PROVIDER: &str = "pulumi:providers:sophia";
 /// A Kubernetes Namespace.
-pub const NAMESPACE_TYPE: &str = "kubernetes:core/v1:Namespace";
+pub(crate) const NAMESPACE_TYPE: &str = "kubernetes:core/v1:Namespace";
 /// A Kubernetes Secret.
-pub const SECRET_TYPE: &str = "kubernetes:core/v1:Secret";
+pub(crate) const SECRET_TYPE: &str = "kubernetes:core/v1:Secret";
 /// A Kubernetes Deployment.
 pub const DEPLOYMENT_TYPE: &str = "kubernetes:apps/v1:Deployment";
 /// Our fingerprint resource.
-pub const SECRET_HASH_TYPE: &str = "sophia:index:SecretHash";
+pub(crate) const SECRET_HASH_TYPE: &str = "sophia:index:SecretHash";
 /// A Pulumi Cloud ESC environment (its `yaml` is a string, which gestalt can send; the older
 /// `pulumiservice:index:Environment` takes an asset, which gestalt cannot).
 pub const ESC_ENVIRONMENT_TYPE: &str = "pulumiservice:api/esc:Environment";
 
-/// The variables Pulumi's language hosts set for a program, in the order they are checked.
-pub const ENGINE_VARIABLES: [&str; 6] = [
-    "PULUMI_MONITOR",
-    "PULUMI_ENGINE",
-    "PULUMI_PROJECT",
-    "PULUMI_STACK",
-    "PULUMI_ORGANIZATION",
-    "PULUMI_ROOT_DIRECTORY",
-];
-
 /// Errors of the program before or around registration.
 #[derive(Debug, thiserror::Error)]
-pub enum ProgramError {
+pub(crate) enum ProgramError {
     /// A variable the language host sets is missing: the program was not started by `pulumi`.
     #[error(
         "{var} is not set: sophia-program is a Pulumi program; run it with `pulumi up` / `pulumi preview`, not directly"
@@ -119,11 +109,14 @@ pub enum ProgramError {
         /// Why (names the secret's path, never its value).
         message: String,
     },
+    /// The engine rejected a registration or the connection to it failed mid-run.
+    #[error(transparent)]
+    Engine(#[from] gestalt::EngineError),
 }
 
 /// The engine's variables, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EngineEnv {
+pub(crate) struct EngineEnv {
     /// `PULUMI_MONITOR`.
     pub monitor: String,
     /// `PULUMI_ENGINE`.
@@ -145,9 +138,13 @@ pub struct EngineEnv {
 }
 
 impl EngineEnv {
-    /// Reads and checks the variables through `lookup`. gestalt `unwrap`s each of [`ENGINE_VARIABLES`], so a missing
-    /// one must be caught here, before gestalt starts, to give a message instead of a panic.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<EngineEnv, ProgramError> {
+    /// Reads and checks the variables through `lookup`, in the order the language host sets them. gestalt `unwrap`s
+    /// each of `PULUMI_MONITOR`, `PULUMI_ENGINE`, `PULUMI_PROJECT`, `PULUMI_STACK`, `PULUMI_ORGANIZATION` and
+    /// `PULUMI_ROOT_DIRECTORY`, so a missing one must be caught here, before gestalt starts, to give a message
+    /// instead of a panic.
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<EngineEnv, ProgramError> {
         let get = |var: &'static str| {
             lookup(var)
                 .filter(|v| !v.is_empty())
@@ -169,7 +166,7 @@ impl EngineEnv {
     }
 
     /// Checks that the monitor and engine addresses accept connections (gestalt panics when they do not).
-    pub fn check_reachable(&self) -> Result<(), ProgramError> {
+    pub(crate) fn check_reachable(&self) -> Result<(), ProgramError> {
         use std::net::ToSocketAddrs;
         for (var, address) in [
             ("PULUMI_MONITOR", &self.monitor),
@@ -198,11 +195,11 @@ impl EngineEnv {
 }
 
 /// Resource name and inputs of one resource.
-pub type NamedInputs = (String, BTreeMap<String, Value>);
+pub(crate) type NamedInputs = (String, BTreeMap<String, Value>);
 
 /// Everything the program registers, decided from plain data.
 #[derive(Debug)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Inputs of the `kubernetes` provider resource.
     pub kubernetes_provider: BTreeMap<String, Value>,
     /// Inputs of the `sophia` provider resource.
@@ -214,7 +211,7 @@ pub struct Plan {
 }
 
 /// Decides what to register for `config`'s stack.
-pub fn plan(
+pub(crate) fn plan(
     config: &StackConfig,
     catalog: &Catalog,
     root: &Path,
@@ -334,7 +331,7 @@ fn environment_resources(
 }
 
 /// The program: check the engine's variables, read config and catalog, plan, register through gestalt.
-pub fn run(env: &EngineEnv) -> Result<(), ProgramError> {
+pub(crate) fn run(env: &EngineEnv) -> Result<(), ProgramError> {
     env.check_reachable()?;
     let config = StackConfig::from_engine(
         &env.root_directory,
@@ -355,32 +352,52 @@ pub fn run(env: &EngineEnv) -> Result<(), ProgramError> {
         &env.organization,
         &Provenance::from_env(),
     )?;
-    gestalt::execute(&plan);
+    gestalt::execute(&plan)?;
     Ok(())
 }
 
-/// `sophia-program`'s `main`: exit 0 on success; otherwise one clear error line (with causes) and exit 1. gestalt
-/// panics on engine errors (a rejected registration, a URN missing outside preview); those are caught here and
-/// reported the same way instead of as a panic with a backtrace.
+/// `sophia-program`'s `main`: exit 0 on success; 1 with one clear error line (with causes) for anything the user or
+/// the engine caused, including an engine failure gestalt panicked on (caught around each gestalt call, see
+/// [`gestalt::EngineError`]); 2 for a bug, which is any other panic.
 pub fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(report_bug));
     let env = match EngineEnv::from_lookup(|v| std::env::var(v).ok()) {
         Ok(env) => env,
         Err(err) => return report(&err),
     };
-    std::panic::set_hook(Box::new(|_| {}));
-    match std::panic::catch_unwind(|| run(&env)) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(err)) => report(&err),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown failure");
-            eprintln!("error: the Pulumi engine connection failed: {message}");
-            ExitCode::FAILURE
-        }
+    match run(&env) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report(&err),
     }
+}
+
+/// The panic hook: a panic inside gestalt is an engine failure, caught and reported as an error by the gestalt call
+/// it happened in, so it prints nothing here. Any other panic is a bug in this program: one line with the panic's
+/// message and place, then exit 2 (on whichever thread it happened; nothing after a broken invariant is trusted).
+/// The message is the panic's own text, which in this crate names what failed, never a value.
+fn report_bug(info: &std::panic::PanicHookInfo<'_>) {
+    if info
+        .location()
+        .is_some_and(|at| gestalt::raised_by_gestalt(at.file()))
+    {
+        return;
+    }
+    let message = panic_message(info.payload());
+    let at = info
+        .location()
+        .map(|at| format!(" at {}:{}", at.file(), at.line()))
+        .unwrap_or_default();
+    eprintln!("error: internal error in sophia-program: {message}{at}; please report this");
+    std::process::exit(2);
+}
+
+/// The text of a panic payload (`panic!` with a literal or with a format).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown failure")
 }
 
 fn report(err: &dyn std::error::Error) -> ExitCode {

@@ -52,6 +52,12 @@ pub enum Error {
         /// The type token from the URN or request.
         token: String,
     },
+    /// An RPC of the protocol this provider does not offer (it has no functions, components or mappings).
+    #[error("{rpc} is not implemented by the sophia provider")]
+    Unimplemented {
+        /// The RPC.
+        rpc: &'static str,
+    },
     /// A bug in this provider.
     #[error("{rpc}: internal error: {what}; please report this to the provider author")]
     Bug {
@@ -82,6 +88,7 @@ impl Error {
             | Error::BadHashKey { .. }
             | Error::UnknownType { .. } => tonic::Status::invalid_argument(message),
             Error::NotConfigured { .. } => tonic::Status::failed_precondition(message),
+            Error::Unimplemented { .. } => tonic::Status::unimplemented(message),
             Error::Bug { .. } => tonic::Status::internal(message),
             Error::MissingHashKey { description } => {
                 // Pulumi's engine turns a ConfigureErrorMissingKeys detail into its own "missing required
@@ -117,7 +124,7 @@ impl From<Error> for tonic::Status {
     }
 }
 
-/// Errors of the launch contract (binding the port, serving).
+/// Errors of the launch contract (binding the port, announcing it, serving).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The listening socket could not be opened.
@@ -129,12 +136,36 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// The bound socket's port could not be read.
+    #[error("reading the port of the listening socket")]
+    LocalAddr(#[source] std::io::Error),
     /// The port could not be written to stdout.
     #[error("writing the port to stdout")]
     AnnouncePort(#[source] std::io::Error),
+    /// The bound socket could not be made non-blocking or registered with the async runtime.
+    #[error("handing the listening socket to the async runtime")]
+    AdoptListener(#[source] std::io::Error),
+    /// The async runtime could not be built (threads or the OS event queue unavailable).
+    #[error("starting the async runtime")]
+    Runtime(#[source] std::io::Error),
     /// The gRPC server failed.
     #[error("serving gRPC")]
     Transport(#[source] tonic::transport::Error),
+}
+
+impl ServeError {
+    /// Whether this is the provider's own failure (exit 2) rather than its surroundings' (exit 1: the port could not
+    /// be bound, or whoever launched it closed stdout): a socket it just bound that misbehaves, a runtime that cannot
+    /// start, a server that fails while serving.
+    pub fn is_internal(&self) -> bool {
+        match self {
+            ServeError::Bind { .. } | ServeError::AnnouncePort(_) => false,
+            ServeError::LocalAddr(_)
+            | ServeError::AdoptListener(_)
+            | ServeError::Runtime(_)
+            | ServeError::Transport(_) => true,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -154,6 +185,19 @@ mod tests {
             pulumirpc::ConfigureErrorMissingKeys::decode(decoded.details[0].value.as_slice())
                 .unwrap();
         assert_eq!(keys.missing_keys[0].name, "sophia:hashKey");
+    }
+
+    #[test]
+    fn launch_failures_split_into_the_surroundings_and_the_providers_own() {
+        let io = || std::io::Error::other("x");
+        let bind = ServeError::Bind {
+            addr: "127.0.0.1:0".into(),
+            source: io(),
+        };
+        assert!(!bind.is_internal());
+        assert!(!ServeError::AnnouncePort(io()).is_internal());
+        assert!(ServeError::Runtime(io()).is_internal());
+        assert!(ServeError::LocalAddr(io()).is_internal());
     }
 
     #[test]

@@ -3,33 +3,34 @@
 //!
 //! Protocol: `pulumirpc.ResourceProvider` as generated in [`crate::proto`] from the descriptors shipped in the PyPI
 //! `pulumi==3.272.0` wheel and compiled by `tonic-prost-build` without protoc. We chose that over the crate
-//! `pulumi_gestalt_proto` because it is the current protocol (with `Handshake` and today's request fields) taken from
-//! a registry artifact, and it is the same protocol the Python tests' client (`provider_pb2_grpc`) speaks.
+//! `pulumi_gestalt_proto` because it is the current protocol (with `Handshake` and every request field the engine
+//! sends) taken from a registry artifact, and it is the same protocol the Python tests' client (`provider_pb2_grpc`)
+//! speaks.
 //!
 //! Launch contract (what Pulumi's engine expects, see [`LaunchArgs`] and [`serve`]): bind `127.0.0.1:0`, print the port
 //! on the first stdout line and flush before anything slow, accept `--logtostderr`, `-v=N`, `--tracing X` and unknown
 //! flags, take the engine address as the last argument, stop gracefully on SIGTERM/SIGINT.
 //!
 //! Layout: [`wire`] (Struct ⇄ [`crate::value::Value`], secrets and unknowns), [`secret_hash`] (the resource, no
-//! gRPC), [`schema`] (`GetSchema`), [`error`] (user errors vs bugs, one mapping to `tonic::Status`); this file is the
-//! thin adapter [`SophiaProvider`]. Use [`serve`] from a binary, or [`SophiaProvider::server`] to serve in-process.
+//! gRPC), [`schema`] (`GetSchema`), [`error`] (user errors vs bugs, one mapping to `tonic::Status`), `launch` (the
+//! launch contract and the server); this file is the thin adapter [`SophiaProvider`], whose every RPC goes through one
+//! wrapper (error mapping and logging). Use [`serve`] from a binary, [`spawn_local`] to serve in-process.
 //!
 //! Logging never includes property values: with `-v=N` (N ≥ 7) each RPC's name, outcome and duration go to stderr.
-//! User-facing warnings (today one: `data` arrived without the secret mark) go to the engine's `Engine.Log` at the
+//! User-facing warnings (such as `data` arriving without the secret mark) go to the engine's `Engine.Log` at the
 //! address from the command line or `Handshake`, in the background; an unreachable engine costs nothing but that call.
 //!
 //! Verified against the real engine (`tests/python/test_engine_e2e.py`): create, no-op update, one-key rotation whose
 //! `pulumi preview --diff` names only that key, `hashKey` rotation updating in place, and a deploy with new provenance
 //! inputs alone (another deployer or commit) being a "same" step that keeps the stored provenance outputs.
 
-pub mod error;
-pub mod schema;
-pub mod secret_hash;
+pub(crate) mod error;
+mod launch;
+pub(crate) mod schema;
+pub(crate) mod secret_hash;
 pub mod wire;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::RwLock;
 use std::time::Instant;
 
@@ -40,7 +41,9 @@ use crate::proto::pulumirpc::{self, resource_provider_server::ResourceProvider};
 use crate::secret::SecretString;
 use crate::value::Value;
 
-pub use error::{Error, ServeError};
+use error::Error;
+pub use error::ServeError;
+pub use launch::{LaunchArgs, serve, spawn_local};
 use secret_hash::{Inputs, OldState, TOKEN};
 
 /// Largest gRPC message accepted or sent: Pulumi's own limit (`rpcutil.MaxRPCMessageSize`, 400 MiB), so a Secret
@@ -81,14 +84,16 @@ impl SophiaProvider {
     }
 
     /// The tonic service with message limits raised to [`MAX_MESSAGE_BYTES`].
-    pub fn server(self) -> pulumirpc::resource_provider_server::ResourceProviderServer<Self> {
+    pub(crate) fn server(
+        self,
+    ) -> pulumirpc::resource_provider_server::ResourceProviderServer<Self> {
         pulumirpc::resource_provider_server::ResourceProviderServer::new(self)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 
     /// The engine address given by the launch arguments or `Handshake`, if any.
-    pub fn engine_address(&self) -> Option<String> {
+    pub(crate) fn engine_address(&self) -> Option<String> {
         self.engine_address
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -119,14 +124,28 @@ impl SophiaProvider {
         }
     }
 
-    fn log<T>(&self, rpc: &str, started: Instant, result: &Result<T, Status>) {
+    /// Runs one RPC: the single place a handler's [`Error`] becomes a status (through [`Error::into_status`]) and,
+    /// with `-v=N` (N ≥ 7), each RPC's name, outcome and duration go to stderr (never a property value).
+    fn rpc<T>(
+        &self,
+        rpc: &'static str,
+        handler: impl FnOnce() -> Result<T, Error>,
+    ) -> Result<Response<T>, Status> {
+        let started = Instant::now();
+        let result = handler().map(Response::new).map_err(Error::into_status);
         if self.verbosity >= 7 {
-            let outcome = match result {
+            let outcome = match &result {
                 Ok(_) => "ok".to_owned(),
                 Err(status) => format!("{:?}", status.code()),
             };
             eprintln!("sophia: {rpc}: {outcome} in {:?}", started.elapsed());
         }
+        result
+    }
+
+    /// The answer to an RPC of the protocol this provider does not offer.
+    fn unimplemented<T>(&self, rpc: &'static str) -> Result<Response<T>, Status> {
+        self.rpc(rpc, || Err(Error::Unimplemented { rpc }))
     }
 
     /// Sends a user-facing warning through the engine's `Engine.Log`, in the background, if an engine address is
@@ -285,63 +304,56 @@ fn diff_response(changes: &[secret_hash::Change]) -> pulumirpc::DiffResponse {
     }
 }
 
-macro_rules! unimplemented_rpc {
-    ($name:literal) => {
-        Err(Status::unimplemented(concat!(
-            $name,
-            " is not implemented by the sophia provider"
-        )))
-    };
-}
-
 #[tonic::async_trait]
 impl ResourceProvider for SophiaProvider {
     async fn handshake(
         &self,
         request: Request<pulumirpc::ProviderHandshakeRequest>,
     ) -> Result<Response<pulumirpc::ProviderHandshakeResponse>, Status> {
-        // The engine then assumes `supportsPreview`; Configure answers the same flags.
-        self.set_engine_address(Some(request.into_inner().engine_address));
-        Ok(Response::new(pulumirpc::ProviderHandshakeResponse {
-            accept_secrets: true,
-            accept_resources: true,
-            ..Default::default()
-        }))
+        self.rpc("Handshake", || {
+            // The engine then assumes `supportsPreview`; Configure answers the same flags.
+            self.set_engine_address(Some(request.into_inner().engine_address));
+            Ok(pulumirpc::ProviderHandshakeResponse {
+                accept_secrets: true,
+                accept_resources: true,
+                ..Default::default()
+            })
+        })
     }
 
     async fn parameterize(
         &self,
         _: Request<pulumirpc::ParameterizeRequest>,
     ) -> Result<Response<pulumirpc::ParameterizeResponse>, Status> {
-        unimplemented_rpc!("Parameterize")
+        self.unimplemented("Parameterize")
     }
 
     async fn get_schema(
         &self,
         request: Request<pulumirpc::GetSchemaRequest>,
     ) -> Result<Response<pulumirpc::GetSchemaResponse>, Status> {
-        let request = request.into_inner();
-        if !request.subpackage_name.is_empty() {
-            return Err(Error::InvalidArgument {
-                rpc: "GetSchema",
-                reason: format!(
-                    "package sophia has no subpackage {:?}",
-                    request.subpackage_name
-                ),
+        self.rpc("GetSchema", || {
+            let request = request.into_inner();
+            if !request.subpackage_name.is_empty() {
+                return Err(Error::InvalidArgument {
+                    rpc: "GetSchema",
+                    reason: format!(
+                        "package sophia has no subpackage {:?}",
+                        request.subpackage_name
+                    ),
+                });
             }
-            .into());
-        }
-        Ok(Response::new(pulumirpc::GetSchemaResponse {
-            schema: schema::schema_json(),
-        }))
+            Ok(pulumirpc::GetSchemaResponse {
+                schema: schema::schema_json(),
+            })
+        })
     }
 
     async fn check_config(
         &self,
         request: Request<pulumirpc::CheckRequest>,
     ) -> Result<Response<pulumirpc::CheckResponse>, Status> {
-        let started = Instant::now();
-        let result = (|| {
+        self.rpc("CheckConfig", || {
             let request = request.into_inner();
             let mut news = decode("CheckConfig", "news", request.news.as_ref())?;
             let failure = |reason: String| pulumirpc::CheckFailure { property: "hashKey".into(), reason };
@@ -362,48 +374,45 @@ impl ResourceProvider for SophiaProvider {
                 news.insert("hashKey".into(), Value::secret(key));
             }
             Ok::<_, Error>(pulumirpc::CheckResponse { inputs: Some(wire::encode_struct(&news)), failures })
-        })()
-        .map(Response::new)
-        .map_err(Error::into_status);
-        self.log("CheckConfig", started, &result);
-        result
+        })
     }
 
     async fn diff_config(
         &self,
         request: Request<pulumirpc::DiffRequest>,
     ) -> Result<Response<pulumirpc::DiffResponse>, Status> {
-        let request = request.into_inner();
-        let news = decode("DiffConfig", "news", request.news.as_ref())?;
-        let mut olds = decode("DiffConfig", "oldInputs", request.old_inputs.as_ref())?;
-        if olds.is_empty() {
-            olds = decode("DiffConfig", "olds", request.olds.as_ref())?;
-        }
-        // Compare in memory only; nothing about either key is returned but "it changed".
-        let changed = match (key_input(&olds, None), key_input(&news, None)) {
-            (KeyInput::Known(a), KeyInput::Known(b)) => a != b,
-            (KeyInput::Missing, KeyInput::Missing) => false,
-            _ => true,
-        };
-        let changes: Vec<secret_hash::Change> = if changed {
-            vec![secret_hash::Change {
-                path: "hashKey".into(),
-                kind: pulumirpc::property_diff::Kind::Update,
-                input_diff: true,
-            }]
-        } else {
-            vec![]
-        };
-        // A new key never replaces the provider: resources re-diff under it and update in place.
-        Ok(Response::new(diff_response(&changes)))
+        self.rpc("DiffConfig", || {
+            let request = request.into_inner();
+            let news = decode("DiffConfig", "news", request.news.as_ref())?;
+            let mut olds = decode("DiffConfig", "oldInputs", request.old_inputs.as_ref())?;
+            if olds.is_empty() {
+                olds = decode("DiffConfig", "olds", request.olds.as_ref())?;
+            }
+            // Compare in memory only; nothing about either key is returned but "it changed".
+            let changed = match (key_input(&olds, None), key_input(&news, None)) {
+                (KeyInput::Known(a), KeyInput::Known(b)) => a != b,
+                (KeyInput::Missing, KeyInput::Missing) => false,
+                _ => true,
+            };
+            let changes: Vec<secret_hash::Change> = if changed {
+                vec![secret_hash::Change {
+                    path: "hashKey".into(),
+                    kind: pulumirpc::property_diff::Kind::Update,
+                    input_diff: true,
+                }]
+            } else {
+                vec![]
+            };
+            // A new key never replaces the provider: resources re-diff under it and update in place.
+            Ok(diff_response(&changes))
+        })
     }
 
     async fn configure(
         &self,
         request: Request<pulumirpc::ConfigureRequest>,
     ) -> Result<Response<pulumirpc::ConfigureResponse>, Status> {
-        let started = Instant::now();
-        let result = (|| {
+        self.rpc("Configure", || {
             let request = request.into_inner();
             let args = decode("Configure", "args", request.args.as_ref())?;
             let config = match key_input(&args, Some(&request.variables)) {
@@ -431,33 +440,28 @@ impl ResourceProvider for SophiaProvider {
                 accept_resources: true,
                 ..Default::default()
             })
-        })()
-        .map(Response::new)
-        .map_err(Error::into_status);
-        self.log("Configure", started, &result);
-        result
+        })
     }
 
     async fn invoke(
         &self,
         _: Request<pulumirpc::InvokeRequest>,
     ) -> Result<Response<pulumirpc::InvokeResponse>, Status> {
-        unimplemented_rpc!("Invoke")
+        self.unimplemented("Invoke")
     }
 
     async fn call(
         &self,
         _: Request<pulumirpc::CallRequest>,
     ) -> Result<Response<pulumirpc::CallResponse>, Status> {
-        unimplemented_rpc!("Call")
+        self.unimplemented("Call")
     }
 
     async fn check(
         &self,
         request: Request<pulumirpc::CheckRequest>,
     ) -> Result<Response<pulumirpc::CheckResponse>, Status> {
-        let started = Instant::now();
-        let result = (|| {
+        self.rpc("Check", || {
             let request = request.into_inner();
             check_type("Check", &request.urn, &request.r#type)?;
             let news = match wire::decode_struct(request.news.as_ref()) {
@@ -511,19 +515,14 @@ impl ResourceProvider for SophiaProvider {
                         .collect(),
                 },
             })
-        })()
-        .map(Response::new)
-        .map_err(Error::into_status);
-        self.log("Check", started, &result);
-        result
+        })
     }
 
     async fn diff(
         &self,
         request: Request<pulumirpc::DiffRequest>,
     ) -> Result<Response<pulumirpc::DiffResponse>, Status> {
-        let started = Instant::now();
-        let result = (|| {
+        self.rpc("Diff", || {
             let request = request.into_inner();
             check_type("Diff", &request.urn, &request.r#type)?;
             let key = self.key("Diff")?;
@@ -532,19 +531,14 @@ impl ResourceProvider for SophiaProvider {
             let news = parse_inputs("Diff", &decode("Diff", "news", request.news.as_ref())?)?;
             let changes = secret_hash::diff(&key, &OldState::from_props(&olds, &old_inputs), &news);
             Ok::<_, Error>(diff_response(&changes))
-        })()
-        .map(Response::new)
-        .map_err(Error::into_status);
-        self.log("Diff", started, &result);
-        result
+        })
     }
 
     async fn create(
         &self,
         request: Request<pulumirpc::CreateRequest>,
     ) -> Result<Response<pulumirpc::CreateResponse>, Status> {
-        let started = Instant::now();
-        let result = (|| {
+        self.rpc("Create", || {
             let request = request.into_inner();
             check_type("Create", &request.urn, &request.r#type)?;
             let inputs = parse_inputs(
@@ -570,37 +564,29 @@ impl ResourceProvider for SophiaProvider {
                 properties: Some(properties),
                 refresh_before_update: false,
             })
-        })()
-        .map(Response::new)
-        .map_err(Error::into_status);
-        self.log("Create", started, &result);
-        result
+        })
     }
 
     async fn read(
         &self,
         request: Request<pulumirpc::ReadRequest>,
     ) -> Result<Response<pulumirpc::ReadResponse>, Status> {
-        let started = Instant::now();
-        let request = request.into_inner();
-        let result = check_type("Read", &request.urn, &request.r#type)
-            .map_err(Error::into_status)
-            .map(|()| {
-                // The fingerprint lives only in Pulumi's state: the stored state is the live state. With no stored
-                // outputs (an import) there is nothing to read, and an empty id tells the engine so.
-                let stored = request
-                    .properties
-                    .as_ref()
-                    .is_some_and(|p| !p.fields.is_empty());
-                Response::new(pulumirpc::ReadResponse {
-                    id: if stored { request.id } else { String::new() },
-                    properties: request.properties,
-                    inputs: request.inputs,
-                    refresh_before_update: false,
-                })
-            });
-        self.log("Read", started, &result);
-        result
+        self.rpc("Read", || {
+            let request = request.into_inner();
+            check_type("Read", &request.urn, &request.r#type)?;
+            // The fingerprint lives only in Pulumi's state: the stored state is the live state. With no stored
+            // outputs (an import) there is nothing to read, and an empty id tells the engine so.
+            let stored = request
+                .properties
+                .as_ref()
+                .is_some_and(|p| !p.fields.is_empty());
+            Ok(pulumirpc::ReadResponse {
+                id: if stored { request.id } else { String::new() },
+                properties: request.properties,
+                inputs: request.inputs,
+                refresh_before_update: false,
+            })
+        })
     }
 
     type ListStream = tokio_stream::Empty<Result<pulumirpc::ListResponse, Status>>;
@@ -609,15 +595,14 @@ impl ResourceProvider for SophiaProvider {
         &self,
         _: Request<pulumirpc::ListRequest>,
     ) -> Result<Response<Self::ListStream>, Status> {
-        unimplemented_rpc!("List")
+        self.unimplemented("List")
     }
 
     async fn update(
         &self,
         request: Request<pulumirpc::UpdateRequest>,
     ) -> Result<Response<pulumirpc::UpdateResponse>, Status> {
-        let started = Instant::now();
-        let result = (|| {
+        self.rpc("Update", || {
             let request = request.into_inner();
             check_type("Update", &request.urn, &request.r#type)?;
             let inputs = parse_inputs("Update", &decode("Update", "news", request.news.as_ref())?)?;
@@ -629,245 +614,65 @@ impl ResourceProvider for SophiaProvider {
                 properties: Some(properties),
                 refresh_before_update: false,
             })
-        })()
-        .map(Response::new)
-        .map_err(Error::into_status);
-        self.log("Update", started, &result);
-        result
+        })
     }
 
     async fn delete(
         &self,
         request: Request<pulumirpc::DeleteRequest>,
     ) -> Result<Response<()>, Status> {
-        // Nothing exists outside Pulumi's state, so there is nothing to delete.
-        let request = request.into_inner();
-        check_type("Delete", &request.urn, &request.r#type)?;
-        Ok(Response::new(()))
+        self.rpc("Delete", || {
+            // Nothing exists outside Pulumi's state, so there is nothing to delete.
+            let request = request.into_inner();
+            check_type("Delete", &request.urn, &request.r#type)
+        })
     }
 
     async fn construct(
         &self,
         _: Request<pulumirpc::ConstructRequest>,
     ) -> Result<Response<pulumirpc::ConstructResponse>, Status> {
-        unimplemented_rpc!("Construct")
+        self.unimplemented("Construct")
     }
 
     async fn cancel(&self, _: Request<()>) -> Result<Response<()>, Status> {
         // Every operation is a fast, side-effect-free computation: nothing to cancel.
-        Ok(Response::new(()))
+        self.rpc("Cancel", || Ok(()))
     }
 
     async fn get_plugin_info(
         &self,
         _: Request<()>,
     ) -> Result<Response<pulumirpc::PluginInfo>, Status> {
-        Ok(Response::new(pulumirpc::PluginInfo {
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-        }))
+        self.rpc("GetPluginInfo", || {
+            Ok(pulumirpc::PluginInfo {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            })
+        })
     }
 
     async fn attach(&self, _: Request<pulumirpc::PluginAttach>) -> Result<Response<()>, Status> {
-        unimplemented_rpc!("Attach")
+        self.unimplemented("Attach")
     }
 
     async fn get_mapping(
         &self,
         _: Request<pulumirpc::GetMappingRequest>,
     ) -> Result<Response<pulumirpc::GetMappingResponse>, Status> {
-        unimplemented_rpc!("GetMapping")
+        self.unimplemented("GetMapping")
     }
 
     async fn get_mappings(
         &self,
         _: Request<pulumirpc::GetMappingsRequest>,
     ) -> Result<Response<pulumirpc::GetMappingsResponse>, Status> {
-        unimplemented_rpc!("GetMappings")
+        self.unimplemented("GetMappings")
     }
-}
-
-/// What the engine passes on the command line. Parsing never fails: unknown flags are ignored, as Pulumi expects.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LaunchArgs {
-    /// The engine's gRPC address (the last positional argument), if given.
-    pub engine_address: Option<String>,
-    /// `-v=N` (glog verbosity).
-    pub verbosity: u8,
-    /// `--tracing X`, accepted and unused.
-    pub tracing: Option<String>,
-}
-
-impl LaunchArgs {
-    /// Parses Pulumi's plugin arguments (without the program name).
-    pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Self {
-        let mut out = LaunchArgs::default();
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            if let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) {
-                let (name, value) = match flag.split_once('=') {
-                    Some((n, v)) => (n, Some(v.to_owned())),
-                    None => (flag, None),
-                };
-                match name {
-                    "v" => {
-                        out.verbosity = value.and_then(|v| v.parse().ok()).unwrap_or(out.verbosity)
-                    }
-                    // `--tracing X` takes the next argument unless given as `--tracing=X`.
-                    "tracing" => out.tracing = value.or_else(|| args.next()),
-                    _ => {}
-                }
-            } else {
-                out.engine_address = Some(arg);
-            }
-        }
-        out
-    }
-}
-
-/// Serves on an already-bound listener until `shutdown` resolves.
-pub async fn serve_on(
-    provider: SophiaProvider,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send,
-) -> Result<(), ServeError> {
-    // Nodelay on every accepted socket: with Nagle's algorithm a response split over several writes waits for the
-    // client's delayed ACK (~40 ms). `Server::tcp_nodelay` only applies to listeners tonic binds itself.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    tonic::transport::Server::builder()
-        // The engine (and our tests) may run 1,000 operations at once over one connection; hyper's default cap
-        // of 200 streams would queue the rest.
-        .max_concurrent_streams(Some(4096))
-        .layer(tower::util::MapResponseLayer::new(relabel_decode_errors))
-        .add_service(provider.server())
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
-        .map_err(ServeError::Transport)
-}
-
-/// tonic answers a request body that is not valid protobuf with `INTERNAL` ("failed to decode Protobuf message"),
-/// before any handler runs. Pulumi's engine reads `INTERNAL` from Create/Update as "the resource's state is unknown";
-/// a request it cannot decode is the caller's error, so it becomes `INVALID_ARGUMENT`, message unchanged.
-fn relabel_decode_errors(
-    mut response: tonic::codegen::http::Response<tonic::body::Body>,
-) -> tonic::codegen::http::Response<tonic::body::Body> {
-    let headers = response.headers();
-    let decode_error = headers.get("grpc-status").is_some_and(|s| s == "13")
-        && headers.get("grpc-message").is_some_and(|m| {
-            let m = m.as_bytes();
-            m.starts_with(b"failed to decode Protobuf message")
-                || m.starts_with(b"failed%20to%20decode%20Protobuf")
-        });
-    if decode_error {
-        let code = tonic::codegen::http::HeaderValue::from_static("3");
-        response.headers_mut().insert("grpc-status", code);
-    }
-    response
-}
-
-/// The launch contract, for `main`: bind, print the port, serve until SIGTERM/SIGINT.
-pub fn serve(args: LaunchArgs) -> Result<(), ServeError> {
-    // Bind and announce before building the runtime, so the engine learns the port as early as possible.
-    let addr = "127.0.0.1:0";
-    let listener = std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind {
-        addr: addr.into(),
-        source,
-    })?;
-    let port = listener
-        .local_addr()
-        .map_err(|source| ServeError::Bind {
-            addr: addr.into(),
-            source,
-        })?
-        .port();
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{port}")
-        .and_then(|()| stdout.flush())
-        .map_err(ServeError::AnnouncePort)?;
-    drop(stdout);
-    listener
-        .set_nonblocking(true)
-        .map_err(|source| ServeError::Bind {
-            addr: addr.into(),
-            source,
-        })?;
-
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| ServeError::Bind {
-            addr: addr.into(),
-            source,
-        })?;
-    runtime.block_on(async move {
-        let listener =
-            tokio::net::TcpListener::from_std(listener).map_err(|source| ServeError::Bind {
-                addr: addr.into(),
-                source,
-            })?;
-        let provider = SophiaProvider::new(args.verbosity);
-        provider.set_engine_address(args.engine_address);
-        serve_on(provider, listener, shutdown_signal()).await
-    })
-}
-
-/// Resolves on SIGTERM or SIGINT (the engine sends SIGTERM, or SIGINT, when it is done with a plugin).
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
-            }
-            // Without signal handlers the default action (exit) still applies.
-            _ => std::future::pending().await,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// Binds `127.0.0.1:0` and serves `provider` in the background: for tests and benchmarks.
-pub async fn spawn_local(
-    provider: SophiaProvider,
-) -> std::io::Result<(SocketAddr, tokio::sync::oneshot::Sender<()>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve_on(provider, listener, async move {
-        let _ = stopped.await;
-    }));
-    Ok((addr, stop))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn launch_args_take_pulumi_flags_and_the_last_positional() {
-        let args = |a: &[&str]| LaunchArgs::parse(a.iter().map(|s| s.to_string()));
-        let parsed = args(&[
-            "--logtostderr",
-            "-v=9",
-            "--tracing",
-            "http://t",
-            "--unknown-flag",
-            "127.0.0.1:5555",
-        ]);
-        assert_eq!(parsed.engine_address.as_deref(), Some("127.0.0.1:5555"));
-        assert_eq!(parsed.verbosity, 9);
-        assert_eq!(parsed.tracing.as_deref(), Some("http://t"));
-        assert_eq!(args(&[]), LaunchArgs::default());
-    }
 
     #[test]
     fn urns_split_into_type_and_name() {

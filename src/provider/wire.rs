@@ -18,24 +18,24 @@ use prost_types::value::Kind;
 use crate::value::Value;
 
 /// Key that marks a special object (secret, output value, resource reference, asset, archive).
-pub const SIG_KEY: &str = "4dabf18193072939515e22adb298388d";
+pub(crate) const SIG_KEY: &str = "4dabf18193072939515e22adb298388d";
 /// Signature of a secret: `{SIG_KEY: SECRET_SIG, "value": ...}`.
-pub const SECRET_SIG: &str = "1b47061264138c4ac30d75fd1eb44270";
+pub(crate) const SECRET_SIG: &str = "1b47061264138c4ac30d75fd1eb44270";
 /// Signature of an output value: `{SIG_KEY: OUTPUT_VALUE_SIG, "value"?: ..., "secret"?: bool, "dependencies"?: [...]}`.
-pub const OUTPUT_VALUE_SIG: &str = "d0e6a833031e9bbcd3f4e8bde6ca49a4";
+pub(crate) const OUTPUT_VALUE_SIG: &str = "d0e6a833031e9bbcd3f4e8bde6ca49a4";
 /// Signature of a resource reference.
-pub const RESOURCE_SIG: &str = "5cf8f73096256a8f31e491e813e4eb8e";
+pub(crate) const RESOURCE_SIG: &str = "5cf8f73096256a8f31e491e813e4eb8e";
 /// Signature of an asset.
-pub const ASSET_SIG: &str = "c44067f5952c0a294b673a41bacd8c17";
+pub(crate) const ASSET_SIG: &str = "c44067f5952c0a294b673a41bacd8c17";
 /// Signature of an archive.
-pub const ARCHIVE_SIG: &str = "0def7320c3a5731c473e5ecbe6d01bc7";
+pub(crate) const ARCHIVE_SIG: &str = "0def7320c3a5731c473e5ecbe6d01bc7";
 
 /// The generic unknown (also the typed unknown for strings).
 pub const UNKNOWN: &str = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /// The type an unknown value will have once known; Pulumi's engine marshals unknowns with a typed sentinel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnknownKind {
+pub(crate) enum UnknownKind {
     /// A boolean.
     Bool,
     /// A number.
@@ -68,7 +68,7 @@ impl UnknownKind {
 }
 
 /// Every sentinel that means "unknown", typed or not.
-pub const UNKNOWN_SENTINELS: [UnknownKind; 7] = [
+pub(crate) const UNKNOWN_SENTINELS: [UnknownKind; 7] = [
     UnknownKind::Bool,
     UnknownKind::Number,
     UnknownKind::String,
@@ -79,14 +79,14 @@ pub const UNKNOWN_SENTINELS: [UnknownKind; 7] = [
 ];
 
 /// Whether `s` is one of Pulumi's unknown sentinels.
-pub fn is_unknown_sentinel(s: &str) -> bool {
+pub(crate) fn is_unknown_sentinel(s: &str) -> bool {
     // All sentinels are 36-byte UUIDs; the length test keeps the common case (an ordinary string) to one compare.
     s.len() == 36 && UNKNOWN_SENTINELS.iter().any(|k| k.sentinel() == s)
 }
 
 /// A value this module cannot turn into a [`Value`]. `path` is the property path (`data["KEY"]`), never a value.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum Error {
+pub(crate) enum Error {
     /// A `google.protobuf.Value` with no kind set: a malformed message.
     #[error("{path}: value has no kind (malformed google.protobuf.Value)")]
     NoKind {
@@ -141,7 +141,9 @@ impl Error {
 }
 
 /// Decodes a request `Struct` into top-level properties. `None` (an absent message) is an empty map.
-pub fn decode_struct(s: Option<&prost_types::Struct>) -> Result<BTreeMap<String, Value>, Error> {
+pub(crate) fn decode_struct(
+    s: Option<&prost_types::Struct>,
+) -> Result<BTreeMap<String, Value>, Error> {
     let mut out = BTreeMap::new();
     if let Some(s) = s {
         for (key, value) in &s.fields {
@@ -153,7 +155,7 @@ pub fn decode_struct(s: Option<&prost_types::Struct>) -> Result<BTreeMap<String,
 
 /// Appends a key to a property path in Pulumi's property-path syntax: a plain top-level name as is, anything else
 /// (map keys such as environment variable names) as `["key"]`.
-pub fn push_key(path: &mut String, key: &str) {
+pub(crate) fn push_key(path: &mut String, key: &str) {
     let plain = path.is_empty()
         && !key.is_empty()
         && key
@@ -288,7 +290,7 @@ fn number(n: f64) -> Option<serde_json::Number> {
 }
 
 /// Encodes top-level properties as a response `Struct`.
-pub fn encode_struct(props: &BTreeMap<String, Value>) -> prost_types::Struct {
+pub(crate) fn encode_struct(props: &BTreeMap<String, Value>) -> prost_types::Struct {
     prost_types::Struct {
         fields: props
             .iter()
@@ -298,7 +300,7 @@ pub fn encode_struct(props: &BTreeMap<String, Value>) -> prost_types::Struct {
 }
 
 /// Encodes one value. [`Value::Unknown`] becomes the generic (string) unknown; use [`unknown`] for a typed one.
-pub fn encode_value(value: &Value) -> prost_types::Value {
+pub(crate) fn encode_value(value: &Value) -> prost_types::Value {
     let kind = match value {
         Value::Null => Kind::NullValue(0),
         Value::Bool(b) => Kind::BoolValue(*b),
@@ -328,7 +330,7 @@ pub fn secret(inner: prost_types::Value) -> prost_types::Value {
 }
 
 /// A typed unknown.
-pub fn unknown(kind: UnknownKind) -> prost_types::Value {
+pub(crate) fn unknown(kind: UnknownKind) -> prost_types::Value {
     string(kind.sentinel())
 }
 

@@ -165,6 +165,8 @@ pub struct Options {
     pub slow_namespace: bool,
     /// `SOPHIA_ESC_PASSPHRASE` for the program (local environment secrets), as a deployer's shell would pass it.
     pub esc_passphrase: Option<&'static str>,
+    /// Reject every registration of this resource type, as the engine does when a resource's provider fails.
+    pub reject_type: Option<&'static str>,
 }
 
 struct State {
@@ -470,6 +472,12 @@ impl pulumirpc::resource_monitor_server::ResourceMonitor for Double {
             let answered = state.recording.answered.len();
             state.recording.answered_before.push(answered);
             state.recording.registrations.push(registration);
+            if state.options.reject_type == Some(req.r#type.as_str()) {
+                return Err(Status::invalid_argument(format!(
+                    "double: rejected the registration of {}",
+                    req.r#type
+                )));
+            }
             (urn, state.options.preview)
         };
         let stable_id = |name: &str| {

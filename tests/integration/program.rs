@@ -684,6 +684,30 @@ fn bad_catalog_and_missing_keys_fail_with_the_service_and_key_named() {
 }
 
 #[test]
+fn a_registration_the_engine_rejects_is_an_engine_failure_with_exit_1_not_a_panic() {
+    let f = fixture(base_config());
+    let run = engine_double::run(
+        &f.project,
+        Options {
+            reject_type: Some(sophia::program::DEPLOYMENT_TYPE),
+            ..Options::default()
+        },
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the Pulumi engine connection failed")
+            && run.stderr.contains("rejected the registration"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(!run.stderr.contains("internal error"), "{}", run.stderr);
+    for plain in PLAINTEXTS {
+        assert!(!run.stderr.contains(plain));
+    }
+}
+
+#[test]
 fn missing_engine_variables_give_a_clear_error_not_a_panic() {
     let out = std::process::Command::new(super::util::bin("sophia-program"))
         .env_clear()
