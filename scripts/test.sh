@@ -32,15 +32,19 @@ if [ "${SOPHIA_SKIP_E2E:-}" != 1 ]; then
   phase "esc CLI and ESC oracle ready"
 fi
 
-# Rust side: unit tests, the ESC conformance runner (`esc_conformance`), the integration binary, doctests.
-# Building the binaries first lets the Python tests find them under target/debug.
+# Rust side: unit tests of both workspace crates (`sophia` and the evaluator, `sophia-esc`), the ESC conformance runner
+# (`esc_conformance`), the integration binary, doctests. Building the binaries first lets the Python tests find them
+# under target/debug.
 cargo build --bins --locked
 phase "debug build"
-cargo test --locked --lib --bins --tests -- --test-threads=2
-cargo test --locked --doc
+cargo test --locked --workspace --lib --bins --tests -- --test-threads=2
+cargo test --locked --workspace --doc
 # Benchmarks compile and run once each in test mode (criterion), so they cannot rot.
 cargo test --locked --benches
 phase "cargo test"
+# Lints are part of the build: any clippy warning in any target fails the run.
+cargo clippy --locked --workspace --all-targets -- -D warnings
+phase "clippy"
 
 # The Python tests launch target/debug/pulumi-resource-sophia the way Pulumi's engine does.
 if compgen -G "tests/python/test_*.py" > /dev/null; then

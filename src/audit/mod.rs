@@ -21,7 +21,7 @@ use sha2::{Digest as _, Sha256};
 use crate::value::Value;
 
 /// Environment variable overriding where the log lives.
-pub(crate) const LOG_ENV: &str = "SOPHIA_AUDIT_LOG";
+pub const LOG_ENV: &str = "SOPHIA_AUDIT_LOG";
 /// The `prev` of the first entry.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
