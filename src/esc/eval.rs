@@ -158,6 +158,8 @@ pub(crate) struct Evaluator<'o> {
     depth: usize,
     /// Set while rotating (ESC's `RotateEnvironment`): which rotators rotate, and what they produced.
     rotation: Option<super::rotate::Plan>,
+    /// The "did you mean" work left for this evaluation (bounded so thousands of misses stay linear).
+    hints: crate::spell::HintBudget,
 }
 
 /// Evaluates environment `name` (already parsed) with everything it imports. Returns the exported top-level object
@@ -191,6 +193,7 @@ pub(crate) fn evaluate_environment_with(
         cur: 0,
         depth: 0,
         rotation,
+        hints: crate::spell::HintBudget::default(),
     };
     let v = e.evaluate_env(Rc::from(name), env, true);
     let out = e.export(v);
@@ -833,7 +836,7 @@ impl Evaluator<'_> {
                                     rest,
                                 );
                             }
-                            let hint = did_you_mean(nearest(key, props.keys().map(|k| &**k)));
+                            let hint = did_you_mean(nearest(key, props.keys().map(|k| &**k), &mut self.hints));
                             self.accessor_error(
                                 syn.as_ref(),
                                 accessor,
@@ -938,7 +941,7 @@ impl Evaluator<'_> {
                                 receiver = base.unwrap_or_default();
                                 continue;
                             }
-                            let hint = did_you_mean(nearest(key, map.keys().map(|k| &**k)));
+                            let hint = did_you_mean(nearest(key, map.keys().map(|k| &**k), &mut self.hints));
                             self.accessor_error(
                                 syn,
                                 accessor,
