@@ -43,6 +43,17 @@ pub enum ClusterError {
         /// Why (kube-rs's message, which names fields, not secrets).
         reason: String,
     },
+    /// An annotation sophia or the Deployment controller writes is there but malformed (a hand edit, another tool):
+    /// read as empty it would name the wrong keys, so it is refused, naming the object and the annotation.
+    #[error("{object}: annotation `{annotation}` {reason}")]
+    Annotation {
+        /// The object (`ReplicaSet ns/name`, `Pod ns/name`), its name escaped for one line.
+        object: String,
+        /// The annotation.
+        annotation: &'static str,
+        /// What is wrong (never the value).
+        reason: &'static str,
+    },
     /// A request failed.
     #[error("{what}: {source}")]
     Api {
