@@ -21,6 +21,7 @@ use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::config::StackConfig;
+use crate::value::Value;
 use crate::k8s::objects::PART_OF_LABEL;
 use crate::program::{CONTEXT_KEY, KUBECONFIG_KEY};
 
@@ -94,13 +95,26 @@ pub async fn connect(config: &StackConfig) -> Result<Client, ClusterError> {
 /// [`connect`], also saying where the client points.
 pub async fn connect_to(config: &StackConfig) -> Result<Connection, ClusterError> {
     let key = format!("{}:{KUBECONFIG_KEY}", config.project);
-    let value = config
+    let raw = config
         .get(KUBECONFIG_KEY)
-        .and_then(|v| v.unwrap_secret().0.as_str().map(str::to_owned))
+        .filter(|v| !matches!(v.unwrap_secret().0, Value::Null))
         .ok_or_else(|| ClusterError::NoKubeconfig { key: key.clone() })?;
+    let secret = raw.contains_secret();
+    let value = raw.as_str().map(str::to_owned).ok_or_else(|| ClusterError::Kubeconfig {
+        key: key.clone(),
+        reason: format!("must be a string (a path or kubeconfig YAML), is {}", raw.type_name()),
+    })?;
+    // A kubeconfig holds credentials: the parser's message can quote the text it choked on, so it is kept only
+    // when the value is not secret.
     let bad = |reason: String| ClusterError::Kubeconfig {
         key: key.clone(),
-        reason,
+        reason: if secret {
+            "it is neither a readable kubeconfig file nor kubeconfig YAML (the parser's message is withheld: \
+             the value is secret)"
+                .to_owned()
+        } else {
+            reason
+        },
     };
     // A path when it names a file (the program passes either to the Kubernetes provider the same way).
     let kubeconfig = if !value.contains('\n') && Path::new(&value).is_file() {
@@ -108,9 +122,22 @@ pub async fn connect_to(config: &StackConfig) -> Result<Connection, ClusterError
     } else {
         Kubeconfig::from_yaml(&value).map_err(|e| bad(e.to_string()))?
     };
-    let context = config
-        .get(CONTEXT_KEY)
-        .and_then(|v| v.unwrap_secret().0.as_str().map(str::to_owned));
+    // The context name is printed (in `describe` and messages): a secret one is refused, naming the key.
+    let context = match config
+        .plain(CONTEXT_KEY, "the kube context name")
+        .map_err(|err| ClusterError::Kubeconfig {
+            key: config.full_key(CONTEXT_KEY),
+            reason: err.to_string(),
+        })? {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(ClusterError::Kubeconfig {
+                key: config.full_key(CONTEXT_KEY),
+                reason: format!("must be a string, is {}", other.type_name()),
+            });
+        }
+    };
     let context_name = context
         .clone()
         .or_else(|| kubeconfig.current_context.clone())

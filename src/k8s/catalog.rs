@@ -95,6 +95,9 @@ pub enum CatalogError {
         /// What is wrong, lowercase.
         problem: String,
     },
+    /// A secret value is used where the output is plaintext (an override's image, say).
+    #[error(transparent)]
+    SecretInPlaintext(#[from] crate::config::SecretInPlaintext),
     /// The stack's overrides are not an object of service blocks.
     #[error("stack config `{key}`: {message}")]
     Overrides {
@@ -278,6 +281,8 @@ impl Catalog {
         let Some(value) = config.get(OVERRIDES_KEY) else {
             return Ok(self.clone());
         };
+        // Overrides are images, replica counts and config key names, all written in plaintext into manifests.
+        crate::config::check_plain(&key, value, "service overrides")?;
         // Overrides hold names and config keys, not values; revealing them to deserialize is safe, and the error
         // messages below never quote the value.
         let json = value.to_json(Reveal::Revealed);
