@@ -7,7 +7,8 @@
 //!   quoting); `shell`: `export KEY='value'` lines, single-quoted so a shell expands nothing. As in ESC (whose
 //!   dotenv/shell output redacts unless secrets are shown), a secret prints as `[secret]` unless `--show-secrets`:
 //!   pass it when the output is meant to be sourced. Scalars are converted to strings; arrays and objects are
-//!   skipped, as ESC does. `files` are not materialised offline.
+//!   skipped, as ESC does. `files` are not materialised offline. Neither format can quote a name, so a name that is
+//!   not an identifier (`[A-Za-z_][A-Za-z0-9_]*`) is an error rather than a line it could forge.
 //! - `--cloud`: `ENV` is `[ORG/]PROJECT/ENV` in Pulumi Cloud (the current login; see [`crate::cloud`]), opened there
 //!   and printed through the same formats and redaction.
 //! - Diagnostics go to stderr, one `file:line:col: severity: message` per line; any error means exit 1 and no output.

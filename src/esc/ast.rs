@@ -760,7 +760,8 @@ mod tests {
     #[test]
     fn nearest_gives_no_hint_once_the_budget_is_spent() {
         let c = ["baz", "qux"];
-        let budget = &mut crate::spell::HintBudget::new(20);
+        // Each scan of two candidates costs (3 + 1) * (3 + 1) cells per candidate: 32 of the 40.
+        let budget = &mut crate::spell::HintBudget::new(40);
         assert_eq!(nearest("bar", c.iter().copied(), budget), Some("baz"));
         assert_eq!(nearest("bar", c.iter().copied(), budget), None);
     }
