@@ -71,9 +71,7 @@ pub fn check_env_name(name: &str) -> Result<(), &'static str> {
     let mut chars = name.chars();
     match chars.next() {
         None => Err("is empty"),
-        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
-            Err("must start with a letter or `_`")
-        }
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => Err("must start with a letter or `_`"),
         _ if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') => {
             Err("may hold only letters, digits and `_`")
         }
@@ -115,7 +113,11 @@ mod tests {
         assert!(matches!(text("ns/api"), Cow::Borrowed(_)));
         assert_eq!(text("a\nroll b/c: secrets"), "a\\nroll b/c: secrets");
         assert_eq!(text("x\r\u{1b}[2K"), "x\\r\\u{1b}[2K");
-        assert_eq!(text("a\\nb"), "a\\\\nb", "a literal backslash-n is not a newline");
+        assert_eq!(
+            text("a\\nb"),
+            "a\\\\nb",
+            "a literal backslash-n is not a newline"
+        );
         assert_eq!(text("a\u{2028}b\u{202e}"), "a\\u{2028}b\\u{202e}");
         assert_eq!(text("café"), "café");
     }
@@ -149,7 +151,19 @@ mod tests {
             assert_eq!(yaml_key(word), format!("\"{word}\""), "{word}");
         }
         for quoted in [
-            "1", "0o17", "1_000", "2001-12-14", "<<", "=", "~", "", "-x", ".5", "a: b", "a\nb", "#c",
+            "1",
+            "0o17",
+            "1_000",
+            "2001-12-14",
+            "<<",
+            "=",
+            "~",
+            "",
+            "-x",
+            ".5",
+            "a: b",
+            "a\nb",
+            "#c",
         ] {
             assert!(yaml_key(quoted).starts_with('"'), "{quoted}");
         }

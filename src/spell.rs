@@ -90,14 +90,20 @@ mod tests {
 
     #[test]
     fn bounded_distance_agrees_below_the_limit() {
-        let words = ["", "a", "kitten", "sitting", "imags", "image", "é", "e", "abcdefgh", "hgfedcba"];
+        let words = [
+            "", "a", "kitten", "sitting", "imags", "image", "é", "e", "abcdefgh", "hgfedcba",
+        ];
         for a in words {
             for b in words {
                 let (ca, cb): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
                 let d = levenshtein(a, b);
                 for limit in 0..10 {
                     let want = (d < limit).then_some(d);
-                    assert_eq!(levenshtein_below(&ca, &cb, limit), want, "{a:?} {b:?} {limit}");
+                    assert_eq!(
+                        levenshtein_below(&ca, &cb, limit),
+                        want,
+                        "{a:?} {b:?} {limit}"
+                    );
                 }
             }
         }

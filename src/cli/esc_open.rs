@@ -129,7 +129,11 @@ pub fn render(value: &Value, format: Format, reveal: Reveal) -> anyhow::Result<S
                     anyhow::bail!(
                         "environmentVariables: name `{}` {reason}, so it cannot be written as a {} assignment",
                         crate::escape::text(&name),
-                        if format == Format::Dotenv { "dotenv" } else { "shell" }
+                        if format == Format::Dotenv {
+                            "dotenv"
+                        } else {
+                            "shell"
+                        }
                     );
                 }
                 if format == Format::Dotenv {
@@ -308,7 +312,9 @@ mod tests {
             Value::Object(vars),
         )]));
         for format in [Format::Dotenv, Format::Shell] {
-            let err = render(&v, format, Reveal::Revealed).unwrap_err().to_string();
+            let err = render(&v, format, Reveal::Revealed)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("A=1\\nFORGED"), "{err}");
             assert!(!err.contains('\n') && !err.contains("canary"), "{err}");
         }

@@ -103,7 +103,11 @@ fn text(status: &StackStatus) -> String {
                 out,
                 "  pod {} on an old version of: {}",
                 esc(&p.name),
-                p.stale_keys.iter().map(|k| esc(k)).collect::<Vec<_>>().join(", ")
+                p.stale_keys
+                    .iter()
+                    .map(|k| esc(k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }

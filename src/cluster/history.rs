@@ -93,8 +93,7 @@ pub fn rollouts(replica_sets: &[ReplicaSet], service: &str) -> Result<Vec<Rollou
                 .as_ref()
                 .and_then(|s| s.template.as_ref())
                 .and_then(|t| t.metadata.as_ref());
-            let versions =
-                key_versions(template, || object_name("ReplicaSet", &rs.metadata))?;
+            let versions = key_versions(template, || object_name("ReplicaSet", &rs.metadata))?;
             let recorded = [CHANGED_BY_ANNOTATION, CHANGED_COMMIT_ANNOTATION]
                 .map(|name| annotation(template, name));
             let copied = [DEPLOYED_BY_ANNOTATION, COMMIT_ANNOTATION]

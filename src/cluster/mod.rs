@@ -21,9 +21,9 @@ use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::config::StackConfig;
-use crate::value::Value;
 use crate::k8s::objects::PART_OF_LABEL;
 use crate::program::{CONTEXT_KEY, KUBECONFIG_KEY};
+use crate::value::Value;
 
 /// Errors reaching or reading the cluster. None quotes the kubeconfig's content (it may hold credentials).
 #[derive(Debug, thiserror::Error)]
@@ -100,10 +100,16 @@ pub async fn connect_to(config: &StackConfig) -> Result<Connection, ClusterError
         .filter(|v| !matches!(v.unwrap_secret().0, Value::Null))
         .ok_or_else(|| ClusterError::NoKubeconfig { key: key.clone() })?;
     let secret = raw.contains_secret();
-    let value = raw.as_str().map(str::to_owned).ok_or_else(|| ClusterError::Kubeconfig {
-        key: key.clone(),
-        reason: format!("must be a string (a path or kubeconfig YAML), is {}", raw.type_name()),
-    })?;
+    let value = raw
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| ClusterError::Kubeconfig {
+            key: key.clone(),
+            reason: format!(
+                "must be a string (a path or kubeconfig YAML), is {}",
+                raw.type_name()
+            ),
+        })?;
     // A kubeconfig holds credentials: the parser's message can quote the text it choked on, so it is kept only
     // when the value is not secret.
     let bad = |reason: String| ClusterError::Kubeconfig {

@@ -302,9 +302,8 @@ impl RolloutCheck for KubeRollouts<'_> {
                 )
             })?;
         let wanted: BTreeSet<String> = deployments.iter().cloned().collect();
-        let found = holdups(&objects, &live, &wanted).map_err(|e| {
-            format!("cannot tell what {} run: {e}", deployments.join(", "))
-        })?;
+        let found = holdups(&objects, &live, &wanted)
+            .map_err(|e| format!("cannot tell what {} run: {e}", deployments.join(", ")))?;
         let uids = live
             .deployments
             .iter()

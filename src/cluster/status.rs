@@ -176,68 +176,73 @@ pub fn compare(objects: &StackObjects, live: &LiveStack) -> Result<StackStatus, 
             pods.entry(service).or_default().push(pod);
         }
     }
-    let services = objects.services.iter().map(|service| -> Result<DeploymentStatus, ClusterError> {
-        let desired = &service.fingerprint.hash;
-        let deployment = deployments.get(service.name.as_str());
-        let live_fingerprint = deployment.and_then(|d| {
-            annotation(
-                d.spec.as_ref()?.template.metadata.as_ref(),
-                FINGERPRINT_ANNOTATION,
-            )
-            .map(str::to_owned)
-        });
-        let rollout = deployment
-            .map(|d| {
-                let status = d.status.clone().unwrap_or_default();
-                Rollout {
-                    replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                    updated: status.updated_replicas.unwrap_or(0),
-                    ready: status.ready_replicas.unwrap_or(0),
-                    available: status.available_replicas.unwrap_or(0),
-                    paused: d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false),
-                }
-            })
-            .unwrap_or_default();
-        let mut pod_status: Vec<PodStatus> = pods
-            .get(service.name.as_str())
-            .into_iter()
-            .flatten()
-            .map(|pod| -> Result<PodStatus, ClusterError> {
-                let fingerprint = annotation(Some(&pod.metadata), FINGERPRINT_ANNOTATION);
-                let current = fingerprint == Some(desired.as_str());
-                let stale_keys = if current {
-                    Vec::new()
-                } else {
-                    let versions = key_versions(Some(&pod.metadata), || {
-                        object_name("Pod", &pod.metadata)
-                    })?;
-                    let changes = KeyChanges::between(&versions, &service.fingerprint.key_hashes);
-                    let mut keys: Vec<String> =
-                        [changes.added, changes.removed, changes.changed].concat();
-                    keys.sort();
-                    keys
-                };
-                Ok(PodStatus {
-                    name: pod.metadata.name.clone().unwrap_or_default(),
-                    fingerprint: fingerprint.map(str::to_owned),
-                    current,
-                    stale_keys,
+    let services =
+        objects
+            .services
+            .iter()
+            .map(|service| -> Result<DeploymentStatus, ClusterError> {
+                let desired = &service.fingerprint.hash;
+                let deployment = deployments.get(service.name.as_str());
+                let live_fingerprint = deployment.and_then(|d| {
+                    annotation(
+                        d.spec.as_ref()?.template.metadata.as_ref(),
+                        FINGERPRINT_ANNOTATION,
+                    )
+                    .map(str::to_owned)
+                });
+                let rollout = deployment
+                    .map(|d| {
+                        let status = d.status.clone().unwrap_or_default();
+                        Rollout {
+                            replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                            updated: status.updated_replicas.unwrap_or(0),
+                            ready: status.ready_replicas.unwrap_or(0),
+                            available: status.available_replicas.unwrap_or(0),
+                            paused: d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false),
+                        }
+                    })
+                    .unwrap_or_default();
+                let mut pod_status: Vec<PodStatus> = pods
+                    .get(service.name.as_str())
+                    .into_iter()
+                    .flatten()
+                    .map(|pod| -> Result<PodStatus, ClusterError> {
+                        let fingerprint = annotation(Some(&pod.metadata), FINGERPRINT_ANNOTATION);
+                        let current = fingerprint == Some(desired.as_str());
+                        let stale_keys = if current {
+                            Vec::new()
+                        } else {
+                            let versions = key_versions(Some(&pod.metadata), || {
+                                object_name("Pod", &pod.metadata)
+                            })?;
+                            let changes =
+                                KeyChanges::between(&versions, &service.fingerprint.key_hashes);
+                            let mut keys: Vec<String> =
+                                [changes.added, changes.removed, changes.changed].concat();
+                            keys.sort();
+                            keys
+                        };
+                        Ok(PodStatus {
+                            name: pod.metadata.name.clone().unwrap_or_default(),
+                            fingerprint: fingerprint.map(str::to_owned),
+                            current,
+                            stale_keys,
+                        })
+                    })
+                    .collect::<Result<_, ClusterError>>()?;
+                pod_status.sort_by(|a, b| a.name.cmp(&b.name));
+                let last_changed_keys = last_change(&live.replica_sets, &service.name)?;
+                Ok(DeploymentStatus {
+                    name: service.name.clone(),
+                    desired: desired.clone(),
+                    drifted: live_fingerprint.as_deref() != Some(desired.as_str()),
+                    live: live_fingerprint,
+                    rollout,
+                    pods: pod_status,
+                    uid: deployment.and_then(|d| d.metadata.uid.clone()),
+                    last_changed_keys,
                 })
-            })
-            .collect::<Result<_, ClusterError>>()?;
-        pod_status.sort_by(|a, b| a.name.cmp(&b.name));
-        let last_changed_keys = last_change(&live.replica_sets, &service.name)?;
-        Ok(DeploymentStatus {
-            name: service.name.clone(),
-            desired: desired.clone(),
-            drifted: live_fingerprint.as_deref() != Some(desired.as_str()),
-            live: live_fingerprint,
-            rollout,
-            pods: pod_status,
-            uid: deployment.and_then(|d| d.metadata.uid.clone()),
-            last_changed_keys,
-        })
-    });
+            });
     Ok(StackStatus {
         namespace: objects.namespace.clone(),
         deployments: services.collect::<Result<_, ClusterError>>()?,

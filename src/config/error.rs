@@ -194,8 +194,8 @@ pub enum Error {
 /// annotations, messages) is not encrypted. See [`super::StackConfig::plain`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "stack config `{key}`{} is secret, but it is used as {what}, which is written in plaintext (manifests, output \
-     and messages); set it without --secret",
+    "stack config `{key}`{} is secret, but it is used where the output is plaintext ({what}, which goes into \
+     manifests, output and messages); set it without --secret",
     path.as_deref().map(|p| format!(" (at `{p}`)")).unwrap_or_default()
 )]
 pub struct SecretInPlaintext {

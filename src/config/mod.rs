@@ -236,7 +236,11 @@ impl StackConfig {
     /// The value at `key` for `what`, a use whose output is plaintext (`the namespace`): an error naming the key
     /// (and the path of the first secret inside it) when any of it is secret. The one check every such use goes
     /// through, so a secret never reaches a manifest, an object name or a message by way of one.
-    pub fn plain(&self, key: &str, what: &'static str) -> Result<Option<&Value>, SecretInPlaintext> {
+    pub fn plain(
+        &self,
+        key: &str,
+        what: &'static str,
+    ) -> Result<Option<&Value>, SecretInPlaintext> {
         let Some(value) = self.get(key) else {
             return Ok(None);
         };

@@ -836,7 +836,11 @@ impl Evaluator<'_> {
                                     rest,
                                 );
                             }
-                            let hint = did_you_mean(nearest(key, props.keys().map(|k| &**k), &mut self.hints));
+                            let hint = did_you_mean(nearest(
+                                key,
+                                props.keys().map(|k| &**k),
+                                &mut self.hints,
+                            ));
                             self.accessor_error(
                                 syn.as_ref(),
                                 accessor,
@@ -941,7 +945,11 @@ impl Evaluator<'_> {
                                 receiver = base.unwrap_or_default();
                                 continue;
                             }
-                            let hint = did_you_mean(nearest(key, map.keys().map(|k| &**k), &mut self.hints));
+                            let hint = did_you_mean(nearest(
+                                key,
+                                map.keys().map(|k| &**k),
+                                &mut self.hints,
+                            ));
                             self.accessor_error(
                                 syn,
                                 accessor,

@@ -141,9 +141,13 @@ impl Snapshot {
                     let key_hashes = annotation
                         .as_str()
                         .ok_or_else(|| "is not a string".to_owned())
-                        .and_then(|json| key_hashes_of(&serde_json::from_str::<serde_json::Value>(json).map_err(|_| {
-                            "is not a JSON object of key fingerprints".to_owned()
-                        })?))
+                        .and_then(|json| {
+                            key_hashes_of(
+                                &serde_json::from_str::<serde_json::Value>(json).map_err(|_| {
+                                    "is not a JSON object of key fingerprints".to_owned()
+                                })?,
+                            )
+                        })
                         .map_err(|reason| {
                             format!("{object}: annotation `{KEY_FINGERPRINTS_ANNOTATION}` {reason}")
                         })?;
@@ -206,7 +210,9 @@ impl Snapshot {
                     };
                     let key_hashes = match &r["outputs"]["keyHashes"] {
                         serde_json::Value::Null => BTreeMap::new(),
-                        other => key_hashes_of(other).map_err(|reason| fault("keyHashes", &reason))?,
+                        other => {
+                            key_hashes_of(other).map_err(|reason| fault("keyHashes", &reason))?
+                        }
                     };
                     let state = snapshot.services.entry(scope.to_owned()).or_default();
                     state.hash = hash;
@@ -311,12 +317,18 @@ fn key_hashes_of(v: &serde_json::Value) -> Result<BTreeMap<String, String>, Stri
         return Err("is not a JSON object of key fingerprints".to_owned());
     };
     if map.contains_key(crate::provider::wire::SIG_KEY) {
-        return Err("is encrypted (a secret in the export); fingerprints are needed in plaintext".to_owned());
+        return Err(
+            "is encrypted (a secret in the export); fingerprints are needed in plaintext"
+                .to_owned(),
+        );
     }
     map.iter()
         .map(|(k, h)| match h {
             serde_json::Value::String(h) => Ok((k.clone(), h.clone())),
-            _ => Err(format!("has a fingerprint for `{}` that is not a string", text(k))),
+            _ => Err(format!(
+                "has a fingerprint for `{}` that is not a string",
+                text(k)
+            )),
         })
         .collect()
 }
@@ -577,30 +589,48 @@ mod tests {
     #[test]
     fn text_lines_cannot_be_forged_by_names() {
         let text = forged().to_text();
-        assert_eq!(text.lines().count(), 2, "one service line and the summary:\n{text}");
+        assert_eq!(
+            text.lines().count(),
+            2,
+            "one service line and the summary:\n{text}"
+        );
         assert!(text.contains("K\\nroll ns/db"), "{text}");
     }
 
     #[test]
     fn malformed_fingerprints_are_errors_naming_the_field() {
-        let err = Snapshot::from_state_export(&export("ns/api", serde_json::json!(["x"]))).unwrap_err();
-        assert!(err.contains("keyHashes") && err.contains("SecretHash::x"), "{err}");
-        let err = Snapshot::from_state_export(&export("ns/api", serde_json::json!({"K": 7}))).unwrap_err();
+        let err =
+            Snapshot::from_state_export(&export("ns/api", serde_json::json!(["x"]))).unwrap_err();
+        assert!(
+            err.contains("keyHashes") && err.contains("SecretHash::x"),
+            "{err}"
+        );
+        let err = Snapshot::from_state_export(&export("ns/api", serde_json::json!({"K": 7})))
+            .unwrap_err();
         assert!(err.contains("`K`"), "{err}");
         let secret = serde_json::json!({"kind": "Secret", "metadata": {
             "namespace": "ns", "labels": {NAME_LABEL: "api"},
             "annotations": {KEY_FINGERPRINTS_ANNOTATION: "{not json"}}});
         let err = Snapshot::from_manifests(&[secret]).unwrap_err();
-        assert!(err.contains(KEY_FINGERPRINTS_ANNOTATION) && err.contains("ns/api"), "{err}");
+        assert!(
+            err.contains(KEY_FINGERPRINTS_ANNOTATION) && err.contains("ns/api"),
+            "{err}"
+        );
         let deployment = serde_json::json!({"kind": "Deployment", "metadata": {"namespace": "ns", "name": "api"},
             "spec": {"template": {"metadata": {"annotations": {FINGERPRINT_ANNOTATION: 12}}}}});
         let err = Snapshot::from_manifests(&[deployment]).unwrap_err();
-        assert!(err.contains(FINGERPRINT_ANNOTATION) && err.contains("not a string"), "{err}");
+        assert!(
+            err.contains(FINGERPRINT_ANNOTATION) && err.contains("not a string"),
+            "{err}"
+        );
     }
 
     #[test]
     fn a_stream_over_the_size_limit_is_refused_naming_the_limit() {
         let err = check_size(Path::new("big.yaml"), MAX_SNAPSHOT_BYTES + 1).unwrap_err();
-        assert!(err.to_string().contains(&MAX_SNAPSHOT_BYTES.to_string()), "{err}");
+        assert!(
+            err.to_string().contains(&MAX_SNAPSHOT_BYTES.to_string()),
+            "{err}"
+        );
     }
 }

@@ -351,7 +351,11 @@ fn esc_environments(config: &StackConfig) -> Result<Option<String>, ObjectsError
         Value::String(name) => vec![name.clone()],
         Value::Array(items) => items
             .iter()
-            .map(|item| item.as_str().map(str::to_owned).ok_or_else(|| wrong(item.type_name())))
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| wrong(item.type_name()))
+            })
             .collect::<Result<_, _>>()?,
         other => return Err(wrong(other.type_name())),
     };

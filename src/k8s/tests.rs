@@ -653,10 +653,18 @@ fn impact_reads_a_render_of_600_services() {
     }
     let catalog = Catalog::parse(Path::new("services.yaml"), &text).unwrap();
     let config = config(&[]);
-    let objects =
-        desired_objects(&catalog, &config, &hash_key(&config).unwrap(), &Provenance::default()).unwrap();
+    let objects = desired_objects(
+        &catalog,
+        &config,
+        &hash_key(&config).unwrap(),
+        &Provenance::default(),
+    )
+    .unwrap();
     let docs = render::documents(&objects, Reveal::Redacted);
-    assert!(docs.len() > 1024, "more documents than the parser's default budget");
+    assert!(
+        docs.len() > 1024,
+        "more documents than the parser's default budget"
+    );
     let dir = tempfile::tempdir().unwrap();
     let stream = dir.path().join("all.yaml");
     std::fs::write(&stream, render::to_stream(&docs)).unwrap();

@@ -588,7 +588,12 @@ mod tests {
             assert!(decoded["scope"].is_secret(), "{:?}", decoded.keys());
             for (name, value) in &decoded {
                 if name != "scope" {
-                    assert!(!value.to_json(crate::value::Reveal::Revealed).to_string().contains("canary"));
+                    assert!(
+                        !value
+                            .to_json(crate::value::Reveal::Revealed)
+                            .to_string()
+                            .contains("canary")
+                    );
                 }
             }
         }

@@ -447,7 +447,10 @@ mod tests {
         assert!(matches!(err, Error::UnknownSignature { .. }));
         // Whatever sits under the reserved key may be a secret value: the reason names the key, never the value.
         let shown = format!("{err} {err:?}");
-        assert!(shown.contains(SIG_KEY) && !shown.contains("canary"), "{shown}");
+        assert!(
+            shown.contains(SIG_KEY) && !shown.contains("canary"),
+            "{shown}"
+        );
     }
 
     #[test]

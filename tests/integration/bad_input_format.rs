@@ -73,14 +73,7 @@ fn files_under(dir: &Path) -> String {
 
 /// One case: the exit code, the words the message must hold, and the canary that must appear nowhere.
 #[track_caller]
-fn assert_case(
-    name: &str,
-    dir: &Path,
-    out: &Output,
-    code: i32,
-    needles: &[&str],
-    canary: &str,
-) {
+fn assert_case(name: &str, dir: &Path, out: &Output, code: i32, needles: &[&str], canary: &str) {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(
         out.status.code(),
@@ -143,7 +136,11 @@ fn a_secret_image_override_is_refused_naming_the_key_and_path() {
         dir.path(),
         &out,
         1,
-        &["`sophia-secrets:services`", "mcp-research.image", "is secret"],
+        &[
+            "`sophia-secrets:services`",
+            "mcp-research.image",
+            "is secret",
+        ],
         canary,
     );
 }
@@ -225,7 +222,11 @@ fn impact_names_from_a_state_export_cannot_forge_rows_or_lines() {
     assert_eq!(rows[2].replace("\\|", "").matches('|').count(), 7, "{md}");
     let plain = sophia(dir.path(), &["impact", old, new]);
     let plain = text(&plain.stdout);
-    assert_eq!(plain.lines().count(), 2, "one service and the summary:\n{plain}");
+    assert_eq!(
+        plain.lines().count(),
+        2,
+        "one service and the summary:\n{plain}"
+    );
 }
 
 #[test]
@@ -300,8 +301,15 @@ fn thousands_of_unresolved_references_are_reported_in_linear_time() {
     let took = started.elapsed();
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(stderr.matches("unknown property").count(), 5000, "every miss is reported");
-    assert!(stderr.contains("did you mean"), "the first misses still get hints");
+    assert_eq!(
+        stderr.matches("unknown property").count(),
+        5000,
+        "every miss is reported"
+    );
+    assert!(
+        stderr.contains("did you mean"),
+        "the first misses still get hints"
+    );
     // Quadratic hints took minutes here; the bound is loose for a loaded debug build.
     assert!(took.as_secs() < 60, "took {took:?}");
 }

@@ -120,7 +120,10 @@ fn a_settled_stack_holds_nothing_up() {
     let objects = objects("sk-A");
     assert_eq!(holdups(&objects, &settled(&objects), &both()).unwrap(), []);
     // A consuming Deployment not deployed yet runs nothing.
-    assert_eq!(holdups(&objects, &LiveStack::default(), &both()).unwrap(), []);
+    assert_eq!(
+        holdups(&objects, &LiveStack::default(), &both()).unwrap(),
+        []
+    );
 }
 
 #[test]
@@ -177,7 +180,8 @@ fn a_paused_failing_or_unobserved_rollout_holds_up() {
         ..DeploymentCondition::default()
     }]);
     live.pods[1] = pod(&objects, "api", "api-a1-y", "a1", false);
-    let reasons: Vec<(String, String, Vec<String>)> = holdups(&objects, &live, &both()).unwrap()
+    let reasons: Vec<(String, String, Vec<String>)> = holdups(&objects, &live, &both())
+        .unwrap()
         .into_iter()
         .map(|h| (h.deployment, h.reason, h.pods))
         .collect();

@@ -171,14 +171,20 @@ fn malformed_annotations_are_errors_naming_the_object_and_annotation() {
         .metadata
         .annotations
         .get_or_insert_with(BTreeMap::new)
-        .insert(KEY_FINGERPRINTS_ANNOTATION.to_owned(), "{\"OPENAI_API_KEY\": 7".to_owned());
+        .insert(
+            KEY_FINGERPRINTS_ANNOTATION.to_owned(),
+            "{\"OPENAI_API_KEY\": 7".to_owned(),
+        );
     let err = compare(&new, &live(&new, pods)).unwrap_err().to_string();
     assert!(
         err.contains("Pod ?/api-old-1") && err.contains(KEY_FINGERPRINTS_ANNOTATION),
         "{err}"
     );
 
-    let mut sets = vec![replica_set(&new, "api", 2, "bob"), replica_set(&old, "api", 1, "alice")];
+    let mut sets = vec![
+        replica_set(&new, "api", 2, "bob"),
+        replica_set(&old, "api", 1, "alice"),
+    ];
     sets[0]
         .metadata
         .annotations
@@ -189,10 +195,16 @@ fn malformed_annotations_are_errors_naming_the_object_and_annotation() {
         crate::cluster::history::rollouts(&sets, "api").unwrap_err(),
     ] {
         let err = err.to_string();
-        assert!(err.contains("ReplicaSet ?/api-2") && err.contains(REVISION_ANNOTATION), "{err}");
+        assert!(
+            err.contains("ReplicaSet ?/api-2") && err.contains(REVISION_ANNOTATION),
+            "{err}"
+        );
     }
 
-    let mut sets = vec![replica_set(&new, "api", 2, "bob"), replica_set(&old, "api", 1, "alice")];
+    let mut sets = vec![
+        replica_set(&new, "api", 2, "bob"),
+        replica_set(&old, "api", 1, "alice"),
+    ];
     let template = sets[1].spec.as_mut().unwrap().template.as_mut().unwrap();
     template
         .metadata
@@ -201,6 +213,11 @@ fn malformed_annotations_are_errors_naming_the_object_and_annotation() {
         .annotations
         .get_or_insert_with(BTreeMap::new)
         .insert(KEY_FINGERPRINTS_ANNOTATION.to_owned(), String::new());
-    let err = crate::cluster::history::rollouts(&sets, "api").unwrap_err().to_string();
-    assert!(err.contains("ReplicaSet ?/api-1") && err.contains("key fingerprints"), "{err}");
+    let err = crate::cluster::history::rollouts(&sets, "api")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ReplicaSet ?/api-1") && err.contains("key fingerprints"),
+        "{err}"
+    );
 }
