@@ -14,6 +14,7 @@
 //! | [`program`] | the Pulumi program (behind the gestalt adapter) | [`program::run`] |
 //! | [`cli`] | the `sophia` command-line tool | [`cli::main`] |
 //! | [`proto`] | Pulumi's gRPC protocol, generated from the `pulumi` wheel's descriptors | `proto::pulumirpc` |
+//! | [`escape`] | escaping of input names per output format (text, Markdown, dotenv/shell, YAML keys) | [`escape::text`] |
 //! | [`spell`] | edit distance for "did you mean" hints | [`spell::levenshtein`] |
 //!
 //! Values that may be secret travel as [`value::Value`]; secret strings held in memory as [`secret::SecretString`].
@@ -24,6 +25,7 @@ pub mod cloud;
 pub mod cluster;
 pub mod config;
 pub mod esc;
+pub mod escape;
 pub mod fingerprint;
 pub mod k8s;
 pub mod program;

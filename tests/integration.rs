@@ -3,6 +3,7 @@
 mod integration {
     pub mod audit_cli;
     mod cli_exit_codes;
+    mod bad_input_format;
     pub mod cloud;
     mod cloud_stack;
     pub mod config_cli;

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 
 use crate::audit::{self, AccessEvent, Outcome};
 use crate::config::StackConfig;
+use crate::escape::text;
 
 /// Arguments of `sophia audit log`.
 #[derive(Debug, clap::Args)]
@@ -76,27 +77,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&out).context(super::Internal("serializing the log"))?
         );
     } else {
+        // Entry fields come from a file and cloud events from a service: both are escaped so that neither can
+        // forge a line of this listing.
         for e in &entries {
-            println!(
-                "{:>5}  {}  {}  {}{}  {}  {:?}  [{}]",
-                e.seq,
-                e.time,
-                e.actor,
-                e.operation,
-                if e.revealed { " (revealed)" } else { "" },
-                e.target,
-                e.outcome,
-                e.keys.join(", ")
-            );
+            print!("{}", entry_line(e));
         }
-        // Text from the service is escaped so that it cannot forge a line of this listing.
         for e in cloud.iter().flatten() {
             println!(
                 "cloud  {}  {}  {}  {}",
                 e.timestamp,
-                e.user.github_login.escape_debug(),
-                e.event.escape_debug(),
-                e.description.escape_debug()
+                text(&e.user.github_login),
+                text(&e.event),
+                text(&e.description)
             );
         }
     }
@@ -108,6 +100,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// The secret config keys of a stack: the key names an access to its decrypted config lists.
+/// One local entry as a line of text.
+fn entry_line(e: &audit::Entry) -> String {
+    let keys: Vec<_> = e.keys.iter().map(|k| text(k)).collect();
+    format!(
+        "{:>5}  {}  {}  {}{}  {}  {:?}  [{}]\n",
+        e.seq,
+        text(&e.time),
+        text(&e.actor),
+        text(&e.operation),
+        if e.revealed { " (revealed)" } else { "" },
+        text(&e.target),
+        e.outcome,
+        keys.join(", ")
+    )
+}
+
 pub(crate) fn secret_keys(config: &StackConfig) -> Vec<String> {
     config
         .values
@@ -157,4 +165,28 @@ pub(crate) fn load_stack(
         record_failure(operation, format!("stack:{stack}"), revealed);
         anyhow::Error::new(err).context(format!("loading the configuration of stack `{stack}`"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_or_actor_from_the_log_cannot_forge_a_line() {
+        let entry = audit::Entry {
+            seq: 1,
+            time: "2026-01-01T00:00:00Z".to_owned(),
+            actor: "user:eve\n    2  2026-01-01T00:00:00Z  user:alice".to_owned(),
+            operation: "config show".to_owned(),
+            target: "stack:dev".to_owned(),
+            keys: vec!["app:k\r\n    3  forged".to_owned()],
+            revealed: false,
+            outcome: Outcome::Success,
+            prev: audit::GENESIS.to_owned(),
+            hash: String::new(),
+        };
+        let line = entry_line(&entry);
+        assert_eq!(line.matches(['\n', '\r']).count(), 1, "{line}");
+        assert!(line.contains("user:eve\\n"), "{line}");
+    }
 }

@@ -68,10 +68,10 @@ fn json(config: &StackConfig, reveal: Reveal) -> anyhow::Result<String> {
 
 /// `KEY  VALUE` columns; strings bare, everything else (objects, lists) as compact JSON, as `pulumi config` does.
 fn table(config: &StackConfig, reveal: Reveal) -> String {
-    let rows: Vec<(&str, String)> = config
+    let rows: Vec<(std::borrow::Cow<'_, str>, String)> = config
         .values
         .iter()
-        .map(|(k, v)| (k.as_str(), cell(v, reveal)))
+        .map(|(k, v)| (crate::escape::text(k), cell(v, reveal)))
         .collect();
     let width = rows
         .iter()
@@ -82,14 +82,16 @@ fn table(config: &StackConfig, reveal: Reveal) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{:width$}  VALUE", "KEY");
     for (key, value) in rows {
-        let _ = writeln!(out, "{key:width$}  {value}");
+        let _ = writeln!(out, "{:width$}  {value}", &*key);
     }
     out
 }
 
+/// A value as one table cell: a multi-line string (a PEM block) is escaped to one line, since the table has one row
+/// per key and a raw newline would start a row of its own; `--json` gives the exact text.
 fn cell(value: &Value, reveal: Reveal) -> String {
     match value.to_json(reveal) {
-        serde_json::Value::String(s) => s,
+        serde_json::Value::String(s) => crate::escape::text(&s).into_owned(),
         other => other.to_string(),
     }
 }

@@ -7,7 +7,8 @@
 //!   quoting); `shell`: `export KEY='value'` lines, single-quoted so a shell expands nothing. As in ESC (whose
 //!   dotenv/shell output redacts unless secrets are shown), a secret prints as `[secret]` unless `--show-secrets`:
 //!   pass it when the output is meant to be sourced. Scalars are converted to strings; arrays and objects are
-//!   skipped, as ESC does. `files` are not materialised offline.
+//!   skipped, as ESC does. `files` are not materialised offline. Neither format can quote a name, so a name that is
+//!   not an identifier (`[A-Za-z_][A-Za-z0-9_]*`) is an error rather than a line it could forge.
 //! - `--cloud`: `ENV` is `[ORG/]PROJECT/ENV` in Pulumi Cloud (the current login; see [`crate::cloud`]), opened there
 //!   and printed through the same formats and redaction.
 //! - Diagnostics go to stderr, one `file:line:col: severity: message` per line; any error means exit 1 and no output.
@@ -123,14 +124,21 @@ pub fn render(value: &Value, format: Format, reveal: Reveal) -> anyhow::Result<S
         Format::Dotenv | Format::Shell => {
             let mut s = String::new();
             for (name, text) in environment_variables(value, reveal) {
+                // A name has no quoting in either format: one that is not an identifier could forge a line.
+                if let Err(reason) = crate::escape::check_env_name(&name) {
+                    anyhow::bail!(
+                        "environmentVariables: name `{}` {reason}, so it cannot be written as a {} assignment",
+                        crate::escape::text(&name),
+                        if format == Format::Dotenv {
+                            "dotenv"
+                        } else {
+                            "shell"
+                        }
+                    );
+                }
                 if format == Format::Dotenv {
                     writeln!(s, "{name}={}", crate::esc::ast::go_quote(&text)).ok();
                 } else {
-                    if !is_shell_name(&name) {
-                        anyhow::bail!(
-                            "environment variable name {name:?} is not a valid shell variable name"
-                        );
-                    }
                     writeln!(s, "export {name}={}", shell_quote(&text)).ok();
                 }
             }
@@ -169,14 +177,6 @@ pub fn environment_variables(value: &Value, reveal: Reveal) -> Vec<(String, Stri
     out
 }
 
-fn is_shell_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// POSIX shell single quoting: nothing inside is expanded; `'` becomes `'\''`.
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
@@ -191,7 +191,7 @@ fn write_yaml(v: &serde_json::Value, indent: usize, out: &mut String) {
         J::Object(map) if !map.is_empty() => {
             for (k, item) in map {
                 out.push_str(&pad);
-                out.push_str(&yaml_key(k));
+                out.push_str(&crate::escape::yaml_key(k));
                 out.push(':');
                 write_yaml_child(item, indent, out);
             }
@@ -237,19 +237,6 @@ fn yaml_scalar(v: &serde_json::Value) -> String {
         J::Array(_) => "[]".into(),
         J::String(s) => serde_json::to_string(s).unwrap_or_default(),
         other => other.to_string(),
-    }
-}
-
-fn yaml_key(k: &str) -> String {
-    let plain = !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
-        && !k.starts_with(['-', '.'])
-        && crate::esc::syntax::resolve_plain(k).is_none();
-    if plain {
-        k.to_owned()
-    } else {
-        serde_json::to_string(k).unwrap_or_default()
     }
 }
 
@@ -304,5 +291,32 @@ mod tests {
         assert!(diags.is_empty(), "{out}");
         assert!(node.is_some());
         assert!(out.contains("\"yes\""));
+        assert!(out.contains("\"on\": true"), "{out}");
+    }
+
+    #[test]
+    fn yaml_quotes_keys_yaml_1_1_reads_as_booleans() {
+        let v = Value::from_json(&serde_json::json!({"y": 1, "no": 2, "off": 3, "plain": 4}));
+        let out = render(&v, Format::Yaml, Reveal::Revealed).unwrap();
+        assert_eq!(out, "\"no\": 2\n\"off\": 3\nplain: 4\n\"y\": 1\n");
+    }
+
+    #[test]
+    fn dotenv_and_shell_refuse_a_name_that_would_forge_a_line() {
+        let vars = BTreeMap::from([(
+            "A=1\nFORGED".to_owned(),
+            Value::secret(Value::string("canary-value")),
+        )]);
+        let v = Value::Object(BTreeMap::from([(
+            "environmentVariables".to_owned(),
+            Value::Object(vars),
+        )]));
+        for format in [Format::Dotenv, Format::Shell] {
+            let err = render(&v, format, Reveal::Revealed)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("A=1\\nFORGED"), "{err}");
+            assert!(!err.contains('\n') && !err.contains("canary"), "{err}");
+        }
     }
 }

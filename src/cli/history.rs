@@ -39,23 +39,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 ProvenanceSource::Unknown => " (not recorded)",
             };
-            println!(
-                "revision {}  {}  by {}  commit {}{how}  {}  pods {}  changed: {}",
-                r.revision,
-                r.created.as_deref().unwrap_or("?"),
-                r.deployed_by.as_deref().unwrap_or("?"),
-                r.commit.as_deref().unwrap_or("?"),
-                r.replica_set,
-                r.replicas,
-                if r.changed_keys.is_empty() {
-                    "-".to_owned()
-                } else {
-                    r.changed_keys.join(", ")
-                }
-            );
+            print!("{}", text_line(r, how));
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One rollout as a line of text. The deployer, commit and key names come from annotations anyone with write access
+/// to the namespace can set, so each is escaped to stay on its line.
+fn text_line(r: &cluster::history::Rollout, how: &str) -> String {
+    use crate::escape::text;
+    let field = |v: &Option<String>| text(v.as_deref().unwrap_or("?")).into_owned();
+    let changed = if r.changed_keys.is_empty() {
+        "-".to_owned()
+    } else {
+        let keys: Vec<_> = r.changed_keys.iter().map(|k| text(k)).collect();
+        keys.join(", ")
+    };
+    format!(
+        "revision {}  {}  by {}  commit {}{how}  {}  pods {}  changed: {changed}\n",
+        r.revision,
+        field(&r.created),
+        field(&r.deployed_by),
+        field(&r.commit),
+        text(&r.replica_set),
+        r.replicas,
+    )
 }
 
 fn history(args: &Args) -> anyhow::Result<Vec<cluster::history::Rollout>> {
@@ -70,7 +79,7 @@ fn history(args: &Args) -> anyhow::Result<Vec<cluster::history::Rollout>> {
         let client = cluster::connect(&config).await?;
         cluster::LiveStack::list(&client, &namespace, &config.project).await
     })?;
-    let rollouts = cluster::history::rollouts(&live.replica_sets, &args.service);
+    let rollouts = cluster::history::rollouts(&live.replica_sets, &args.service)?;
     if rollouts.is_empty() {
         anyhow::bail!(
             "service `{}` has no ReplicaSet in namespace `{namespace}`",
@@ -85,4 +94,28 @@ fn history(args: &Args) -> anyhow::Result<Vec<cluster::history::Rollout>> {
     )
     .context("recording the access")?;
     Ok(rollouts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recorded_deployer_cannot_forge_a_line() {
+        let rollout = cluster::history::Rollout {
+            revision: 2,
+            replica_set: "api-7f".to_owned(),
+            created: None,
+            fingerprint: None,
+            changed_keys: vec!["A\nrevision 9".to_owned()],
+            deployed_by: Some("mallory\nrevision 3  by alice".to_owned()),
+            commit: Some("abc".to_owned()),
+            esc_revision: None,
+            provenance: ProvenanceSource::Change,
+            replicas: 1,
+        };
+        let line = text_line(&rollout, "");
+        assert_eq!(line.matches('\n').count(), 1, "{line}");
+        assert!(line.contains("mallory\\nrevision 3"), "{line}");
+    }
 }

@@ -70,7 +70,9 @@ fn status(args: &Args) -> anyhow::Result<StackStatus> {
     })
 }
 
+/// The status as text; names and fingerprints read from the cluster are escaped to stay on their lines.
 fn text(status: &StackStatus) -> String {
+    use crate::escape::text as esc;
     use std::fmt::Write as _;
     let mut out = String::new();
     for d in &status.deployments {
@@ -87,9 +89,9 @@ fn text(status: &StackStatus) -> String {
         let _ = writeln!(
             out,
             "{}/{}: {state}  desired {}  updated {}/{} ready {} available {}{}",
-            status.namespace,
-            d.name,
-            d.desired,
+            esc(&status.namespace),
+            esc(&d.name),
+            esc(&d.desired),
             r.updated,
             r.replicas,
             r.ready,
@@ -99,14 +101,18 @@ fn text(status: &StackStatus) -> String {
         if d.drifted
             && let Some(live) = &d.live
         {
-            let _ = writeln!(out, "  live template {live}");
+            let _ = writeln!(out, "  live template {}", esc(live));
         }
         for p in d.pods.iter().filter(|p| !p.current) {
             let _ = writeln!(
                 out,
                 "  pod {} on an old version of: {}",
-                p.name,
-                p.stale_keys.join(", ")
+                esc(&p.name),
+                p.stale_keys
+                    .iter()
+                    .map(|k| esc(k))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }

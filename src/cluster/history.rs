@@ -18,12 +18,12 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use super::status::REVISION_ANNOTATION;
+use super::ClusterError;
+use super::status::{key_versions, object_name, revision};
 use crate::fingerprint::KeyChanges;
 use crate::k8s::objects::{
     CHANGED_BY_ANNOTATION, CHANGED_COMMIT_ANNOTATION, CHANGED_ESC_REVISION_ANNOTATION,
-    COMMIT_ANNOTATION, DEPLOYED_BY_ANNOTATION, FINGERPRINT_ANNOTATION, KEY_FINGERPRINTS_ANNOTATION,
-    NAME_LABEL,
+    COMMIT_ANNOTATION, DEPLOYED_BY_ANNOTATION, FINGERPRINT_ANNOTATION, NAME_LABEL,
 };
 
 /// Where a rollout's deployer and commit come from.
@@ -68,9 +68,10 @@ fn annotation(meta: Option<&ObjectMeta>, name: &str) -> Option<String> {
     meta?.annotations.as_ref()?.get(name).cloned()
 }
 
-/// The rollouts of `service` among `replica_sets`, oldest first.
-pub(crate) fn rollouts(replica_sets: &[ReplicaSet], service: &str) -> Vec<Rollout> {
-    let mut mine: Vec<&ReplicaSet> = replica_sets
+/// The rollouts of `service` among `replica_sets`, oldest first; an error naming the ReplicaSet and annotation when
+/// its revision or key versions are malformed.
+pub(crate) fn rollouts(replica_sets: &[ReplicaSet], service: &str) -> Result<Vec<Rollout>, ClusterError> {
+    let mine: Vec<&ReplicaSet> = replica_sets
         .iter()
         .filter(|rs| {
             rs.metadata
@@ -80,24 +81,20 @@ pub(crate) fn rollouts(replica_sets: &[ReplicaSet], service: &str) -> Vec<Rollou
                 .is_some_and(|n| n == service)
         })
         .collect();
-    let revision = |rs: &ReplicaSet| {
-        annotation(Some(&rs.metadata), REVISION_ANNOTATION)
-            .and_then(|r| r.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    mine.sort_by_key(|rs| revision(rs));
+    let mut mine: Vec<(u64, &ReplicaSet)> = mine
+        .into_iter()
+        .map(|rs| Ok::<_, ClusterError>((revision(rs)?, rs)))
+        .collect::<Result<_, _>>()?;
+    mine.sort_by_key(|(revision, _)| *revision);
     let mut previous = std::collections::BTreeMap::new();
     mine.into_iter()
-        .map(|rs| {
+        .map(|(revision, rs)| -> Result<Rollout, ClusterError> {
             let template = rs
                 .spec
                 .as_ref()
                 .and_then(|s| s.template.as_ref())
                 .and_then(|t| t.metadata.as_ref());
-            let versions: std::collections::BTreeMap<String, String> =
-                annotation(template, KEY_FINGERPRINTS_ANNOTATION)
-                    .and_then(|j| serde_json::from_str(&j).ok())
-                    .unwrap_or_default();
+            let versions = key_versions(template, || object_name("ReplicaSet", &rs.metadata))?;
             let recorded = [CHANGED_BY_ANNOTATION, CHANGED_COMMIT_ANNOTATION]
                 .map(|name| annotation(template, name));
             let copied = [DEPLOYED_BY_ANNOTATION, COMMIT_ANNOTATION]
@@ -113,8 +110,8 @@ pub(crate) fn rollouts(replica_sets: &[ReplicaSet], service: &str) -> Vec<Rollou
             let mut changed_keys = [changes.added, changes.removed, changes.changed].concat();
             changed_keys.sort();
             previous = versions;
-            Rollout {
-                revision: revision(rs),
+            Ok(Rollout {
+                revision,
                 replica_set: rs.metadata.name.clone().unwrap_or_default(),
                 created: rs
                     .metadata
@@ -128,7 +125,7 @@ pub(crate) fn rollouts(replica_sets: &[ReplicaSet], service: &str) -> Vec<Rollou
                 esc_revision: annotation(template, CHANGED_ESC_REVISION_ANNOTATION),
                 provenance,
                 replicas: rs.status.as_ref().map_or(0, |s| s.replicas),
-            }
+            })
         })
         .collect()
 }
@@ -141,6 +138,8 @@ mod tests {
     use k8s_openapi::api::core::v1::PodTemplateSpec;
 
     use super::*;
+    use crate::cluster::status::REVISION_ANNOTATION;
+    use crate::k8s::objects::KEY_FINGERPRINTS_ANNOTATION;
 
     fn replica_set(
         revision: u64,
@@ -208,7 +207,7 @@ mod tests {
             ),
             replica_set(3, r#"{"A":"v2","B":"v1"}"#, &[], &[]),
         ];
-        let history = rollouts(&sets, "api");
+        let history = rollouts(&sets, "api").unwrap();
         let summary: Vec<_> = history
             .iter()
             .map(|r| {
@@ -255,6 +254,6 @@ mod tests {
             serde_json::to_value(&history[0]).unwrap()["provenance"],
             "last-deploy"
         );
-        assert!(rollouts(&sets, "worker").is_empty());
+        assert!(rollouts(&sets, "worker").unwrap().is_empty());
     }
 }

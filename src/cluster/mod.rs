@@ -23,6 +23,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use crate::config::StackConfig;
 use crate::k8s::objects::PART_OF_LABEL;
 use crate::program::{CONTEXT_KEY, KUBECONFIG_KEY};
+use crate::value::Value;
 
 /// Errors reaching or reading the cluster. None quotes the kubeconfig's content (it may hold credentials).
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,17 @@ pub(crate) enum ClusterError {
         key: String,
         /// Why (kube-rs's message, which names fields, not secrets).
         reason: String,
+    },
+    /// An annotation sophia or the Deployment controller writes is there but malformed (a hand edit, another tool):
+    /// read as empty it would name the wrong keys, so it is refused, naming the object and the annotation.
+    #[error("{object}: annotation `{annotation}` {reason}")]
+    Annotation {
+        /// The object (`ReplicaSet ns/name`, `Pod ns/name`), its name escaped for one line.
+        object: String,
+        /// The annotation.
+        annotation: &'static str,
+        /// What is wrong (never the value).
+        reason: &'static str,
     },
     /// A request failed.
     #[error("{what}: {source}")]
@@ -83,13 +95,32 @@ pub(crate) async fn connect(config: &StackConfig) -> Result<Client, ClusterError
 /// [`connect`], also saying where the client points.
 pub(crate) async fn connect_to(config: &StackConfig) -> Result<Connection, ClusterError> {
     let key = format!("{}:{KUBECONFIG_KEY}", config.project);
-    let value = config
+    let raw = config
         .get(KUBECONFIG_KEY)
-        .and_then(|v| v.unwrap_secret().0.as_str().map(str::to_owned))
+        .filter(|v| !matches!(v.unwrap_secret().0, Value::Null))
         .ok_or_else(|| ClusterError::NoKubeconfig { key: key.clone() })?;
+    let secret = raw.contains_secret();
+    let value = raw
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| ClusterError::Kubeconfig {
+            key: key.clone(),
+            reason: format!(
+                "must be a string (a path or kubeconfig YAML), is {}",
+                raw.type_name()
+            ),
+        })?;
+    // A kubeconfig holds credentials: the parser's message can quote the text it choked on, so it is kept only
+    // when the value is not secret.
     let bad = |reason: String| ClusterError::Kubeconfig {
         key: key.clone(),
-        reason,
+        reason: if secret {
+            "it is neither a readable kubeconfig file nor kubeconfig YAML (the parser's message is withheld: \
+             the value is secret)"
+                .to_owned()
+        } else {
+            reason
+        },
     };
     // A path when it names a file (the program passes either to the Kubernetes provider the same way).
     let kubeconfig = if !value.contains('\n') && Path::new(&value).is_file() {
@@ -97,9 +128,22 @@ pub(crate) async fn connect_to(config: &StackConfig) -> Result<Connection, Clust
     } else {
         Kubeconfig::from_yaml(&value).map_err(|e| bad(e.to_string()))?
     };
-    let context = config
-        .get(CONTEXT_KEY)
-        .and_then(|v| v.unwrap_secret().0.as_str().map(str::to_owned));
+    // The context name is printed (in `describe` and messages): a secret one is refused, naming the key.
+    let context = match config
+        .plain(CONTEXT_KEY, "the kube context name")
+        .map_err(|err| ClusterError::Kubeconfig {
+            key: config.full_key(CONTEXT_KEY),
+            reason: err.to_string(),
+        })? {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(ClusterError::Kubeconfig {
+                key: config.full_key(CONTEXT_KEY),
+                reason: format!("must be a string, is {}", other.type_name()),
+            });
+        }
+    };
     let context_name = context
         .clone()
         .or_else(|| kubeconfig.current_context.clone())

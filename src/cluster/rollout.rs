@@ -106,8 +106,8 @@ pub(crate) fn holdups(
     objects: &StackObjects,
     live: &LiveStack,
     deployments: &BTreeSet<String>,
-) -> Vec<Holdup> {
-    let compared = status::compare(objects, live);
+) -> Result<Vec<Holdup>, ClusterError> {
+    let compared = status::compare(objects, live)?;
     let stale_pods = compared.stale(Some(deployments));
     let mut out = Vec::new();
     for d in compared
@@ -199,7 +199,7 @@ pub(crate) fn holdups(
         }
     }
     out.sort();
-    out
+    Ok(out)
 }
 
 /// Loads a stack's config and the objects it declares (the CLI passes the loader `sophia status` uses).
@@ -302,7 +302,8 @@ impl RolloutCheck for KubeRollouts<'_> {
                 )
             })?;
         let wanted: BTreeSet<String> = deployments.iter().cloned().collect();
-        let found = holdups(&objects, &live, &wanted);
+        let found = holdups(&objects, &live, &wanted)
+            .map_err(|e| format!("cannot tell what {} run: {e}", deployments.join(", ")))?;
         let uids = live
             .deployments
             .iter()

@@ -121,18 +121,50 @@ fn annotation<'a>(meta: Option<&'a ObjectMeta>, name: &str) -> Option<&'a str> {
     meta?.annotations.as_ref()?.get(name).map(String::as_str)
 }
 
-fn key_versions(meta: Option<&ObjectMeta>) -> BTreeMap<String, String> {
-    annotation(meta, KEY_FINGERPRINTS_ANNOTATION)
-        .and_then(|json| serde_json::from_str(json).ok())
-        .unwrap_or_default()
+/// `Kind ns/name` of an object for messages, escaped to one line.
+pub(super) fn object_name(kind: &str, meta: &ObjectMeta) -> String {
+    format!(
+        "{kind} {}/{}",
+        crate::escape::text(meta.namespace.as_deref().unwrap_or("?")),
+        crate::escape::text(meta.name.as_deref().unwrap_or("?"))
+    )
+}
+
+/// The per-key versions in `meta` (a pod's or a pod template's): none when the annotation is absent, an error when
+/// it is not a JSON object of strings. `object` names the owner for the message.
+pub(super) fn key_versions(
+    meta: Option<&ObjectMeta>,
+    object: impl FnOnce() -> String,
+) -> Result<BTreeMap<String, String>, ClusterError> {
+    let Some(json) = annotation(meta, KEY_FINGERPRINTS_ANNOTATION) else {
+        return Ok(BTreeMap::new());
+    };
+    serde_json::from_str(json).map_err(|_| ClusterError::Annotation {
+        object: object(),
+        annotation: KEY_FINGERPRINTS_ANNOTATION,
+        reason: "is not a JSON object of key fingerprints",
+    })
+}
+
+/// A ReplicaSet's revision: 0 when the annotation is absent (no Deployment owns it), an error when it is not a
+/// whole number.
+pub(super) fn revision(rs: &ReplicaSet) -> Result<u64, ClusterError> {
+    let Some(text) = annotation(Some(&rs.metadata), REVISION_ANNOTATION) else {
+        return Ok(0);
+    };
+    text.parse().map_err(|_| ClusterError::Annotation {
+        object: object_name("ReplicaSet", &rs.metadata),
+        annotation: REVISION_ANNOTATION,
+        reason: "is not a whole number",
+    })
 }
 
 fn service_of(meta: &ObjectMeta) -> Option<&str> {
     meta.labels.as_ref()?.get(NAME_LABEL).map(String::as_str)
 }
 
-/// Compares what `live` runs with what `objects` declares.
-pub(crate) fn compare(objects: &StackObjects, live: &LiveStack) -> StackStatus {
+/// Compares what `live` runs with what `objects` declares; an error when a sophia annotation it reads is malformed.
+pub(crate) fn compare(objects: &StackObjects, live: &LiveStack) -> Result<StackStatus, ClusterError> {
     let deployments: BTreeMap<&str, &Deployment> = live
         .deployments
         .iter()
@@ -144,87 +176,87 @@ pub(crate) fn compare(objects: &StackObjects, live: &LiveStack) -> StackStatus {
             pods.entry(service).or_default().push(pod);
         }
     }
-    let services = objects.services.iter().map(|service| {
-        let desired = &service.fingerprint.hash;
-        let deployment = deployments.get(service.name.as_str());
-        let live_fingerprint = deployment.and_then(|d| {
-            annotation(
-                d.spec.as_ref()?.template.metadata.as_ref(),
-                FINGERPRINT_ANNOTATION,
-            )
-            .map(str::to_owned)
-        });
-        let rollout = deployment
-            .map(|d| {
-                let status = d.status.clone().unwrap_or_default();
-                Rollout {
-                    replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                    updated: status.updated_replicas.unwrap_or(0),
-                    ready: status.ready_replicas.unwrap_or(0),
-                    available: status.available_replicas.unwrap_or(0),
-                    paused: d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false),
-                }
-            })
-            .unwrap_or_default();
-        let mut pod_status: Vec<PodStatus> = pods
-            .get(service.name.as_str())
-            .into_iter()
-            .flatten()
-            .map(|pod| {
-                let fingerprint = annotation(Some(&pod.metadata), FINGERPRINT_ANNOTATION);
-                let current = fingerprint == Some(desired.as_str());
-                let stale_keys = if current {
-                    Vec::new()
-                } else {
-                    let changes = KeyChanges::between(
-                        &key_versions(Some(&pod.metadata)),
-                        &service.fingerprint.key_hashes,
-                    );
-                    let mut keys: Vec<String> =
-                        [changes.added, changes.removed, changes.changed].concat();
-                    keys.sort();
-                    keys
-                };
-                PodStatus {
-                    name: pod.metadata.name.clone().unwrap_or_default(),
-                    fingerprint: fingerprint.map(str::to_owned),
-                    current,
-                    stale_keys,
-                }
-            })
-            .collect();
-        pod_status.sort_by(|a, b| a.name.cmp(&b.name));
-        let last_changed_keys = last_change(&live.replica_sets, &service.name);
-        DeploymentStatus {
-            name: service.name.clone(),
-            desired: desired.clone(),
-            drifted: live_fingerprint.as_deref() != Some(desired.as_str()),
-            live: live_fingerprint,
-            rollout,
-            pods: pod_status,
-            uid: deployment.and_then(|d| d.metadata.uid.clone()),
-            last_changed_keys,
-        }
-    });
-    StackStatus {
+    let services =
+        objects
+            .services
+            .iter()
+            .map(|service| -> Result<DeploymentStatus, ClusterError> {
+                let desired = &service.fingerprint.hash;
+                let deployment = deployments.get(service.name.as_str());
+                let live_fingerprint = deployment.and_then(|d| {
+                    annotation(
+                        d.spec.as_ref()?.template.metadata.as_ref(),
+                        FINGERPRINT_ANNOTATION,
+                    )
+                    .map(str::to_owned)
+                });
+                let rollout = deployment
+                    .map(|d| {
+                        let status = d.status.clone().unwrap_or_default();
+                        Rollout {
+                            replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+                            updated: status.updated_replicas.unwrap_or(0),
+                            ready: status.ready_replicas.unwrap_or(0),
+                            available: status.available_replicas.unwrap_or(0),
+                            paused: d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false),
+                        }
+                    })
+                    .unwrap_or_default();
+                let mut pod_status: Vec<PodStatus> = pods
+                    .get(service.name.as_str())
+                    .into_iter()
+                    .flatten()
+                    .map(|pod| -> Result<PodStatus, ClusterError> {
+                        let fingerprint = annotation(Some(&pod.metadata), FINGERPRINT_ANNOTATION);
+                        let current = fingerprint == Some(desired.as_str());
+                        let stale_keys = if current {
+                            Vec::new()
+                        } else {
+                            let versions = key_versions(Some(&pod.metadata), || {
+                                object_name("Pod", &pod.metadata)
+                            })?;
+                            let changes =
+                                KeyChanges::between(&versions, &service.fingerprint.key_hashes);
+                            let mut keys: Vec<String> =
+                                [changes.added, changes.removed, changes.changed].concat();
+                            keys.sort();
+                            keys
+                        };
+                        Ok(PodStatus {
+                            name: pod.metadata.name.clone().unwrap_or_default(),
+                            fingerprint: fingerprint.map(str::to_owned),
+                            current,
+                            stale_keys,
+                        })
+                    })
+                    .collect::<Result<_, ClusterError>>()?;
+                pod_status.sort_by(|a, b| a.name.cmp(&b.name));
+                let last_changed_keys = last_change(&live.replica_sets, &service.name)?;
+                Ok(DeploymentStatus {
+                    name: service.name.clone(),
+                    desired: desired.clone(),
+                    drifted: live_fingerprint.as_deref() != Some(desired.as_str()),
+                    live: live_fingerprint,
+                    rollout,
+                    pods: pod_status,
+                    uid: deployment.and_then(|d| d.metadata.uid.clone()),
+                    last_changed_keys,
+                })
+            });
+    Ok(StackStatus {
         namespace: objects.namespace.clone(),
-        deployments: services.collect(),
-    }
+        deployments: services.collect::<Result<_, ClusterError>>()?,
+    })
 }
 
 /// The keys that changed in `service`'s last secret rollout: its ReplicaSets by revision, newest against the newest
 /// older one with another fingerprint.
-fn last_change(replica_sets: &[ReplicaSet], service: &str) -> Vec<String> {
+fn last_change(replica_sets: &[ReplicaSet], service: &str) -> Result<Vec<String>, ClusterError> {
     let mut mine: Vec<(u64, &ReplicaSet)> = replica_sets
         .iter()
         .filter(|rs| service_of(&rs.metadata) == Some(service))
-        .map(|rs| {
-            let revision = annotation(Some(&rs.metadata), REVISION_ANNOTATION)
-                .and_then(|r| r.parse().ok())
-                .unwrap_or(0);
-            (revision, rs)
-        })
-        .collect();
+        .map(|rs| Ok::<_, ClusterError>((revision(rs)?, rs)))
+        .collect::<Result<_, _>>()?;
     mine.sort_by_key(|(revision, _)| std::cmp::Reverse(*revision));
     let template = |rs: &ReplicaSet| {
         rs.spec
@@ -233,25 +265,29 @@ fn last_change(replica_sets: &[ReplicaSet], service: &str) -> Vec<String> {
             .and_then(|t| t.metadata.clone())
     };
     let Some((_, newest)) = mine.first() else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let newest_meta = template(newest);
     let newest_fp = annotation(newest_meta.as_ref(), FINGERPRINT_ANNOTATION);
-    let Some(previous) = mine
+    let Some((previous_rs, previous)) = mine
         .iter()
         .skip(1)
-        .map(|(_, rs)| template(rs))
-        .find(|meta| annotation(meta.as_ref(), FINGERPRINT_ANNOTATION) != newest_fp)
+        .map(|(_, rs)| (rs, template(rs)))
+        .find(|(_, meta)| annotation(meta.as_ref(), FINGERPRINT_ANNOTATION) != newest_fp)
     else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let changes = KeyChanges::between(
-        &key_versions(previous.as_ref()),
-        &key_versions(newest_meta.as_ref()),
+        &key_versions(previous.as_ref(), || {
+            object_name("ReplicaSet", &previous_rs.metadata)
+        })?,
+        &key_versions(newest_meta.as_ref(), || {
+            object_name("ReplicaSet", &newest.metadata)
+        })?,
     );
     let mut keys = [changes.added, changes.removed, changes.changed].concat();
     keys.sort();
-    keys
+    Ok(keys)
 }
 
 /// Lists the stack's objects and compares them with `objects` (`project` is the stack's project name).
@@ -261,7 +297,7 @@ pub(crate) async fn stack_status(
     project: &str,
 ) -> Result<StackStatus, ClusterError> {
     let live = LiveStack::list(client, &objects.namespace, project).await?;
-    Ok(compare(objects, &live))
+    compare(objects, &live)
 }
 
 #[cfg(test)]

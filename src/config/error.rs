@@ -188,3 +188,21 @@ pub enum Error {
         expected: &'static str,
     },
 }
+
+/// A secret config value used where the output is plaintext (a namespace, an image, an environment name): refused,
+/// naming the key and the path inside it, never the value, since what it would reach (manifests, object names,
+/// annotations, messages) is not encrypted. See [`super::StackConfig::plain`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "stack config `{key}`{} is secret, but it is used where the output is plaintext ({what}, which goes into \
+     manifests, output and messages); set it without --secret",
+    path.as_deref().map(|p| format!(" (at `{p}`)")).unwrap_or_default()
+)]
+pub struct SecretInPlaintext {
+    /// The full config key.
+    pub key: String,
+    /// Where inside the value the first secret is (`api.image`), when it is not the whole value.
+    pub path: Option<String>,
+    /// The use (`the namespace`, `service overrides`).
+    pub what: &'static str,
+}

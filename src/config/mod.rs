@@ -55,7 +55,7 @@ pub(crate) mod project;
 pub(crate) mod stack_file;
 pub(crate) mod yaml;
 
-pub use error::Error;
+pub use error::{Error, SecretInPlaintext};
 pub(crate) use project::Project;
 pub(crate) use stack_file::StackFile;
 
@@ -221,11 +221,31 @@ impl StackConfig {
 
     /// The value at `key`: a full key (`ns:name`) or a bare name in the project's namespace.
     pub(crate) fn get(&self, key: &str) -> Option<&Value> {
+        self.values.get(&self.full_key(key))
+    }
+
+    /// `key` as a full key: itself when it has a namespace, else in the project's.
+    pub(crate) fn full_key(&self, key: &str) -> String {
         if key.contains(':') {
-            self.values.get(key)
+            key.to_owned()
         } else {
-            self.values.get(&format!("{}:{key}", self.project))
+            format!("{}:{key}", self.project)
         }
+    }
+
+    /// The value at `key` for `what`, a use whose output is plaintext (`the namespace`): an error naming the key
+    /// (and the path of the first secret inside it) when any of it is secret. The one check every such use goes
+    /// through, so a secret never reaches a manifest, an object name or a message by way of one.
+    pub fn plain(
+        &self,
+        key: &str,
+        what: &'static str,
+    ) -> Result<Option<&Value>, SecretInPlaintext> {
+        let Some(value) = self.get(key) else {
+            return Ok(None);
+        };
+        check_plain(&self.full_key(key), value, what)?;
+        Ok(Some(value))
     }
 }
 
@@ -305,7 +325,25 @@ fn open_secrets(
     }
 }
 
-/// The environments named by the local declaration ([`ENVIRONMENTS_KEY`]) in the stack's own config.
+/// [`StackConfig::plain`] for a value in hand: `Ok` when no part of `value` (at config key `key`) is secret.
+pub fn check_plain(key: &str, value: &Value, what: &'static str) -> Result<(), SecretInPlaintext> {
+    if !value.contains_secret() {
+        return Ok(());
+    }
+    let path = crate::audit::secret_paths(value)
+        .into_iter()
+        .next()
+        .filter(|p| !p.is_empty())
+        .map(|p| crate::escape::text(&p).into_owned());
+    Err(SecretInPlaintext {
+        key: key.to_owned(),
+        path,
+        what,
+    })
+}
+
+/// The environments named by the local declaration ([`ENVIRONMENTS_KEY`]) in the stack's own config. Their names
+/// are written in plaintext (messages, the Secret's annotation), so a secret declaration is refused.
 fn declared_environments(
     project: &str,
     stack_values: &BTreeMap<String, Value>,
@@ -316,7 +354,13 @@ fn declared_environments(
         path: file.path.clone(),
         message: format!("`{key}` must be a list of ESC environment names (`[sophia/dev]`)"),
     };
-    match stack_values.get(&key).map(|v| v.unwrap_secret().0) {
+    if let Some(value) = stack_values.get(&key) {
+        check_plain(&key, value, "ESC environment names").map_err(|err| Error::Declaration {
+            path: file.path.clone(),
+            message: err.to_string(),
+        })?;
+    }
+    match stack_values.get(&key) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::String(name)) => Ok(vec![name.clone()]),
         Some(Value::Array(items)) => items

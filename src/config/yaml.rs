@@ -235,7 +235,10 @@ impl Builder {
                         return Err(YamlError {
                             line: node.line,
                             column: node.column,
-                            message: format!("duplicate key `{text}` (first set on line {first})"),
+                            message: format!(
+                                "duplicate key `{}` (first set on line {first})",
+                                crate::escape::text(&text)
+                            ),
                         });
                     }
                     *pending = Some(node);

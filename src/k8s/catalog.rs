@@ -95,6 +95,9 @@ pub enum CatalogError {
         /// What is wrong, lowercase.
         problem: String,
     },
+    /// A secret value is used where the output is plaintext (an override's image, say).
+    #[error(transparent)]
+    SecretInPlaintext(#[from] crate::config::SecretInPlaintext),
     /// The stack's overrides are not an object of service blocks.
     #[error("stack config `{key}`: {message}")]
     Overrides {
@@ -279,6 +282,8 @@ impl Catalog {
         let Some(value) = config.get(OVERRIDES_KEY) else {
             return Ok(self.clone());
         };
+        // Overrides are images, replica counts and config key names, all written in plaintext into manifests.
+        crate::config::check_plain(&key, value, "service overrides")?;
         // Overrides hold names and config keys, not values; revealing them to deserialize is safe, and the error
         // messages below never quote the value.
         let json = value.to_json(Reveal::Revealed);
@@ -549,8 +554,9 @@ services:
             .for_stack(&config(&[("sophia-secrets:services", secret)]))
             .unwrap_err()
             .to_string();
+        // Secret overrides are refused before they are read: images and replica counts go into manifests.
         assert!(
-            err.starts_with("stack config `sophia-secrets:services`: expected"),
+            err.starts_with("stack config `sophia-secrets:services` is secret"),
             "{err}"
         );
         assert!(!err.contains("hunter2"), "{err}");

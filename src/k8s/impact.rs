@@ -20,6 +20,7 @@ use super::objects::{
     CHANGED_BY_ANNOTATION, CHANGED_COMMIT_ANNOTATION, CHANGED_ESC_REVISION_ANNOTATION,
     FINGERPRINT_ANNOTATION, KEY_FINGERPRINTS_ANNOTATION, NAME_LABEL, StackObjects,
 };
+use crate::escape::{markdown_code, text};
 use crate::fingerprint::KeyChanges;
 
 /// Errors reading a snapshot.
@@ -86,34 +87,44 @@ impl Snapshot {
             collect_yaml(path, &mut files).map_err(read_err)?;
             files.sort();
             let mut docs = Vec::new();
+            let mut total = 0usize;
             for file in files {
                 let text = std::fs::read_to_string(&file).map_err(|source| ImpactError::Read {
                     path: file.clone(),
                     source,
                 })?;
+                total = total.saturating_add(text.len());
+                check_size(path, total)?;
                 docs.extend(parse_yaml(&file, &text)?);
             }
-            return Ok(Snapshot::from_manifests(&docs));
+            return Snapshot::from_manifests(&docs).map_err(|message| ImpactError::Parse {
+                path: path.to_owned(),
+                message,
+            });
         }
         let text = std::fs::read_to_string(path).map_err(read_err)?;
+        check_size(path, text.len())?;
         if text.trim_start().starts_with('{') {
             let json: serde_json::Value =
                 serde_json::from_str(&text).map_err(|err| ImpactError::Parse {
                     path: path.to_owned(),
                     message: format!("not a state export: {err}"),
                 })?;
-            return Snapshot::from_state_export(&json).ok_or_else(|| ImpactError::Parse {
+            return Snapshot::from_state_export(&json).map_err(|message| ImpactError::Parse {
                 path: path.to_owned(),
-                message:
-                    "not a state export (`pulumi stack export` JSON with `deployment.resources`)"
-                        .to_owned(),
+                message,
             });
         }
-        Ok(Snapshot::from_manifests(&parse_yaml(path, &text)?))
+        Snapshot::from_manifests(&parse_yaml(path, &text)?).map_err(|message| ImpactError::Parse {
+            path: path.to_owned(),
+            message,
+        })
     }
 
-    /// The snapshot of rendered manifests (Secrets give key fingerprints, Deployments the hash and template).
-    pub(crate) fn from_manifests(manifests: &[serde_json::Value]) -> Snapshot {
+    /// The snapshot of rendered manifests (Secrets give key fingerprints, Deployments the hash and template). A
+    /// fingerprint annotation that is there but malformed is an error naming the object and the annotation: read as
+    /// empty, it would report every key as added or hide a roll.
+    pub(crate) fn from_manifests(manifests: &[serde_json::Value]) -> Result<Snapshot, String> {
         let mut snapshot = Snapshot::default();
         for m in manifests {
             let namespace = m["metadata"]["namespace"].as_str().unwrap_or("default");
@@ -122,12 +133,24 @@ impl Snapshot {
                     let Some(service) = m["metadata"]["labels"][NAME_LABEL].as_str() else {
                         continue;
                     };
-                    let Some(json) =
-                        m["metadata"]["annotations"][KEY_FINGERPRINTS_ANNOTATION].as_str()
-                    else {
+                    let annotation = &m["metadata"]["annotations"][KEY_FINGERPRINTS_ANNOTATION];
+                    if annotation.is_null() {
                         continue;
-                    };
-                    let key_hashes = serde_json::from_str(json).unwrap_or_default();
+                    }
+                    let object = format!("Secret {}/{}", text(namespace), text(service));
+                    let key_hashes = annotation
+                        .as_str()
+                        .ok_or_else(|| "is not a string".to_owned())
+                        .and_then(|json| {
+                            key_hashes_of(
+                                &serde_json::from_str::<serde_json::Value>(json).map_err(|_| {
+                                    "is not a JSON object of key fingerprints".to_owned()
+                                })?,
+                            )
+                        })
+                        .map_err(|reason| {
+                            format!("{object}: annotation `{KEY_FINGERPRINTS_ANNOTATION}` {reason}")
+                        })?;
                     snapshot
                         .services
                         .entry(format!("{namespace}/{service}"))
@@ -138,22 +161,32 @@ impl Snapshot {
                     let Some(name) = m["metadata"]["name"].as_str() else {
                         continue;
                     };
+                    let hash = fingerprint_of(m).map_err(|reason| {
+                        format!(
+                            "Deployment {}/{}: pod template annotation `{FINGERPRINT_ANNOTATION}` {reason}",
+                            text(namespace),
+                            text(name)
+                        )
+                    })?;
                     let state = snapshot
                         .services
                         .entry(format!("{namespace}/{name}"))
                         .or_default();
-                    state.hash = fingerprint_of(m);
+                    state.hash = hash;
                     state.template = template_of(m);
                 }
                 _ => {}
             }
         }
-        snapshot
+        Ok(snapshot)
     }
 
-    /// The snapshot of a `pulumi stack export` document, or `None` if it does not look like one.
-    pub fn from_state_export(json: &serde_json::Value) -> Option<Snapshot> {
-        let resources = json["deployment"]["resources"].as_array()?;
+    /// The snapshot of a `pulumi stack export` document; an error when it does not look like one, or when a
+    /// `SecretHash`'s `hash` or `keyHashes` output is there but of the wrong type (naming the resource and field).
+    pub fn from_state_export(json: &serde_json::Value) -> Result<Snapshot, String> {
+        let resources = json["deployment"]["resources"].as_array().ok_or_else(|| {
+            "not a state export (`pulumi stack export` JSON with `deployment.resources`)".to_owned()
+        })?;
         let mut snapshot = Snapshot::default();
         for r in resources {
             match r["type"].as_str() {
@@ -164,10 +197,26 @@ impl Snapshot {
                     else {
                         continue;
                     };
+                    let fault = |field: &str, reason: &str| {
+                        format!(
+                            "resource {}: output `{field}` {reason}",
+                            text(r["urn"].as_str().unwrap_or(scope))
+                        )
+                    };
+                    let hash = match &r["outputs"]["hash"] {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::String(h) => Some(h.clone()),
+                        _ => return Err(fault("hash", "is not a string")),
+                    };
+                    let key_hashes = match &r["outputs"]["keyHashes"] {
+                        serde_json::Value::Null => BTreeMap::new(),
+                        other => {
+                            key_hashes_of(other).map_err(|reason| fault("keyHashes", &reason))?
+                        }
+                    };
                     let state = snapshot.services.entry(scope.to_owned()).or_default();
-                    state.hash = r["outputs"]["hash"].as_str().map(str::to_owned);
-                    state.key_hashes = serde_json::from_value(r["outputs"]["keyHashes"].clone())
-                        .unwrap_or_default();
+                    state.hash = hash;
+                    state.key_hashes = key_hashes;
                 }
                 Some("kubernetes:apps/v1:Deployment") => {
                     let inputs = &r["inputs"];
@@ -186,7 +235,7 @@ impl Snapshot {
                 _ => {}
             }
         }
-        Some(snapshot)
+        Ok(snapshot)
     }
 }
 
@@ -205,19 +254,83 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn parse_yaml(path: &Path, text: &str) -> Result<Vec<serde_json::Value>, ImpactError> {
-    let docs: Vec<serde_json::Value> =
-        serde_saphyr::from_multiple(text).map_err(|err| ImpactError::Parse {
+/// The most YAML or JSON a snapshot may hold, over all its files: a render of ten thousand services is a few tens of
+/// MiB. This is the real limit; the parser's counts (documents, nodes, events) are derived from the input's size
+/// ([`yaml_options`]), so no valid render under it is refused for having many services.
+pub const MAX_SNAPSHOT_BYTES: usize = 256 * 1024 * 1024;
+
+fn check_size(path: &Path, bytes: usize) -> Result<(), ImpactError> {
+    if bytes > MAX_SNAPSHOT_BYTES {
+        return Err(ImpactError::Parse {
             path: path.to_owned(),
-            message: err.to_string(),
-        })?;
+            message: format!(
+                "{bytes} bytes is more than a snapshot may hold ({MAX_SNAPSHOT_BYTES} bytes)"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Parser limits in proportion to `bytes`: every document, node and event takes at least one byte of input, so
+/// these never refuse a stream under [`MAX_SNAPSHOT_BYTES`] for its number of objects, and memory stays linear in
+/// its size. The parser's own defaults stay the floor, for its depth and alias protections on small inputs.
+fn yaml_options(bytes: usize) -> serde_saphyr::Options {
+    let defaults = serde_saphyr::Budget::default();
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_reader_input_bytes: Some(MAX_SNAPSHOT_BYTES),
+            max_documents: defaults.max_documents.max(bytes + 1),
+            max_nodes: defaults.max_nodes.max(bytes + 1),
+            max_events: defaults.max_events.max(2 * bytes + 2),
+            max_total_scalar_bytes: defaults.max_total_scalar_bytes.max(bytes),
+        },
+    }
+}
+
+fn parse_yaml(path: &Path, text: &str) -> Result<Vec<serde_json::Value>, ImpactError> {
+    check_size(path, text.len())?;
+    let docs: Vec<serde_json::Value> =
+        serde_saphyr::from_multiple_with_options(text, yaml_options(text.len())).map_err(
+            // The parser's message without its source snippet: a render made with `--show-secrets` holds
+            // plaintext values, and the snippet would quote the line at fault.
+            |err| ImpactError::Parse {
+                path: path.to_owned(),
+                message: err.without_snippet().to_string(),
+            },
+        )?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
-fn fingerprint_of(deployment: &serde_json::Value) -> Option<String> {
-    deployment["spec"]["template"]["metadata"]["annotations"][FINGERPRINT_ANNOTATION]
-        .as_str()
-        .map(str::to_owned)
+/// The Deployment's fingerprint annotation: absent is `None`, anything but a string an error.
+fn fingerprint_of(deployment: &serde_json::Value) -> Result<Option<String>, &'static str> {
+    match &deployment["spec"]["template"]["metadata"]["annotations"][FINGERPRINT_ANNOTATION] {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) if !s.is_empty() => Ok(Some(s.clone())),
+        serde_json::Value::String(_) => Err("is empty"),
+        _ => Err("is not a string"),
+    }
+}
+
+/// Per-key fingerprints: an object of strings, else why not (never quoting a value).
+fn key_hashes_of(v: &serde_json::Value) -> Result<BTreeMap<String, String>, String> {
+    let serde_json::Value::Object(map) = v else {
+        return Err("is not a JSON object of key fingerprints".to_owned());
+    };
+    if map.contains_key(crate::provider::wire::SIG_KEY) {
+        return Err(
+            "is encrypted (a secret in the export); fingerprints are needed in plaintext"
+                .to_owned(),
+        );
+    }
+    map.iter()
+        .map(|(k, h)| match h {
+            serde_json::Value::String(h) => Ok((k.clone(), h.clone())),
+            _ => Err(format!(
+                "has a fingerprint for `{}` that is not a string",
+                text(k)
+            )),
+        })
+        .collect()
 }
 
 fn template_of(deployment: &serde_json::Value) -> Option<serde_json::Value> {
@@ -367,14 +480,14 @@ impl Impact {
                     "".to_owned()
                 } else {
                     keys.iter()
-                        .map(|k| format!("`{k}`"))
+                        .map(|k| markdown_code(k))
                         .collect::<Vec<_>>()
                         .join(", ")
                 }
             };
             out.push_str(&format!(
-                "| `{}` | {} | {} | {} | {} | {} |\n",
-                s.service,
+                "| {} | {} | {} | {} | {} | {} |\n",
+                markdown_code(&s.service),
                 change_word(s.change),
                 reason(s),
                 list(&s.added),
@@ -396,7 +509,7 @@ impl Impact {
             out.push_str(&format!(
                 "{} {}: {}",
                 change_word(s.change),
-                s.service,
+                text(&s.service),
                 reason(s)
             ));
             for (label, keys) in [
@@ -405,6 +518,7 @@ impl Impact {
                 ("changed", &s.changed),
             ] {
                 if !keys.is_empty() {
+                    let keys: Vec<_> = keys.iter().map(|k| text(k)).collect();
                     out.push_str(&format!("; {label} {}", keys.join(", ")));
                 }
             }
@@ -436,5 +550,87 @@ fn reason(s: &ServiceImpact) -> &'static str {
         (_, true, false) => "secrets",
         (_, false, true) => "pod template",
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn export(scope: &str, keys: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"deployment": {"resources": [{
+            "type": "sophia:index:SecretHash",
+            "urn": "urn:pulumi:dev::p::sophia:index:SecretHash::x",
+            "inputs": {"scope": scope},
+            "outputs": {"hash": "h1", "keyHashes": keys},
+        }]}})
+    }
+
+    /// A scope and a key crafted to forge a row (Markdown) or a line (text) of the report.
+    fn forged() -> Impact {
+        let old = Snapshot::default();
+        let new = Snapshot::from_state_export(&export(
+            "ns/api` | stop | removed service | | | |\n| `ns/db",
+            serde_json::json!({"K\nroll ns/db: secrets": "h", "A|B`": "h"}),
+        ))
+        .unwrap();
+        Impact::between(&old, &new)
+    }
+
+    #[test]
+    fn markdown_rows_cannot_be_forged_by_names() {
+        let md = forged().to_markdown();
+        let rows: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+        assert_eq!(rows.len(), 3, "header, rule and one row:\n{md}");
+        let cells = rows[2].replace("\\|", "").matches('|').count();
+        assert_eq!(cells, 7, "six cells in the row:\n{md}");
+    }
+
+    #[test]
+    fn text_lines_cannot_be_forged_by_names() {
+        let text = forged().to_text();
+        assert_eq!(
+            text.lines().count(),
+            2,
+            "one service line and the summary:\n{text}"
+        );
+        assert!(text.contains("K\\nroll ns/db"), "{text}");
+    }
+
+    #[test]
+    fn malformed_fingerprints_are_errors_naming_the_field() {
+        let err =
+            Snapshot::from_state_export(&export("ns/api", serde_json::json!(["x"]))).unwrap_err();
+        assert!(
+            err.contains("keyHashes") && err.contains("SecretHash::x"),
+            "{err}"
+        );
+        let err = Snapshot::from_state_export(&export("ns/api", serde_json::json!({"K": 7})))
+            .unwrap_err();
+        assert!(err.contains("`K`"), "{err}");
+        let secret = serde_json::json!({"kind": "Secret", "metadata": {
+            "namespace": "ns", "labels": {NAME_LABEL: "api"},
+            "annotations": {KEY_FINGERPRINTS_ANNOTATION: "{not json"}}});
+        let err = Snapshot::from_manifests(&[secret]).unwrap_err();
+        assert!(
+            err.contains(KEY_FINGERPRINTS_ANNOTATION) && err.contains("ns/api"),
+            "{err}"
+        );
+        let deployment = serde_json::json!({"kind": "Deployment", "metadata": {"namespace": "ns", "name": "api"},
+            "spec": {"template": {"metadata": {"annotations": {FINGERPRINT_ANNOTATION: 12}}}}});
+        let err = Snapshot::from_manifests(&[deployment]).unwrap_err();
+        assert!(
+            err.contains(FINGERPRINT_ANNOTATION) && err.contains("not a string"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_stream_over_the_size_limit_is_refused_naming_the_limit() {
+        let err = check_size(Path::new("big.yaml"), MAX_SNAPSHOT_BYTES + 1).unwrap_err();
+        assert!(
+            err.to_string().contains(&MAX_SNAPSHOT_BYTES.to_string()),
+            "{err}"
+        );
     }
 }

@@ -129,6 +129,19 @@ pub enum ObjectsError {
         /// The type found.
         found: &'static str,
     },
+    /// A secret value is used where the output is plaintext.
+    #[error(transparent)]
+    SecretInPlaintext(#[from] crate::config::SecretInPlaintext),
+    /// A config value has the wrong type for its use (never coerced, never quoted).
+    #[error("stack config `{key}` must be {expected} (is {found})")]
+    WrongType {
+        /// The full key.
+        key: String,
+        /// What it must be.
+        expected: &'static str,
+        /// The type found.
+        found: &'static str,
+    },
     /// The namespace is not a DNS-1123 label.
     #[error("stack config `{key}`: namespace `{namespace}` is invalid: {reason}")]
     Namespace {
@@ -255,14 +268,21 @@ pub fn hash_key(config: &StackConfig) -> Result<HashKey, ObjectsError> {
 
 /// The stack's namespace (`namespace`, default [`DEFAULT_NAMESPACE`]), checked as a DNS-1123 label.
 pub(crate) fn namespace(config: &StackConfig) -> Result<String, ObjectsError> {
-    let namespace = config
-        .get(NAMESPACE_KEY)
-        .and_then(Value::as_str)
-        .unwrap_or(DEFAULT_NAMESPACE)
-        .to_owned();
+    let key = config.full_key(NAMESPACE_KEY);
+    let namespace = match config.plain(NAMESPACE_KEY, "the namespace")? {
+        None => DEFAULT_NAMESPACE.to_owned(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(ObjectsError::WrongType {
+                key,
+                expected: "a string",
+                found: other.type_name(),
+            });
+        }
+    };
     names::check_label(&namespace).map_err(|reason| ObjectsError::Namespace {
-        key: format!("{}:{NAMESPACE_KEY}", config.project),
-        namespace: namespace.clone(),
+        key,
+        namespace: crate::escape::text(&namespace).into_owned(),
         reason,
     })?;
     Ok(namespace)
@@ -279,7 +299,7 @@ pub fn desired_objects(
 ) -> Result<StackObjects, ObjectsError> {
     let catalog = catalog.for_stack(config)?;
     let namespace = namespace(config)?;
-    let environments = esc_environments(config);
+    let environments = esc_environments(config)?;
     let mut services = Vec::with_capacity(catalog.services.len());
     for service in catalog.services.values() {
         let data = resolve_env(config, service)?;
@@ -315,15 +335,29 @@ pub fn desired_objects(
 }
 
 /// The stack's declared ESC environments as `<project>/<env>` (the local declaration, [`ENVIRONMENTS_KEY`]: a list
-/// or one name), comma-separated in declaration order; `None` when it declares none.
-fn esc_environments(config: &StackConfig) -> Option<String> {
-    let names: Vec<String> = match config.get(ENVIRONMENTS_KEY)?.unwrap_secret().0 {
+/// or one name), comma-separated in declaration order; `None` when it declares none. The names go into an
+/// annotation, so a secret one is refused, as is a declaration of the wrong type.
+fn esc_environments(config: &StackConfig) -> Result<Option<String>, ObjectsError> {
+    let Some(value) = config.plain(ENVIRONMENTS_KEY, "ESC environment names")? else {
+        return Ok(None);
+    };
+    let wrong = |found: &'static str| ObjectsError::WrongType {
+        key: config.full_key(ENVIRONMENTS_KEY),
+        expected: "a list of ESC environment names",
+        found,
+    };
+    let names: Vec<String> = match value {
+        Value::Null => Vec::new(),
         Value::String(name) => vec![name.clone()],
         Value::Array(items) => items
             .iter()
-            .filter_map(|item| item.unwrap_secret().0.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| wrong(item.type_name()))
+            })
+            .collect::<Result<_, _>>()?,
+        other => return Err(wrong(other.type_name())),
     };
     let qualified: Vec<String> = names
         .iter()
@@ -336,7 +370,7 @@ fn esc_environments(config: &StackConfig) -> Option<String> {
             }
         })
         .collect();
-    (!qualified.is_empty()).then(|| qualified.join(","))
+    Ok((!qualified.is_empty()).then(|| qualified.join(",")))
 }
 
 /// The stack's Namespace, unless it is a system one. Only the name and the project label: no provenance annotations,

@@ -416,10 +416,10 @@ fn impact_does_not_report_the_namespace_as_a_service() {
     let objects = build(&config(&[]));
     let docs = render::documents(&objects, Reveal::Redacted);
     let manifests: Vec<_> = docs.iter().map(|d| d.manifest.clone()).collect();
-    let with = Snapshot::from_manifests(&manifests);
+    let with = Snapshot::from_manifests(&manifests).unwrap();
     // A render without the Namespace object (a pull request's base rendered by a version that did not declare it):
     // adding the Namespace rolls no service.
-    let without = Snapshot::from_manifests(&manifests[1..]);
+    let without = Snapshot::from_manifests(&manifests[1..]).unwrap();
     assert_eq!(with, without);
     let impact = Impact::between(&without, &with);
     assert_eq!(impact.affected().count(), 0);
@@ -642,4 +642,42 @@ fn each_secret_names_the_esc_environments_on_metadata_only() {
         "sophia-secrets/base,acme/prod"
     );
     assert_eq!(api_with.deployment_manifest(), api.deployment_manifest());
+}
+
+#[test]
+fn impact_reads_a_render_of_600_services() {
+    let mut text = String::from("services:\n");
+    for i in 0..600 {
+        text.push_str(&format!(
+            "  svc-{i:03}:\n    image: example/svc:1\n    env:\n      OPENAI_API_KEY: openai-key\n"
+        ));
+    }
+    let catalog = Catalog::parse(Path::new("services.yaml"), &text).unwrap();
+    let config = config(&[]);
+    let objects = desired_objects(
+        &catalog,
+        &config,
+        &hash_key(&config).unwrap(),
+        &Provenance::default(),
+    )
+    .unwrap();
+    let docs = render::documents(&objects, Reveal::Redacted);
+    assert!(
+        docs.len() > 1024,
+        "more documents than the parser's default budget"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let stream = dir.path().join("all.yaml");
+    std::fs::write(&stream, render::to_stream(&docs)).unwrap();
+    let snapshot = Snapshot::from_path(&stream).unwrap();
+    assert_eq!(snapshot.services.len(), 600);
+    assert_eq!(snapshot, Snapshot::from_objects(&objects));
+}
+
+#[test]
+fn rendered_yaml_quotes_keys_yaml_1_1_reads_as_booleans() {
+    let yaml = render::to_yaml(&serde_json::json!({"y": "a", "on": "b", "NO": "c", "plain": "d"}));
+    for key in ["\"y\":", "\"on\":", "\"NO\":", "plain:"] {
+        assert!(yaml.contains(key), "{key} in {yaml}");
+    }
 }

@@ -1,9 +1,10 @@
 //! The resource `sophia:index:SecretHash`: input validation, output computation and diffing, free of gRPC.
 //!
 //! Inputs are `data` (map of string to string, secret) and `scope` (string, default `""`); outputs are `hash`,
-//! `keys`, `keyHashes` (all from [`crate::fingerprint`]) and `scope`. No output holds a value of `data`, so no
-//! output is marked secret: `hash` and `keyHashes` are keyed HMACs meant to be shown in annotations and diffs, and key
-//! names are not secret. A preview computes real outputs where the inputs are known; an unknown `data` value makes
+//! `keys`, `keyHashes` (all from [`crate::fingerprint`]) and `scope`. No output holds a value of `data`, so none of
+//! those is marked secret: `hash` and `keyHashes` are keyed HMACs meant to be shown in annotations and diffs, and key
+//! names are not secret. `scope` goes back as it came: marked secret when the program sent it secret, since an output
+//! is stored and shown in plaintext unless marked. A preview computes real outputs where the inputs are known; an unknown `data` value makes
 //! its own `keyHashes` entry and the `hash` unknown, while the other keys stay known.
 //!
 //! Provenance ([`PROVENANCE`]: `changedBy`, `commit`, `escRevision`, optional strings) is an input that [`diff`]
@@ -76,6 +77,9 @@ pub struct Inputs {
     pub data: Known<BTreeMap<String, Known<SecretString>>>,
     /// The scope, `""` when absent.
     pub scope: Known<String>,
+    /// Whether the scope came marked secret: the `scope` output then goes back marked secret too, so a secret
+    /// input never comes back as a plain output property.
+    pub scope_secret: bool,
     /// Who and what deploys now; never part of the diff.
     pub provenance: Provenance,
 }
@@ -149,6 +153,7 @@ impl Inputs {
                 Known::Unknown
             }
         };
+        let scope_secret = props.get("scope").is_some_and(Value::is_secret);
         let scope = match props.get("scope").map(|v| v.unwrap_secret().0) {
             None | Some(Value::Null) => Known::Known(String::new()),
             Some(Value::String(s)) => Known::Known(s.clone()),
@@ -193,6 +198,7 @@ impl Inputs {
             Ok(Inputs {
                 data,
                 scope,
+                scope_secret,
                 provenance,
             })
         } else {
@@ -266,6 +272,8 @@ pub struct Outputs {
     pub key_hashes: Known<BTreeMap<String, Known<String>>>,
     /// The scope used.
     pub scope: Known<String>,
+    /// Whether `scope` goes out marked secret (it came in so).
+    pub scope_secret: bool,
     /// Who and what made the content change these outputs describe.
     pub provenance: Provenance,
 }
@@ -279,6 +287,7 @@ pub fn compute(key: &HashKey, inputs: &Inputs) -> Outputs {
             keys: Known::Unknown,
             key_hashes: Known::Unknown,
             scope: inputs.scope.clone(),
+            scope_secret: inputs.scope_secret,
             provenance,
         };
     };
@@ -291,6 +300,7 @@ pub fn compute(key: &HashKey, inputs: &Inputs) -> Outputs {
             keys,
             key_hashes: Known::Known(key_hashes),
             scope: Known::Unknown,
+            scope_secret: inputs.scope_secret,
             provenance,
         };
     };
@@ -321,6 +331,7 @@ pub fn compute(key: &HashKey, inputs: &Inputs) -> Outputs {
         keys,
         key_hashes: Known::Known(key_hashes),
         scope: Known::Known(scope.clone()),
+        scope_secret: inputs.scope_secret,
         provenance,
     }
 }
@@ -348,6 +359,7 @@ pub fn unknown_outputs(inputs: &Inputs) -> Outputs {
         keys: Known::Unknown,
         key_hashes: Known::Unknown,
         scope: Known::Unknown,
+        scope_secret: inputs.scope_secret,
         provenance: inputs
             .provenance
             .keys()
@@ -380,7 +392,14 @@ pub fn encode_outputs(out: &Outputs) -> prost_types::Struct {
         ("hash".to_owned(), string(&out.hash)),
         ("keys".to_owned(), keys),
         ("keyHashes".to_owned(), key_hashes),
-        ("scope".to_owned(), string(&out.scope)),
+        (
+            "scope".to_owned(),
+            if out.scope_secret {
+                wire::secret(string(&out.scope))
+            } else {
+                string(&out.scope)
+            },
+        ),
     ];
     let provenance = out
         .provenance

@@ -65,7 +65,10 @@ fn fixture(config: BTreeMap<String, String>) -> Fixture {
     engine_double::write_stack_file(dir.path(), "dev", &config);
     let secret_keys = config
         .keys()
-        .filter(|k| !k.ends_with(":namespace") && !k.ends_with(":log-level"))
+        // The namespace and service overrides are written in plaintext, so they are never secret.
+        .filter(|k| {
+            !k.ends_with(":namespace") && !k.ends_with(":log-level") && !k.ends_with(":services")
+        })
         .cloned()
         .collect();
     let project = Project {

@@ -417,15 +417,27 @@ pub fn sort_by_edit_distance<'a>(x: &str, candidates: &[&'a str]) -> Vec<&'a str
 }
 
 /// ESC's `spell.Nearest`: the candidate nearest to `x` within 50% typos, or `None`. Candidates are scanned in sorted
-/// order so ties resolve the same way on every run.
-pub fn nearest<'a>(x: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+/// order so ties resolve the same way on every run. The work is taken from `budget`; when it runs out the answer is
+/// `None` (no hint), never a worse candidate.
+pub fn nearest<'a>(
+    x: &str,
+    candidates: impl Iterator<Item = &'a str>,
+    budget: &mut crate::spell::HintBudget,
+) -> Option<&'a str> {
     let fx = fold(x);
-    let mut best = None;
-    // Up to 50% typos (ESC: `(len(x) + 1) / 2`).
+    // Up to 50% typos (ESC: `(len(x) + 1) / 2`, in bytes).
     let mut best_d = fx.len().div_ceil(2);
+    let fx: Vec<char> = fx.chars().collect();
+    let mut best = None;
+    let mut fc: Vec<char> = Vec::new();
     for c in candidates {
-        let d = crate::spell::levenshtein(&fx, &fold(c));
-        if d < best_d {
+        fc.clear();
+        fc.extend(c.chars().filter(|&c| c != '_').flat_map(char::to_lowercase));
+        let cells = (fx.len() as u64 + 1) * (fc.len() as u64 + 1);
+        if !budget.spend(cells) {
+            return None;
+        }
+        if let Some(d) = crate::spell::levenshtein_below(&fx, &fc, best_d) {
             best_d = d;
             best = Some(c);
         }
@@ -447,8 +459,19 @@ mod tests {
     #[test]
     fn nearest_allows_half_typos() {
         let c = ["baz", "qux"];
-        assert_eq!(nearest("bar", c.iter().copied()), Some("baz"));
-        assert_eq!(nearest("zzzz", c.iter().copied()), None);
+        let budget = &mut crate::spell::HintBudget::default();
+        assert_eq!(nearest("bar", c.iter().copied(), budget), Some("baz"));
+        assert_eq!(nearest("zzzz", c.iter().copied(), budget), None);
+        assert_eq!(nearest("B_A_R", c.iter().copied(), budget), Some("baz"));
+    }
+
+    #[test]
+    fn nearest_gives_no_hint_once_the_budget_is_spent() {
+        let c = ["baz", "qux"];
+        // Each scan of two candidates costs (3 + 1) * (3 + 1) cells per candidate: 32 of the 40.
+        let budget = &mut crate::spell::HintBudget::new(40);
+        assert_eq!(nearest("bar", c.iter().copied(), budget), Some("baz"));
+        assert_eq!(nearest("bar", c.iter().copied(), budget), None);
     }
 
     #[test]

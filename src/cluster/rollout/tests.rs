@@ -118,9 +118,12 @@ fn deployment_mut<'a>(live: &'a mut LiveStack, name: &str) -> &'a mut Deployment
 #[test]
 fn a_settled_stack_holds_nothing_up() {
     let objects = objects("sk-A");
-    assert_eq!(holdups(&objects, &settled(&objects), &both()), []);
+    assert_eq!(holdups(&objects, &settled(&objects), &both()).unwrap(), []);
     // A consuming Deployment not deployed yet runs nothing.
-    assert_eq!(holdups(&objects, &LiveStack::default(), &both()), []);
+    assert_eq!(
+        holdups(&objects, &LiveStack::default(), &both()).unwrap(),
+        []
+    );
 }
 
 #[test]
@@ -137,7 +140,7 @@ fn pods_on_an_older_fingerprint_are_named_with_their_keys() {
     let d = deployment_mut(&mut live, "api");
     let status = d.status.as_mut().unwrap();
     status.updated_replicas = Some(1);
-    let found = holdups(&new, &live, &both());
+    let found = holdups(&new, &live, &both()).unwrap();
     assert_eq!(
         found,
         [
@@ -155,7 +158,7 @@ fn pods_on_an_older_fingerprint_are_named_with_their_keys() {
     );
     // Only the Deployments asked about count.
     assert_eq!(
-        holdups(&new, &live, &BTreeSet::from(["worker".to_owned()])),
+        holdups(&new, &live, &BTreeSet::from(["worker".to_owned()])).unwrap(),
         []
     );
 }
@@ -178,6 +181,7 @@ fn a_paused_failing_or_unobserved_rollout_holds_up() {
     }]);
     live.pods[1] = pod(&objects, "api", "api-a1-y", "a1", false);
     let reasons: Vec<(String, String, Vec<String>)> = holdups(&objects, &live, &both())
+        .unwrap()
         .into_iter()
         .map(|h| (h.deployment, h.reason, h.pods))
         .collect();
@@ -212,7 +216,7 @@ fn pods_of_an_older_replica_set_hold_up_even_on_the_desired_fingerprint() {
     live.replica_sets
         .push(replica_set(&objects, "api", 2, "a2"));
     live.pods.push(pod(&objects, "api", "api-a2-n", "a2", true));
-    let found = holdups(&objects, &live, &both());
+    let found = holdups(&objects, &live, &both()).unwrap();
     assert_eq!(
         found,
         [Holdup {

@@ -59,7 +59,7 @@ fn a_held_rollout_names_the_old_pods_with_the_rotated_key() {
         pods_of(&new, "worker", &["worker-1"]),
     ]
     .concat();
-    let status = compare(&new, &live(&new, pods));
+    let status = compare(&new, &live(&new, pods)).unwrap();
     assert!(!status.is_current());
     assert!(status.deployments.iter().all(|d| !d.drifted));
     let stale = status.stale(None);
@@ -89,20 +89,20 @@ fn a_completed_rollout_is_current_and_an_unapplied_change_is_drift() {
         pods_of(&new, "worker", &["w"]),
     ]
     .concat();
-    assert!(compare(&new, &live(&new, done)).is_current());
+    assert!(compare(&new, &live(&new, done)).unwrap().is_current());
     let unapplied = [
         pods_of(&old, "api", &["a"]),
         pods_of(&old, "worker", &["w"]),
     ]
     .concat();
-    let status = compare(&new, &live(&old, unapplied));
+    let status = compare(&new, &live(&old, unapplied)).unwrap();
     let drifted: BTreeMap<&str, bool> = status
         .deployments
         .iter()
         .map(|d| (d.name.as_str(), d.drifted))
         .collect();
     assert_eq!(drifted, BTreeMap::from([("api", true), ("worker", false)]));
-    let missing = compare(&new, &LiveStack::default());
+    let missing = compare(&new, &LiveStack::default()).unwrap();
     assert!(
         missing
             .deployments
@@ -143,9 +143,9 @@ fn replica_sets_give_the_last_change_and_the_history() {
         replica_set(&old, "api", 1, "alice"),
         replica_set(&old, "worker", 1, "alice"),
     ];
-    assert_eq!(last_change(&sets, "api"), ["OPENAI_API_KEY"]);
-    assert!(last_change(&sets, "worker").is_empty());
-    let history = crate::cluster::history::rollouts(&sets, "api");
+    assert_eq!(last_change(&sets, "api").unwrap(), ["OPENAI_API_KEY"]);
+    assert!(last_change(&sets, "worker").unwrap().is_empty());
+    let history = crate::cluster::history::rollouts(&sets, "api").unwrap();
     let summary: Vec<(u64, Vec<String>, Option<String>)> = history
         .iter()
         .map(|r| (r.revision, r.changed_keys.clone(), r.deployed_by.clone()))
@@ -160,5 +160,64 @@ fn replica_sets_give_the_last_change_and_the_history() {
             ),
             (2, vec!["OPENAI_API_KEY".to_owned()], Some("bob".to_owned())),
         ]
+    );
+}
+
+#[test]
+fn malformed_annotations_are_errors_naming_the_object_and_annotation() {
+    let (old, new) = (objects("sk-OLD"), objects("sk-NEW"));
+    let mut pods = pods_of(&old, "api", &["api-old-1"]);
+    pods[0]
+        .metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(
+            KEY_FINGERPRINTS_ANNOTATION.to_owned(),
+            "{\"OPENAI_API_KEY\": 7".to_owned(),
+        );
+    let err = compare(&new, &live(&new, pods)).unwrap_err().to_string();
+    assert!(
+        err.contains("Pod ?/api-old-1") && err.contains(KEY_FINGERPRINTS_ANNOTATION),
+        "{err}"
+    );
+
+    let mut sets = vec![
+        replica_set(&new, "api", 2, "bob"),
+        replica_set(&old, "api", 1, "alice"),
+    ];
+    sets[0]
+        .metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(REVISION_ANNOTATION.to_owned(), "two".to_owned());
+    for err in [
+        last_change(&sets, "api").unwrap_err(),
+        crate::cluster::history::rollouts(&sets, "api").unwrap_err(),
+    ] {
+        let err = err.to_string();
+        assert!(
+            err.contains("ReplicaSet ?/api-2") && err.contains(REVISION_ANNOTATION),
+            "{err}"
+        );
+    }
+
+    let mut sets = vec![
+        replica_set(&new, "api", 2, "bob"),
+        replica_set(&old, "api", 1, "alice"),
+    ];
+    let template = sets[1].spec.as_mut().unwrap().template.as_mut().unwrap();
+    template
+        .metadata
+        .as_mut()
+        .unwrap()
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(KEY_FINGERPRINTS_ANNOTATION.to_owned(), String::new());
+    let err = crate::cluster::history::rollouts(&sets, "api")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ReplicaSet ?/api-1") && err.contains("key fingerprints"),
+        "{err}"
     );
 }

@@ -297,3 +297,34 @@ fn scope_change_is_an_input_diff() {
     );
     assert_eq!(changed_roots(&changes), vec!["keyHashes", "scope"]);
 }
+
+#[test]
+fn a_secret_scope_comes_back_as_a_secret_output() {
+    let mut p = props(&[("A", Value::string("x"))], None);
+    p.insert(
+        "scope".into(),
+        Value::secret(Value::string("ns/canary-scope-4711")),
+    );
+    let inputs = Inputs::parse(&p).unwrap();
+    for out in [
+        compute(&key("0123456789abcdef0123456789abcdef"), &inputs),
+        unknown_outputs(&inputs),
+    ] {
+        let decoded = wire::decode_struct(Some(&encode_outputs(&out))).unwrap();
+        assert!(decoded["scope"].is_secret(), "{:?}", decoded.keys());
+        for (name, value) in &decoded {
+            if name != "scope" {
+                assert!(
+                    !value
+                        .to_json(crate::value::Reveal::Revealed)
+                        .to_string()
+                        .contains("canary")
+                );
+            }
+        }
+    }
+    let plain = Inputs::parse(&props(&[("A", Value::string("x"))], Some("ns/api"))).unwrap();
+    let out = compute(&key("0123456789abcdef0123456789abcdef"), &plain);
+    let decoded = wire::decode_struct(Some(&encode_outputs(&out))).unwrap();
+    assert!(!decoded["scope"].is_secret());
+}

@@ -86,7 +86,11 @@ impl Evaluator<'_> {
                                     rest,
                                 );
                             }
-                            let hint = did_you_mean(nearest(key, props.keys().map(|k| &**k)));
+                            let hint = did_you_mean(nearest(
+                                key,
+                                props.keys().map(|k| &**k),
+                                &mut self.hints,
+                            ));
                             self.accessor_error(
                                 site.as_ref(),
                                 accessor,
@@ -191,7 +195,11 @@ impl Evaluator<'_> {
                                 receiver = base.unwrap_or_default();
                                 continue;
                             }
-                            let hint = did_you_mean(nearest(key, map.keys().map(|k| &**k)));
+                            let hint = did_you_mean(nearest(
+                                key,
+                                map.keys().map(|k| &**k),
+                                &mut self.hints,
+                            ));
                             self.accessor_error(
                                 site,
                                 accessor,

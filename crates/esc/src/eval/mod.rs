@@ -84,6 +84,8 @@ pub(crate) struct Evaluator<'o> {
     depth: usize,
     /// Set while rotating (ESC's `RotateEnvironment`): which rotators rotate, and what they produced.
     rotation: Option<Plan>,
+    /// The "did you mean" work left for this evaluation (bounded so thousands of misses stay linear).
+    hints: crate::spell::HintBudget,
 }
 
 /// Evaluates environment `name` (already parsed) with everything it imports. Returns the exported top-level object
@@ -117,6 +119,7 @@ pub(crate) fn evaluate_environment_with(
         current: 0,
         depth: 0,
         rotation,
+        hints: crate::spell::HintBudget::default(),
     };
     let v = e.evaluate_env(Rc::from(name), env, true);
     let out = e.export(v);
