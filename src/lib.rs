@@ -8,6 +8,7 @@
 //! | [`cloud`] | Pulumi Cloud's ESC and audit-log API client, and a Pulumi Cloud API double | [`cloud::Client`] |
 //! | [`config`] | `Pulumi.yaml` / `Pulumi.<stack>.yaml`, passphrase secrets, ESC projection | [`config::StackConfig::load`] |
 //! | [`fingerprint`] | the keyed, deterministic secret-content fingerprint | [`fingerprint::fingerprint`] |
+//! | [`input`] | reading user-named files: regular files only, size-limited | [`input::read_to_string`] |
 //! | [`k8s`] | typed Kubernetes objects a stack declares | [`k8s::desired_objects`] |
 //! | [`rotation`] | `sophia esc rotate` / `esc set`: locking, built-in rotators, encrypted text edits | [`rotation::rotate`] |
 //! | [`provider`] | the `pulumi-resource-sophia` gRPC service | [`provider::serve`] |
@@ -25,6 +26,7 @@ pub mod cluster;
 pub mod config;
 pub mod esc;
 pub mod fingerprint;
+pub mod input;
 pub mod k8s;
 pub mod program;
 pub mod proto;

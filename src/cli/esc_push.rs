@@ -57,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let path = loader
             .path_of(name)
             .with_context(|| format!("invalid environment name {name:?}"))?;
-        let yaml = std::fs::read_to_string(&path)
+        let yaml = crate::input::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         match crypt.cloud_definition(name, &yaml) {
             Ok((yaml, decrypted)) => docs.push(Outgoing {

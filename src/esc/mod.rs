@@ -470,13 +470,17 @@ impl EnvironmentLoader for DirLoader {
         let path = self
             .path_of(name)
             .ok_or_else(|| format!("invalid environment name {}", ast::go_quote(name)))?;
-        std::fs::read(&path).map_err(|e| match e.kind() {
+        crate::input::read(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => format!(
                 "environment {} not found: no file {}",
                 ast::go_quote(name),
                 path.display()
             ),
-            _ => format!("reading environment {}: {e}", ast::go_quote(name)),
+            _ => format!(
+                "reading environment {} from {}: {e}",
+                ast::go_quote(name),
+                path.display()
+            ),
         })
     }
 }
@@ -577,7 +581,7 @@ pub fn open_environment(environments_dir: &Path, name: &str) -> Result<Evaluated
     let path = loader.path_of(name).ok_or_else(|| LoadError::InvalidName {
         name: name.to_owned(),
     })?;
-    let bytes = std::fs::read(&path).map_err(|source| LoadError::Read {
+    let bytes = crate::input::read(&path).map_err(|source| LoadError::Read {
         name: name.to_owned(),
         path: path.clone(),
         source,

@@ -87,15 +87,16 @@ impl Snapshot {
             files.sort();
             let mut docs = Vec::new();
             for file in files {
-                let text = std::fs::read_to_string(&file).map_err(|source| ImpactError::Read {
-                    path: file.clone(),
-                    source,
-                })?;
+                let text =
+                    crate::input::read_to_string(&file).map_err(|source| ImpactError::Read {
+                        path: file.clone(),
+                        source,
+                    })?;
                 docs.extend(parse_yaml(&file, &text)?);
             }
             return Ok(Snapshot::from_manifests(&docs));
         }
-        let text = std::fs::read_to_string(path).map_err(read_err)?;
+        let text = crate::input::read_to_string(path).map_err(read_err)?;
         if text.trim_start().starts_with('{') {
             let json: serde_json::Value =
                 serde_json::from_str(&text).map_err(|err| ImpactError::Parse {
