@@ -1531,7 +1531,7 @@ impl Evaluator<'_> {
                     return v;
                 }
                 let text = self.string_of(s);
-                match super::parse_json_number_preserving(&text) {
+                match super::bounded_json::decode(&text) {
                     Ok(mut ev) => {
                         if self.vs[v].secret || ev.secret {
                             ev.make_secret();

@@ -14,6 +14,7 @@
 //! [`eval`] (with [`schema`] and the validator), then export to [`EscValue`] and to the crate's [`Value`].
 
 pub mod ast;
+mod bounded_json;
 pub mod eval;
 mod go_yaml;
 pub mod interp;
