@@ -11,7 +11,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // `{:#}` prints the chain once; the error types keep causes in `source`, not in their messages.
-            eprintln!("pulumi-resource-sophia: {:#}", anyhow::Error::from(err));
+            sophia::output::log_line(format_args!(
+                "pulumi-resource-sophia: {:#}",
+                anyhow::Error::from(err)
+            ));
             ExitCode::FAILURE
         }
     }

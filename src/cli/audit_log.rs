@@ -11,6 +11,7 @@ use anyhow::Context as _;
 
 use crate::audit::{self, AccessEvent, Outcome};
 use crate::config::StackConfig;
+use crate::output::{errln, outln};
 
 /// Arguments of `sophia audit log`.
 #[derive(Debug, clap::Args)]
@@ -41,7 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(entries) => entries,
             Err(err @ audit::AuditError::Io { .. }) => return Err(err.into()),
             Err(err) => {
-                eprintln!("audit log does not verify: {err}");
+                errln!("audit log does not verify: {err}");
                 return Ok(ExitCode::from(1));
             }
         }
@@ -71,13 +72,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some(events) => Ok(serde_json::json!({"local": entries, "pulumiCloud": events})),
         }
         .context("serializing the log")?;
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&out).context("serializing the log")?
-        );
+        )?;
     } else {
         for e in &entries {
-            println!(
+            outln!(
                 "{:>5}  {}  {}  {}{}  {}  {:?}  [{}]",
                 e.seq,
                 e.time,
@@ -87,22 +88,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 e.target,
                 e.outcome,
                 e.keys.join(", ")
-            );
+            )?;
         }
         // Text from the service is escaped so that it cannot forge a line of this listing.
         for e in cloud.iter().flatten() {
-            println!(
+            outln!(
                 "cloud  {}  {}  {}  {}",
                 e.timestamp,
                 e.user.github_login.escape_debug(),
                 e.event.escape_debug(),
                 e.description.escape_debug()
-            );
+            )?;
         }
     }
     if args.verify {
         let head = entries.last().map_or(audit::GENESIS, |e| e.hash.as_str());
-        eprintln!("verified {} entries; head {head}", entries.len());
+        errln!("verified {} entries; head {head}", entries.len());
     }
     Ok(ExitCode::SUCCESS)
 }

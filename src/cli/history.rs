@@ -9,6 +9,7 @@ use anyhow::Context as _;
 
 use crate::cluster;
 use crate::cluster::history::ProvenanceSource;
+use crate::output::{errln, outln};
 
 /// Arguments of `sophia history`.
 #[derive(Debug, clap::Args)]
@@ -28,12 +29,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rollouts = match history(&args) {
         Ok(r) => r,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             return Ok(ExitCode::from(2));
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rollouts)?);
+        outln!("{}", serde_json::to_string_pretty(&rollouts)?)?;
     } else {
         for r in &rollouts {
             let how = match r.provenance {
@@ -43,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 ProvenanceSource::Unknown => " (not recorded)",
             };
-            println!(
+            outln!(
                 "revision {}  {}  by {}  commit {}{how}  {}  pods {}  changed: {}",
                 r.revision,
                 r.created.as_deref().unwrap_or("?"),
@@ -56,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 } else {
                     r.changed_keys.join(", ")
                 }
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

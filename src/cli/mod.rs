@@ -119,8 +119,10 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`| head`): nothing failed that is worth a message.
+        Err(err) if crate::output::is_closed_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            crate::output::errln!("error: {err:#}");
             ExitCode::from(1)
         }
     }

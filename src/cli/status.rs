@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 use crate::cluster::{self, status::StackStatus};
+use crate::output::{errln, out, outln};
 
 /// Arguments of `sophia status`.
 #[derive(Debug, clap::Args)]
@@ -23,14 +24,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match status(&args) {
         Ok(status) => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&status)?);
+                outln!("{}", serde_json::to_string_pretty(&status)?)?;
             } else {
-                print!("{}", text(&status));
+                out!("{}", text(&status))?;
             }
             Ok(ExitCode::from(if status.is_current() { 0 } else { 1 }))
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             Ok(ExitCode::from(2))
         }
     }
