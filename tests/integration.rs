@@ -2,6 +2,7 @@
 
 mod integration {
     pub mod audit_cli;
+    mod bad_input;
     pub mod cloud;
     mod cloud_stack;
     pub mod config_cli;
