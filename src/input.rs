@@ -66,7 +66,7 @@ fn require_regular(meta: &Metadata) -> io::Result<()> {
 
 fn too_large(limit: u64) -> io::Error {
     const MIB: u64 = 1024 * 1024;
-    let limit = if limit % MIB == 0 {
+    let limit = if limit.is_multiple_of(MIB) {
         format!("{} MiB", limit / MIB)
     } else {
         format!("{limit} byte")
