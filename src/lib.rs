@@ -8,6 +8,8 @@
 //! | [`cloud`] | Pulumi Cloud's ESC and audit-log API client, and a Pulumi Cloud API double | [`cloud::Client`] |
 //! | [`config`] | `Pulumi.yaml` / `Pulumi.<stack>.yaml`, passphrase secrets, ESC projection | [`config::StackConfig::load`] |
 //! | [`fingerprint`] | the keyed, deterministic secret-content fingerprint | [`fingerprint::fingerprint`] |
+//! | [`output`] | writing to stdout/stderr without panicking (closed pipe, full disk) | [`output::write_fmt`] |
+//! | [`input`] | reading user-named files: regular files only, size-limited | [`input::read_to_string`] |
 //! | [`k8s`] | typed Kubernetes objects a stack declares | [`k8s::desired_objects`] |
 //! | [`rotation`] | `sophia esc rotate` / `esc set`: locking, built-in rotators, encrypted text edits | [`rotation::rotate`] |
 //! | [`provider`] | the `pulumi-resource-sophia` gRPC service | [`provider::serve`] |
@@ -28,9 +30,10 @@ pub mod esc;
 pub mod escape;
 pub mod fingerprint;
 pub mod k8s;
+pub mod output;
 pub mod program;
 pub mod proto;
 pub mod provider;
 pub mod rotation;
 pub mod secret;
-pub use sophia_esc::{spell, value};
+pub use sophia_esc::{input, spell, value};

@@ -4,6 +4,7 @@ mod integration {
     pub mod audit_cli;
     mod cli_exit_codes;
     mod bad_input_format;
+    mod bad_input;
     pub mod cloud;
     mod cloud_stack;
     pub mod config_cli;

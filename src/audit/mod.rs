@@ -234,7 +234,7 @@ fn last_entry(path: &Path, file: &mut File) -> Result<Option<Entry>, AuditError>
 
 /// Reads every entry of the log at `path` (an absent log is empty) without checking the chain.
 pub(crate) fn read(path: &Path) -> Result<Vec<Entry>, AuditError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::input::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => {

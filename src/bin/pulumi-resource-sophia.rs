@@ -13,7 +13,10 @@ fn main() -> ExitCode {
         Err(err) => {
             // `{:#}` prints the chain once; the error types keep causes in `source`, not in their messages.
             let code = if err.is_internal() { 2 } else { 1 };
-            eprintln!("pulumi-resource-sophia: {:#}", anyhow::Error::from(err));
+            sophia::output::log_line(format_args!(
+                "pulumi-resource-sophia: {:#}",
+                anyhow::Error::from(err)
+            ));
             ExitCode::from(code)
         }
     }

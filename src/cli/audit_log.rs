@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use crate::audit::{self, AccessEvent, Outcome};
 use crate::config::StackConfig;
 use crate::escape::text;
+use crate::output::{errln, out, outln};
 
 /// Arguments of `sophia audit log`.
 #[derive(Debug, clap::Args)]
@@ -42,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(entries) => entries,
             Err(err @ audit::AuditError::Io { .. }) => return Err(err.into()),
             Err(err) => {
-                eprintln!("audit log does not verify: {err}");
+                errln!("audit log does not verify: {err}");
                 return Ok(ExitCode::from(1));
             }
         }
@@ -72,34 +73,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some(events) => Ok(serde_json::json!({"local": entries, "pulumiCloud": events})),
         }
         .context(super::Internal("serializing the log"))?;
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&out).context(super::Internal("serializing the log"))?
-        );
+        )?;
     } else {
         // Entry fields come from a file and cloud events from a service: both are escaped so that neither can
         // forge a line of this listing.
         for e in &entries {
-            print!("{}", entry_line(e));
+            out!("{}", entry_line(e))?;
         }
         for e in cloud.iter().flatten() {
-            println!(
+            outln!(
                 "cloud  {}  {}  {}  {}",
                 e.timestamp,
                 text(&e.user.github_login),
                 text(&e.event),
                 text(&e.description)
-            );
+            )?;
         }
     }
     if args.verify {
         let head = entries.last().map_or(audit::GENESIS, |e| e.hash.as_str());
-        eprintln!("verified {} entries; head {head}", entries.len());
+        errln!("verified {} entries; head {head}", entries.len());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The secret config keys of a stack: the key names an access to its decrypted config lists.
 /// One local entry as a line of text.
 fn entry_line(e: &audit::Entry) -> String {
     let keys: Vec<_> = e.keys.iter().map(|k| text(k)).collect();
@@ -116,6 +116,7 @@ fn entry_line(e: &audit::Entry) -> String {
     )
 }
 
+/// The secret config keys of a stack: the key names an access to its decrypted config lists.
 pub(crate) fn secret_keys(config: &StackConfig) -> Vec<String> {
     config
         .values

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::config::StackConfig;
+use crate::output::{errln, out};
 use crate::value::{Reveal, Value};
 
 /// Arguments of `sophia config show`.
@@ -27,7 +28,7 @@ pub struct Args {
 
 /// Runs `sophia config show`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    eprintln!("{}", crate::config::environment_source());
+    errln!("{}", crate::config::environment_source());
     let config = super::audit_log::load_stack(
         &args.target.cwd,
         &args.target.stack,
@@ -50,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         super::audit_log::secret_keys(&config),
         args.show_secrets,
     )?;
-    print!("{out}");
+    out!("{out}")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,7 +14,6 @@
 //! - Diagnostics go to stderr, one `file:line:col: severity: message` per line; any error means exit 1 and no output.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -66,10 +65,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let evaluated = crate::esc::open_environment(&args.environments, &args.env)
         .with_context(|| format!("opening environment {:?}", args.env))?;
-    let stderr = std::io::stderr();
-    let mut err = stderr.lock();
     for d in &evaluated.diagnostics {
-        writeln!(err, "{d}").ok();
+        crate::output::errln!("{d}");
     }
     if evaluated.has_errors() {
         return Ok(ExitCode::from(1));
@@ -93,14 +90,7 @@ fn write_output(
     if !secrets.is_empty() {
         super::audit_log::record("esc open", format!("env:{env}"), secrets, show_secrets)?;
     }
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    // A closed pipe (`| head`) is not an error worth reporting.
-    if let Err(e) = lock.write_all(out.as_bytes()).and_then(|()| lock.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return Err(e).context("writing output");
-    }
+    crate::output::write_bytes(crate::output::Stream::Stdout, out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 

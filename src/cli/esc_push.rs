@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use super::audit_log;
+use crate::output::outln;
 use crate::rotation::crypt::EnvCrypt;
 use crate::secret::SecretString;
 
@@ -57,7 +58,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let path = loader
             .path_of(name)
             .with_context(|| format!("invalid environment name {name:?}"))?;
-        let yaml = std::fs::read_to_string(&path)
+        let yaml = crate::input::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         match crypt.cloud_definition(name, &yaml) {
             Ok((yaml, decrypted)) => docs.push(Outgoing {
@@ -107,10 +108,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 revealed,
             )?;
             // Printed as each lands, so a later failure leaves no doubt about what was pushed.
-            println!(
+            outln!(
                 "{env}: pushed revision {}",
                 rev.map_or_else(|| "?".into(), |r| r.to_string())
-            );
+            )?;
         }
         Ok::<_, anyhow::Error>(())
     })??;

@@ -21,6 +21,7 @@ use super::audit_log;
 use crate::audit::{self, AccessEvent, Outcome};
 use crate::cluster::rollout::KubeRollouts;
 use crate::esc::rotate::{Status, parse_path};
+use crate::output::{errln, outln};
 use crate::rotation::gate::{self, StackConsumers, Verdict};
 use crate::rotation::{self, crypt::EnvCrypt};
 
@@ -113,16 +114,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let ok =
         !report.statuses.is_empty() && report.statuses.iter().all(|(_, s)| *s == Status::Succeeded);
     for d in &report.diagnostics {
-        eprintln!("{d}");
+        errln!("{d}");
     }
     if report.statuses.is_empty() {
-        eprintln!("error: environment {} has no rotators", args.env);
+        errln!("error: environment {} has no rotators", args.env);
         audit_log::record_failure(operation, target, false);
         return Ok(ExitCode::from(1));
     }
-    for (path, status) in &report.statuses {
-        println!("{path}: {status}");
-    }
+    // The rotation is written: it is recorded in the audit log even when its report cannot be printed.
+    let printed = report
+        .statuses
+        .iter()
+        .try_for_each(|(path, status)| outln!("{path}: {status}"));
     // Every rotation is recorded with its paths (the rotated credentials' names), never a value.
     let paths = report
         .statuses
@@ -150,6 +153,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if report.written && !rotated.is_empty() {
         announce(&args.env, &rotated, &gated.consumers, &rollouts);
     }
+    printed?;
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
@@ -205,14 +209,14 @@ fn gate(
                 project_dir.display()
             )));
         }
-        eprintln!(
+        errln!(
             "rollout gate: no Pulumi.yaml in {}: no stack checked (pass --cwd PROJECT_DIR)",
             project_dir.display()
         );
         return Ok(());
     };
     if consumers.is_empty() {
-        eprintln!(
+        errln!(
             "rollout gate: no stack of {} consumes {} {}",
             project_dir.display(),
             args.env,
@@ -222,7 +226,7 @@ fn gate(
     }
     let decision = gate::check(rollouts, &consumers, args.force);
     for note in &decision.notes {
-        eprintln!("rollout gate: {note}");
+        errln!("rollout gate: {note}");
     }
     gated.consumers = consumers;
     match decision.verdict {
@@ -232,11 +236,11 @@ fn gate(
                 .iter()
                 .map(|(stack, c)| format!("{stack} ({})", c.deployments.join(", ")))
                 .collect();
-            eprintln!("rollout gate: consumers settled: {}", checked.join("; "));
+            errln!("rollout gate: consumers settled: {}", checked.join("; "));
             Ok(())
         }
         Verdict::Forced(warning) => {
-            eprintln!("warning: {warning}");
+            errln!("warning: {warning}");
             Ok(())
         }
         Verdict::Refused(refusal) => Err(rotation::Error::Refused(refusal)),
@@ -259,13 +263,13 @@ fn announce(
             consuming.keys.join(", ")
         );
         match rollouts.announce(stack, &cause) {
-            Ok(on) if !on.is_empty() => eprintln!(
+            Ok(on) if !on.is_empty() => errln!(
                 "stack {stack}: event {} on deployment/{}",
                 crate::cluster::events::SECRET_ROTATED,
                 on.join(", deployment/")
             ),
             Ok(_) => {}
-            Err(e) => eprintln!(
+            Err(e) => errln!(
                 "warning: stack {stack}: could not emit the {} Events: {e}",
                 crate::cluster::events::SECRET_ROTATED
             ),
@@ -277,11 +281,11 @@ fn announce(
 fn refused(error: rotation::Error) -> ExitCode {
     match error {
         e @ rotation::Error::Write { .. } => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             ExitCode::from(2)
         }
         e => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             ExitCode::from(1)
         }
     }

@@ -3,6 +3,7 @@
 //! `PATH: succeeded|failed|not-evaluated`, sorted by path; exit 0 only when every path succeeded. A path the service
 //! did not report on is `not-evaluated`; failures' messages go to stderr.
 
+use crate::output::{errln, outln};
 use std::process::ExitCode;
 
 /// Runs `sophia esc rotate --cloud`.
@@ -15,9 +16,9 @@ pub fn run(env: &str, paths: &[String]) -> anyhow::Result<ExitCode> {
     let lines = outcome_lines(paths, &outcomes);
     let mut all_ok = !lines.is_empty();
     for (path, status, error) in &lines {
-        println!("{path}: {status}");
+        outln!("{path}: {status}")?;
         if let Some(e) = error {
-            eprintln!("{path}: {e}");
+            errln!("{path}: {e}");
         }
         all_ok &= *status == "succeeded";
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::audit_log;
+use crate::output::errln;
 use crate::rotation::{self, crypt::EnvCrypt};
 
 /// Arguments of `sophia esc set`.
@@ -45,11 +46,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e @ rotation::Error::Write { .. }) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             Ok(ExitCode::from(2))
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Ok(ExitCode::from(1))
         }
     }

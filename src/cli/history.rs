@@ -9,6 +9,7 @@ use anyhow::Context as _;
 
 use crate::cluster;
 use crate::cluster::history::ProvenanceSource;
+use crate::output::{out, outln};
 
 /// Arguments of `sophia history`.
 #[derive(Debug, clap::Args)]
@@ -29,7 +30,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         let json = serde_json::to_string_pretty(&rollouts)
             .context(super::Internal("serializing the rollouts"))?;
-        println!("{json}");
+        outln!("{json}")?;
     } else {
         for r in &rollouts {
             let how = match r.provenance {
@@ -39,7 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 ProvenanceSource::Unknown => " (not recorded)",
             };
-            print!("{}", text_line(r, how));
+            out!("{}", text_line(r, how))?;
         }
     }
     Ok(ExitCode::SUCCESS)

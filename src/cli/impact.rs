@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::k8s::impact::{Impact, Snapshot};
+use crate::output::out;
 
 /// Arguments of `sophia impact`.
 #[derive(Debug, clap::Args)]
@@ -64,6 +65,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Format::Markdown => impact.to_markdown(),
     };
-    print!("{text}");
+    out!("{text}")?;
     Ok(ExitCode::SUCCESS)
 }

@@ -150,12 +150,14 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader of our output went away (`| head`): nothing failed that is worth a message.
+        Err(err) if crate::output::is_closed_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let code = exit_code(&err);
             if code == 2 {
-                eprintln!("error: internal error: {err:#}; please report this");
+                crate::output::errln!("error: internal error: {err:#}; please report this");
             } else {
-                eprintln!("error: {err:#}");
+                crate::output::errln!("error: {err:#}");
             }
             ExitCode::from(code)
         }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::cluster::{self, status::StackStatus};
+use crate::output::{errln, out, outln};
 
 /// Arguments of `sophia status`.
 #[derive(Debug, clap::Args)]
@@ -27,14 +28,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.json {
                 let json = serde_json::to_string_pretty(&status)
                     .context(super::Internal("serializing the status"))?;
-                println!("{json}");
+                outln!("{json}")?;
             } else {
-                print!("{}", text(&status));
+                out!("{}", text(&status))?;
             }
             Ok(ExitCode::from(if status.is_current() { 0 } else { 1 }))
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             Ok(ExitCode::from(2))
         }
     }

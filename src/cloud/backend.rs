@@ -61,7 +61,7 @@ impl Backend {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pulumi")));
         let current = home
-            .and_then(|h| std::fs::read(h.join("credentials.json")).ok())
+            .and_then(|h| crate::input::read(&h.join("credentials.json")).ok())
             .and_then(|b| serde_json::from_slice::<Credentials>(&b).ok())
             .and_then(|c| c.current);
         let explicit = env_url.as_deref().is_some_and(is_http)
@@ -80,7 +80,7 @@ impl Backend {
         credentials: Option<&Path>,
     ) -> anyhow::Result<Option<Backend>> {
         let creds: Credentials = match credentials {
-            Some(path) => match std::fs::read(path) {
+            Some(path) => match crate::input::read(path) {
                 Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                     // serde's message names a line and column, never the token's text.
                     anyhow::anyhow!(

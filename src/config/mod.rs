@@ -90,7 +90,7 @@ pub(crate) fn passphrase_from_env() -> Result<Option<SecretString>, Error> {
     match std::env::var_os("PULUMI_CONFIG_PASSPHRASE_FILE") {
         Some(file) if !file.is_empty() => {
             let path = PathBuf::from(file);
-            let text = std::fs::read_to_string(&path)
+            let text = crate::input::read_to_string(&path)
                 .map_err(|source| Error::PassphraseFile { path, source })?;
             let phrase = SecretString::new(text.trim());
             drop(SecretString::new(text)); // zeroize the untrimmed copy
@@ -449,7 +449,8 @@ fn evaluate_environments(
             && name
                 .split('/')
                 .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\\'));
-        if !well_formed || !expected.is_file() {
+        // Anything at that path is read (and a FIFO or directory refused by name there), only absence is "unknown".
+        if !well_formed || std::fs::symlink_metadata(&expected).is_err() {
             return Err(Error::UnknownEnvironment {
                 stack_file: file.path.clone(),
                 name: name.clone(),

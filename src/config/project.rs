@@ -153,7 +153,7 @@ impl Project {
             .ok_or_else(|| Error::NoProject {
                 dir: dir.to_path_buf(),
             })?;
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+        let text = crate::input::read_to_string(&path).map_err(|source| Error::Read {
             path: path.clone(),
             source,
         })?;

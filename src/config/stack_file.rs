@@ -169,7 +169,7 @@ pub(crate) struct StackFile {
 impl StackFile {
     /// Reads and parses the stack file at `path` for project `project`.
     pub(crate) fn load(path: &Path, project: &str, stack: &str) -> Result<StackFile, Error> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::input::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NoStackFile {

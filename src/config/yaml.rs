@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
+/// Deepest nesting of lists and mappings accepted (the bound ESC documents have). Real stack files nest a few
+/// levels; the bound keeps the recursive walks of a parsed node (conversion, drop) within a small native stack.
+pub const MAX_DEPTH: usize = 200;
+
 /// A YAML node with its position.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Node {
@@ -191,6 +195,9 @@ impl Builder {
                     ..here
                 })?;
             }
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                return Err(err(format!("nests deeper than {MAX_DEPTH} levels")));
+            }
             Event::SequenceStart(..) => self.stack.push(Frame::Seq(here, Vec::new())),
             Event::MappingStart(..) => {
                 self.stack
@@ -372,5 +379,42 @@ mod tests {
     fn empty_documents_are_none() {
         assert_eq!(parse("").unwrap(), None);
         assert_eq!(parse("# only a comment\n").unwrap(), None);
+    }
+
+    /// Deep nesting is an error at the first level past the bound, on a 2 MiB thread (a library caller's), both
+    /// in flow and in block style.
+    #[test]
+    fn nesting_deeper_than_the_bound_is_an_error() {
+        let within = format!(
+            "a: {}{}\n",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
+        let flow = format!("a: {}{}\n", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        // Far deeper flow nesting stops in the parser's own limit, also a clean error.
+        let far = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let block: String = (0..1_000)
+            .map(|i| format!("{}k:\n", " ".repeat(i)))
+            .collect();
+        let results = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let within = parse(&within).map(|n| n.map(|n| n.to_json()));
+                let far = parse(&far).unwrap_err().message;
+                (
+                    within.is_ok(),
+                    parse(&flow).unwrap_err(),
+                    parse(&block).unwrap_err(),
+                    far,
+                )
+            })
+            .unwrap()
+            .join()
+            .expect("no stack overflow");
+        assert!(results.0);
+        assert_eq!(results.3, "recursion limit exceeded");
+        for err in [results.1, results.2] {
+            assert_eq!(err.message, format!("nests deeper than {MAX_DEPTH} levels"));
+        }
     }
 }

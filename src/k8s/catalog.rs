@@ -236,7 +236,7 @@ impl Catalog {
     /// Reads and validates `<project_dir>/services.yaml`.
     pub fn load(project_dir: &Path) -> Result<Catalog, CatalogError> {
         let path = project_dir.join(CATALOG_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|source| CatalogError::Read {
+        let text = crate::input::read_to_string(&path).map_err(|source| CatalogError::Read {
             path: path.clone(),
             source,
         })?;

@@ -89,7 +89,7 @@ impl Snapshot {
             let mut docs = Vec::new();
             let mut total = 0usize;
             for file in files {
-                let text = std::fs::read_to_string(&file).map_err(|source| ImpactError::Read {
+                let text = crate::input::read_to_string(&file).map_err(|source| ImpactError::Read {
                     path: file.clone(),
                     source,
                 })?;
@@ -102,7 +102,7 @@ impl Snapshot {
                 message,
             });
         }
-        let text = std::fs::read_to_string(path).map_err(read_err)?;
+        let text = crate::input::read_to_string(path).map_err(read_err)?;
         check_size(path, text.len())?;
         if text.trim_start().starts_with('{') {
             let json: serde_json::Value =

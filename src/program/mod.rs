@@ -303,11 +303,12 @@ fn environment_resources(
                 .and_then(|n| n.to_str())
                 .unwrap_or_default()
                 .to_owned();
-            let yaml =
-                std::fs::read_to_string(&file).map_err(|source| ProgramError::Environment {
+            let yaml = crate::input::read_to_string(&file).map_err(|source| {
+                ProgramError::Environment {
                     path: file.clone(),
                     source,
-                })?;
+                }
+            })?;
             let (yaml, _) = crypt
                 .cloud_definition(&format!("{project}/{env}"), &yaml)
                 .map_err(|message| ProgramError::EnvironmentSecret {

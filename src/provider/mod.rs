@@ -138,7 +138,10 @@ impl SophiaProvider {
                 Ok(_) => "ok".to_owned(),
                 Err(status) => format!("{:?}", status.code()),
             };
-            eprintln!("sophia: {rpc}: {outcome} in {:?}", started.elapsed());
+            crate::output::log_line(format_args!(
+                "sophia: {rpc}: {outcome} in {:?}",
+                started.elapsed()
+            ));
         }
         result
     }

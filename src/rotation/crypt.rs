@@ -37,7 +37,7 @@ impl EnvCrypt {
                 .map(SecretString::new)
                 .map_err(|_| "SOPHIA_ESC_PASSPHRASE is not valid UTF-8".to_owned()),
             None => match std::env::var_os("SOPHIA_ESC_PASSPHRASE_FILE") {
-                Some(f) if !f.is_empty() => std::fs::read_to_string(&f)
+                Some(f) if !f.is_empty() => crate::input::read_to_string(std::path::Path::new(&f))
                     .map(|t| SecretString::new(t.trim()))
                     .map_err(|e| {
                         format!(

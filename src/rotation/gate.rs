@@ -300,7 +300,7 @@ pub(crate) fn project_consumers(
     }
     let project = crate::config::Project::load(project_dir).map_err(|e| e.to_string())?;
     let read = |path: &Path| {
-        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))
+        crate::input::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))
     };
     let ext = project
         .path

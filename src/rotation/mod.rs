@@ -144,7 +144,7 @@ pub(crate) fn rotate_gated(
     let (loader, path) = env_file(dir, env)?;
     let _lock = lock(&path, env)?;
     fault_point("after-lock");
-    let src = std::fs::read_to_string(&path).map_err(|e| {
+    let src = crate::input::read_to_string(&path).map_err(|e| {
         Error::User(format!(
             "reading environment {env} from {}: {e}",
             path.display()
@@ -240,7 +240,7 @@ pub(crate) fn set(
 ) -> Result<(), Error> {
     let (_, file) = env_file(dir, env)?;
     let _lock = lock(&file, env)?;
-    let src = match std::fs::read_to_string(&file) {
+    let src = match crate::input::read_to_string(&file) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => {

@@ -40,6 +40,7 @@
 //! Go-compatible JSON (`go_json`) and YAML (`go_yaml`) text.
 
 pub mod ast;
+mod bounded_json;
 pub mod builtin;
 mod ciphertext;
 mod diagnostic;
@@ -47,6 +48,7 @@ mod esc_value;
 mod eval;
 mod go_json;
 mod go_yaml;
+pub mod input;
 pub mod interp;
 mod options;
 pub mod rotate;
@@ -200,7 +202,7 @@ pub fn open_dir(
     let path = loader.path_of(name).ok_or_else(|| LoadError::InvalidName {
         name: name.to_owned(),
     })?;
-    let bytes = std::fs::read(&path).map_err(|source| LoadError::Read {
+    let bytes = crate::input::read(&path).map_err(|source| LoadError::Read {
         name: name.to_owned(),
         path: path.clone(),
         source,

@@ -140,13 +140,17 @@ impl EnvironmentLoader for DirLoader {
         let path = self
             .path_of(name)
             .ok_or_else(|| format!("invalid environment name {}", go_quote(name)))?;
-        std::fs::read(&path).map_err(|e| match e.kind() {
+        crate::input::read(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => format!(
                 "environment {} not found: no file {}",
                 go_quote(name),
                 path.display()
             ),
-            _ => format!("reading environment {}: {e}", go_quote(name)),
+            _ => format!(
+                "reading environment {} from {}: {e}",
+                go_quote(name),
+                path.display()
+            ),
         })
     }
 }

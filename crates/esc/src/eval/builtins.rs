@@ -9,7 +9,6 @@ use super::value::{ValueId, ValueRepr};
 use super::{Evaluator, always};
 use crate::ast::go_quote;
 use crate::ciphertext::{decode_ciphertext, go_base64_decode};
-use crate::go_json::parse_json_number_preserving;
 use crate::schema::Schema;
 
 impl Evaluator<'_> {
@@ -173,7 +172,7 @@ impl Evaluator<'_> {
                     return v;
                 }
                 let text = self.string_of(s);
-                match parse_json_number_preserving(&text) {
+                match crate::bounded_json::decode(&text) {
                     Ok(mut ev) => {
                         if self.values[v].secret || ev.secret {
                             ev.make_secret();
