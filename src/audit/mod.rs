@@ -212,6 +212,63 @@ fn last_entry(path: &Path, file: &mut File) -> Result<Option<Entry>, AuditError>
         path: path.to_owned(),
         source,
     };
+    // Only the last line is needed: read backwards from the end, a block at a time, until the line before it
+    // starts, so an append costs about one entry's size rather than the whole log's (which only grows).
+    const BLOCK: u64 = 64 * 1024;
+    let len = file.seek(SeekFrom::End(0)).map_err(io)?;
+    let mut start = len;
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        match last_line(&tail, start == 0) {
+            LastLine::Found(line) => {
+                if let Ok(entry) = serde_json::from_slice(line) {
+                    return Ok(Some(entry));
+                }
+                // A malformed last line is reported with its line number, which needs the whole file.
+                return last_entry_of_whole_file(path, file);
+            }
+            LastLine::None => return Ok(None),
+            LastLine::NeedMore => {
+                let from = start.saturating_sub(BLOCK);
+                let mut block = vec![0; (start - from) as usize];
+                file.seek(SeekFrom::Start(from)).map_err(io)?;
+                file.read_exact(&mut block).map_err(io)?;
+                block.extend_from_slice(&tail);
+                tail = block;
+                start = from;
+            }
+        }
+    }
+}
+
+enum LastLine<'a> {
+    Found(&'a [u8]),
+    None,
+    NeedMore,
+}
+
+/// The last non-empty line (as `str::lines` splits) of `tail`, the end of a file; `at_start` says whether `tail` is
+/// the whole file, else its first segment may be the end of a longer line.
+fn last_line(tail: &[u8], at_start: bool) -> LastLine<'_> {
+    let mut segments = tail.split(|&b| b == b'\n').rev().peekable();
+    while let Some(segment) = segments.next() {
+        let is_first = segments.peek().is_none();
+        if is_first && !at_start {
+            return LastLine::NeedMore;
+        }
+        let line = segment.strip_suffix(b"\r").unwrap_or(segment);
+        if !line.is_empty() {
+            return LastLine::Found(line);
+        }
+    }
+    LastLine::None
+}
+
+fn last_entry_of_whole_file(path: &Path, file: &mut File) -> Result<Option<Entry>, AuditError> {
+    let io = |source| AuditError::Io {
+        path: path.to_owned(),
+        source,
+    };
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     let mut text = String::new();
     file.read_to_string(&mut text).map_err(io)?;
