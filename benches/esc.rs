@@ -259,17 +259,26 @@ fn open_once(fixtures: &str) -> std::process::ExitCode {
     );
     let opts = options(&loader, providers, decrypter);
     let out = evaluate(&input.name, input.yaml.as_bytes(), &opts);
-    if !out.load_diags.is_empty() || out.eval_diags.iter().any(|d| d.severity == sophia::esc::syntax::Severity::Error) {
+    if !out.load_diags.is_empty()
+        || out
+            .eval_diags
+            .iter()
+            .any(|d| d.severity == sophia::esc::syntax::Severity::Error)
+    {
         eprintln!("the document has errors");
         return std::process::ExitCode::from(1);
     }
-    let value = out.value.map(|v| v.to_value()).unwrap_or(sophia::value::Value::Object(BTreeMap::new()));
+    let value = out
+        .value
+        .map(|v| v.to_value())
+        .unwrap_or(sophia::value::Value::Object(BTreeMap::new()));
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
-    let written = serde_json::to_writer_pretty(&mut w, &value.to_json(sophia::value::Reveal::Redacted))
-        .map_err(std::io::Error::from)
-        .and_then(|()| w.write_all(b"\n"))
-        .and_then(|()| w.flush());
+    let written =
+        serde_json::to_writer_pretty(&mut w, &value.to_json(sophia::value::Reveal::Redacted))
+            .map_err(std::io::Error::from)
+            .and_then(|()| w.write_all(b"\n"))
+            .and_then(|()| w.flush());
     if let Err(e) = written {
         eprintln!("writing output: {e}");
         return std::process::ExitCode::from(2);

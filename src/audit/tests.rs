@@ -124,7 +124,9 @@ fn entries_longer_than_a_read_block_chain_to_the_last_one() {
     // the last one and a malformed last line must all be handled as a whole-file read would.
     let (_dir, path) = log_of(0);
     let big = |n: usize| AccessEvent {
-        keys: (0..20_000).map(|k| format!("values.svc{n}.key{k}")).collect(),
+        keys: (0..20_000)
+            .map(|k| format!("values.svc{n}.key{k}"))
+            .collect(),
         ..event(n)
     };
     record_to(&path, big(0), "user:alice").unwrap();

@@ -148,8 +148,8 @@ fn write_rendered(
 
 /// Fails naming the first `environmentVariables` entry that `export` could not take.
 fn check_shell_names(value: &Value) -> anyhow::Result<()> {
-    if let Some((name, _)) = environment_variables(value, Reveal::Redacted)
-        .find(|(name, _)| !is_shell_name(name))
+    if let Some((name, _)) =
+        environment_variables(value, Reveal::Redacted).find(|(name, _)| !is_shell_name(name))
     {
         anyhow::bail!("environment variable name {name:?} is not a valid shell variable name");
     }
