@@ -5,19 +5,26 @@
 //! - `esc/generated-1000x5`: a generated environment of 1,000 services × 5 secrets behind 3 levels of imports, where
 //!   the root projects every secret into `environmentVariables` through interpolation.
 //!
-//! Run: `cargo bench --bench esc` (needs `../shared/esc-suite` for the first group; skipped when absent).
+//! Run: `cargo bench --bench esc` (the first group needs ESC's suite: `$ESC_SUITE`, else `../shared/esc-suite/eval`,
+//! as the conformance test; skipped when absent).
 //!
 //! With `SOPHIA_ESC_BENCH_FILES=DIR` set, each group first writes its documents for the side-by-side run against
 //! Pulumi's Go evaluator (`tools/esc-oracle -bench N`): `DIR/<group>.jsonl`, the oracle's input line (root document
 //! and imports), and for the generated group also `DIR/generated/bench/*.yaml`, the files `sophia esc open bench/root
 //! --environments DIR/generated` reads. Both sides then evaluate the same bytes.
+//!
+//! With `SOPHIA_ESC_OPEN_ONCE=bench` (ESC's `BenchmarkEval` fixtures) or `=none` (no providers or decrypter), the
+//! binary instead reads one oracle input line from stdin, evaluates it once and prints the redacted result as
+//! `sophia esc open` prints JSON, then exits: the whole-process peer of `esc-oracle [-fixtures bench] < LINE` for
+//! documents the `sophia` binary cannot open itself (the suite's `bench` provider and `rot128` decrypter are test
+//! fixtures, not part of it).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use sophia::esc::schema::{Schema, SchemaRef};
 use sophia::esc::{
     CloudOnly, Decrypter, EnvironmentLoader, EscValue, EvalOptions, Provider, ProviderLoader,
@@ -114,7 +121,11 @@ fn options<'a>(
 }
 
 fn suite_bench(c: &mut Criterion) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/esc-suite/eval/bench");
+    let suite = std::env::var_os("ESC_SUITE").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/esc-suite/eval"),
+        PathBuf::from,
+    );
+    let dir = suite.join("bench");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         eprintln!("skipping esc/suite-bench: {} not found", dir.display());
         return;
@@ -207,5 +218,81 @@ fn generated_bench(c: &mut Criterion) {
     group.finish();
 }
 
+/// The oracle's input line: the root document and its imports.
+#[derive(serde::Deserialize)]
+struct OracleInput {
+    name: String,
+    yaml: String,
+    imports: HashMap<String, String>,
+}
+
+/// `SOPHIA_ESC_OPEN_ONCE`: one load + evaluate + export of the stdin line with the named fixtures, printed as
+/// pretty JSON with secrets redacted. Exits 1 (no output) when the document has errors, as `sophia esc open` does.
+fn open_once(fixtures: &str) -> std::process::ExitCode {
+    use std::io::{Read as _, Write as _};
+    let (providers, decrypter): (&dyn ProviderLoader, &dyn Decrypter) = match fixtures {
+        "bench" => (&BenchProviders, &Rot128),
+        "none" => (&CloudOnly, &CloudOnly),
+        other => {
+            eprintln!("SOPHIA_ESC_OPEN_ONCE: unknown fixtures {other:?} (known: bench, none)");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut line) {
+        eprintln!("reading stdin: {e}");
+        return std::process::ExitCode::from(2);
+    }
+    let input: OracleInput = match serde_json::from_str(line.trim_end()) {
+        Ok(input) => input,
+        Err(e) => {
+            eprintln!("stdin is not one oracle input line: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let loader = MemLoader(
+        input
+            .imports
+            .into_iter()
+            .map(|(k, v)| (k, v.into_bytes()))
+            .collect(),
+    );
+    let opts = options(&loader, providers, decrypter);
+    let out = evaluate(&input.name, input.yaml.as_bytes(), &opts);
+    if !out.load_diags.is_empty()
+        || out
+            .eval_diags
+            .iter()
+            .any(|d| d.severity == sophia::esc::syntax::Severity::Error)
+    {
+        eprintln!("the document has errors");
+        return std::process::ExitCode::from(1);
+    }
+    let value = out
+        .value
+        .map(|v| v.to_value())
+        .unwrap_or(sophia::value::Value::Object(BTreeMap::new()));
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    let written =
+        serde_json::to_writer_pretty(&mut w, &value.to_json(sophia::value::Reveal::Redacted))
+            .map_err(std::io::Error::from)
+            .and_then(|()| w.write_all(b"\n"))
+            .and_then(|()| w.flush());
+    if let Err(e) = written {
+        eprintln!("writing output: {e}");
+        return std::process::ExitCode::from(2);
+    }
+    std::process::ExitCode::SUCCESS
+}
+
 criterion_group!(benches, suite_bench, generated_bench);
-criterion_main!(benches);
+
+fn main() -> std::process::ExitCode {
+    if let Ok(fixtures) = std::env::var("SOPHIA_ESC_OPEN_ONCE") {
+        return open_once(&fixtures);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    std::process::ExitCode::SUCCESS
+}

@@ -79,7 +79,7 @@ pub fn write_bytes(stream: Stream, bytes: &[u8]) -> Result<(), OutputError> {
     result.map_err(|source| classify(stream, source))
 }
 
-fn classify(stream: Stream, source: io::Error) -> OutputError {
+pub(crate) fn classify(stream: Stream, source: io::Error) -> OutputError {
     if source.kind() == io::ErrorKind::BrokenPipe {
         OutputError::Closed { stream }
     } else {

@@ -212,6 +212,63 @@ fn last_entry(path: &Path, file: &mut File) -> Result<Option<Entry>, AuditError>
         path: path.to_owned(),
         source,
     };
+    // Only the last line is needed: read backwards from the end, a block at a time, until the line before it
+    // starts, so an append costs about one entry's size rather than the whole log's (which only grows).
+    const BLOCK: u64 = 64 * 1024;
+    let len = file.seek(SeekFrom::End(0)).map_err(io)?;
+    let mut start = len;
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        match last_line(&tail, start == 0) {
+            LastLine::Found(line) => {
+                if let Ok(entry) = serde_json::from_slice(line) {
+                    return Ok(Some(entry));
+                }
+                // A malformed last line is reported with its line number, which needs the whole file.
+                return last_entry_of_whole_file(path, file);
+            }
+            LastLine::None => return Ok(None),
+            LastLine::NeedMore => {
+                let from = start.saturating_sub(BLOCK);
+                let mut block = vec![0; (start - from) as usize];
+                file.seek(SeekFrom::Start(from)).map_err(io)?;
+                file.read_exact(&mut block).map_err(io)?;
+                block.extend_from_slice(&tail);
+                tail = block;
+                start = from;
+            }
+        }
+    }
+}
+
+enum LastLine<'a> {
+    Found(&'a [u8]),
+    None,
+    NeedMore,
+}
+
+/// The last non-empty line (as `str::lines` splits) of `tail`, the end of a file; `at_start` says whether `tail` is
+/// the whole file, else its first segment may be the end of a longer line.
+fn last_line(tail: &[u8], at_start: bool) -> LastLine<'_> {
+    let mut segments = tail.split(|&b| b == b'\n').rev().peekable();
+    while let Some(segment) = segments.next() {
+        let is_first = segments.peek().is_none();
+        if is_first && !at_start {
+            return LastLine::NeedMore;
+        }
+        let line = segment.strip_suffix(b"\r").unwrap_or(segment);
+        if !line.is_empty() {
+            return LastLine::Found(line);
+        }
+    }
+    LastLine::None
+}
+
+fn last_entry_of_whole_file(path: &Path, file: &mut File) -> Result<Option<Entry>, AuditError> {
+    let io = |source| AuditError::Io {
+        path: path.to_owned(),
+        source,
+    };
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     let mut text = String::new();
     file.read_to_string(&mut text).map_err(io)?;
@@ -289,30 +346,37 @@ pub fn verify(path: &Path) -> Result<Vec<Entry>, AuditError> {
 /// The dotted paths of the secrets in `value` (top-level key for a secret subtree), sorted: the key names an
 /// [`AccessEvent`] lists.
 pub(crate) fn secret_paths(value: &Value) -> Vec<String> {
-    fn walk(value: &Value, path: &str, out: &mut Vec<String>) {
+    // One path buffer, extended and cut back while walking, instead of a new string per node: an environment of
+    // thousands of secrets otherwise spends more on formatting paths than on recording them.
+    fn walk(value: &Value, path: &mut String, out: &mut Vec<String>) {
         match value {
-            Value::Secret(_) => out.push(path.to_owned()),
+            Value::Secret(_) => out.push(path.clone()),
             Value::Object(map) => {
                 for (k, v) in map {
-                    let p = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    walk(v, &p, out);
+                    let len = path.len();
+                    if len > 0 {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                    walk(v, path, out);
+                    path.truncate(len);
                 }
             }
             Value::Array(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    walk(v, &format!("{path}[{i}]"), out);
+                    let len = path.len();
+                    let _ = std::fmt::Write::write_fmt(path, format_args!("[{i}]"));
+                    walk(v, path, out);
+                    path.truncate(len);
                 }
             }
             _ => {}
         }
     }
     let mut out = Vec::new();
-    walk(value, "", &mut out);
-    out.sort();
+    walk(value, &mut String::new(), &mut out);
+    // Equal paths are equal strings, so an unstable sort gives the same order.
+    out.sort_unstable();
     out
 }
 

@@ -119,6 +119,35 @@ fn a_malformed_line_is_named() {
 }
 
 #[test]
+fn entries_longer_than_a_read_block_chain_to_the_last_one() {
+    // The last entry is found by reading the log backwards in blocks: entries of many blocks, blank lines after
+    // the last one and a malformed last line must all be handled as a whole-file read would.
+    let (_dir, path) = log_of(0);
+    let big = |n: usize| AccessEvent {
+        keys: (0..20_000)
+            .map(|k| format!("values.svc{n}.key{k}"))
+            .collect(),
+        ..event(n)
+    };
+    record_to(&path, big(0), "user:alice").unwrap();
+    record_to(&path, big(1), "user:alice").unwrap();
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.lines().all(|l| l.len() > 3 * 64 * 1024));
+    text.push_str("\n\r\n");
+    std::fs::write(&path, &text).unwrap();
+    let third = record_to(&path, event(2), "user:alice").unwrap();
+    let entries = verify(&path).unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(third.seq, 3);
+    assert_eq!(third.prev, entries[1].hash);
+    std::fs::write(&path, text + "not json\n").unwrap();
+    match record_to(&path, event(3), "user:alice") {
+        Err(AuditError::Malformed { line: 5, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn concurrent_appends_keep_one_chain() {
     let (_dir, path) = log_of(0);
     let threads: Vec<_> = (0..8)

@@ -13,7 +13,7 @@
 //!   and printed through the same formats and redaction.
 //! - Diagnostics go to stderr, one `file:line:col: severity: message` per line; any error means exit 1 and no output.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -85,86 +85,123 @@ fn write_output(
     } else {
         Reveal::Redacted
     };
-    let out = render(value, format, reveal)?;
+    // Everything that can refuse the output is checked before the access is recorded and before the first byte is
+    // written, so a refusal leaves neither an audit entry nor partial output.
+    if matches!(format, Format::Dotenv | Format::Shell) {
+        check_env_names(value, format)?;
+    }
     let secrets = crate::audit::secret_paths(value);
     if !secrets.is_empty() {
         super::audit_log::record("esc open", format!("env:{env}"), secrets, show_secrets)?;
     }
-    crate::output::write_bytes(crate::output::Stream::Stdout, out.as_bytes())?;
+    let stdout = std::io::stdout();
+    // Written straight from the value tree through one buffer: no intermediate JSON tree or output string, and no
+    // line-by-line flushing of stdout's own line buffer.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    // Classified as every CLI write is: a closed pipe (`| head`) is a quiet exit, anything else a clean error.
+    write_rendered(&mut out, value, format, reveal)
+        .and_then(|()| out.flush())
+        .map_err(|e| crate::output::classify(crate::output::Stream::Stdout, e))?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Renders an evaluated environment in `format`.
-pub fn render(value: &Value, format: Format, reveal: Reveal) -> anyhow::Result<String> {
+/// Renders an evaluated environment in `format` into a string (what `sophia esc open` streams to stdout).
+#[cfg(test)]
+fn render(value: &Value, format: Format, reveal: Reveal) -> anyhow::Result<String> {
+    if matches!(format, Format::Dotenv | Format::Shell) {
+        check_env_names(value, format)?;
+    }
+    let mut out = Vec::new();
+    write_rendered(&mut out, value, format, reveal).context("rendering output")?;
+    String::from_utf8(out).context("rendering output")
+}
+
+/// Writes `value` in `format` to `out`. Variable names must have been checked ([`check_env_names`]).
+fn write_rendered(
+    out: &mut impl std::io::Write,
+    value: &Value,
+    format: Format,
+    reveal: Reveal,
+) -> std::io::Result<()> {
     match format {
         Format::Json => {
-            let mut s =
-                serde_json::to_string_pretty(&value.to_json(reveal)).context("encoding JSON")?;
-            s.push('\n');
-            Ok(s)
+            serde_json::to_writer_pretty(&mut *out, &Shown { value, reveal })
+                .map_err(std::io::Error::from)?;
+            out.write_all(b"\n")
         }
-        Format::Yaml => {
-            let mut s = String::new();
-            write_yaml(&value.to_json(reveal), 0, &mut s);
-            if !s.ends_with('\n') {
-                s.push('\n');
-            }
-            Ok(s)
-        }
+        Format::Yaml => write_yaml(value, reveal, 0, out),
         Format::Dotenv | Format::Shell => {
-            let mut s = String::new();
             for (name, text) in environment_variables(value, reveal) {
-                // A name has no quoting in either format: one that is not an identifier could forge a line.
-                if let Err(reason) = crate::escape::check_env_name(&name) {
-                    anyhow::bail!(
-                        "environmentVariables: name `{}` {reason}, so it cannot be written as a {} assignment",
-                        crate::escape::text(&name),
-                        if format == Format::Dotenv {
-                            "dotenv"
-                        } else {
-                            "shell"
-                        }
-                    );
-                }
                 if format == Format::Dotenv {
-                    writeln!(s, "{name}={}", crate::esc::ast::go_quote(&text)).ok();
+                    writeln!(out, "{name}={}", crate::esc::ast::go_quote(&text))?;
                 } else {
-                    writeln!(s, "export {name}={}", shell_quote(&text)).ok();
+                    writeln!(out, "export {name}={}", shell_quote(&text))?;
                 }
             }
-            Ok(s)
+            Ok(())
+        }
+    }
+}
+
+/// Fails naming the first `environmentVariables` entry that `format` (dotenv or shell) could not take: a name has no
+/// quoting in either, so one that is not an identifier could forge a line.
+fn check_env_names(value: &Value, format: Format) -> anyhow::Result<()> {
+    for (name, _) in environment_variables(value, Reveal::Redacted) {
+        if let Err(reason) = crate::escape::check_env_name(&name) {
+            anyhow::bail!(
+                "environmentVariables: name `{}` {reason}, so it cannot be written as a {} assignment",
+                crate::escape::text(&name),
+                if format == Format::Dotenv { "dotenv" } else { "shell" }
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The text of one environment variable: borrowed from the value, or one of the fixed texts.
+enum VarText<'a> {
+    Borrowed(&'a str),
+    Owned(String),
+}
+
+impl std::ops::Deref for VarText<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            VarText::Borrowed(s) => s,
+            VarText::Owned(s) => s,
         }
     }
 }
 
 /// `environmentVariables` as sorted `(name, text)` pairs: scalars as strings, arrays and objects skipped.
-pub fn environment_variables(value: &Value, reveal: Reveal) -> Vec<(String, String)> {
-    let Some(vars) = value
+fn environment_variables(
+    value: &Value,
+    reveal: Reveal,
+) -> impl Iterator<Item = (&str, VarText<'_>)> {
+    value
         .as_object()
         .and_then(|m| m.get("environmentVariables"))
         .and_then(Value::as_object)
-    else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for (name, v) in vars {
-        let (inner, secret) = v.unwrap_secret();
-        let text = match inner {
-            Value::Null => String::new(),
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => s.clone(),
-            Value::Unknown => crate::value::UNKNOWN.to_owned(),
-            _ => continue,
-        };
-        let text = if secret && reveal == Reveal::Redacted {
-            crate::value::REDACTED.to_owned()
-        } else {
-            text
-        };
-        out.push((name.clone(), text));
-    }
-    out
+        .into_iter()
+        .flatten()
+        .filter_map(move |(name, v)| {
+            let (inner, secret) = v.unwrap_secret();
+            let text = match inner {
+                Value::Null => VarText::Borrowed(""),
+                Value::Bool(b) => VarText::Borrowed(if *b { "true" } else { "false" }),
+                Value::Number(n) => VarText::Owned(n.to_string()),
+                Value::String(s) => VarText::Borrowed(s),
+                Value::Unknown => VarText::Borrowed(crate::value::UNKNOWN),
+                _ => return None,
+            };
+            let text = if secret && reveal == Reveal::Redacted {
+                VarText::Borrowed(crate::value::REDACTED)
+            } else {
+                text
+            };
+            Some((name.as_str(), text))
+        })
 }
 
 /// POSIX shell single quoting: nothing inside is expanded; `'` becomes `'\''`.
@@ -172,61 +209,156 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// Block-style YAML for a JSON value; strings are double-quoted (JSON escapes are valid YAML), so no value can
-/// change type or meaning when read back.
-fn write_yaml(v: &serde_json::Value, indent: usize, out: &mut String) {
-    use serde_json::Value as J;
-    let pad = " ".repeat(indent);
-    match v {
-        J::Object(map) if !map.is_empty() => {
+/// A value as it is printed: secrets redacted or revealed, unknowns as `"[unknown]"` (what [`Value::to_json`]
+/// gives), serialized without building that JSON tree.
+struct Shown<'a> {
+    value: &'a Value,
+    reveal: Reveal,
+}
+
+impl serde::Serialize for Shown<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap as _, SerializeSeq as _};
+        match printed(self.value, self.reveal) {
+            Printed::Null => s.serialize_unit(),
+            Printed::Bool(b) => s.serialize_bool(b),
+            Printed::Number(n) => serde::Serialize::serialize(n, s),
+            Printed::Str(t) => s.serialize_str(t),
+            Printed::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for value in items {
+                    seq.serialize_element(&Shown {
+                        value,
+                        reveal: self.reveal,
+                    })?;
+                }
+                seq.end()
+            }
+            Printed::Object(map) => {
+                let mut m = s.serialize_map(Some(map.len()))?;
+                for (k, value) in map {
+                    m.serialize_entry(
+                        k,
+                        &Shown {
+                            value,
+                            reveal: self.reveal,
+                        },
+                    )?;
+                }
+                m.end()
+            }
+        }
+    }
+}
+
+/// What a value prints as: secrets looked through when revealed, redacted and unknown values as their texts.
+enum Printed<'a> {
+    Null,
+    Bool(bool),
+    Number(&'a serde_json::Number),
+    Str(&'a str),
+    Array(&'a [Value]),
+    Object(&'a std::collections::BTreeMap<String, Value>),
+}
+
+fn printed(mut value: &Value, reveal: Reveal) -> Printed<'_> {
+    loop {
+        return match value {
+            Value::Secret(_) if reveal == Reveal::Redacted => Printed::Str(crate::value::REDACTED),
+            Value::Secret(s) => {
+                value = s.expose();
+                continue;
+            }
+            Value::Unknown => Printed::Str(crate::value::UNKNOWN),
+            Value::Null => Printed::Null,
+            Value::Bool(b) => Printed::Bool(*b),
+            Value::Number(n) => Printed::Number(n),
+            Value::String(s) => Printed::Str(s),
+            Value::Array(items) => Printed::Array(items),
+            Value::Object(map) => Printed::Object(map),
+        };
+    }
+}
+
+/// Block-style YAML for a value as printed; strings are double-quoted (JSON escapes are valid YAML), so no value can
+/// change type or meaning when read back. Every line, the last included, ends with a line break.
+fn write_yaml(
+    v: &Value,
+    reveal: Reveal,
+    indent: usize,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    match printed(v, reveal) {
+        Printed::Object(map) if !map.is_empty() => {
             for (k, item) in map {
-                out.push_str(&pad);
-                out.push_str(&crate::escape::yaml_key(k));
-                out.push(':');
-                write_yaml_child(item, indent, out);
+                write_pad(indent, out)?;
+                out.write_all(crate::escape::yaml_key(k).as_bytes())?;
+                out.write_all(b":")?;
+                write_yaml_child(item, reveal, indent, out)?;
             }
         }
-        J::Array(items) if !items.is_empty() => {
+        Printed::Array(items) if !items.is_empty() => {
             for item in items {
-                out.push_str(&pad);
-                out.push('-');
-                write_yaml_child(item, indent, out);
+                write_pad(indent, out)?;
+                out.write_all(b"-")?;
+                write_yaml_child(item, reveal, indent, out)?;
             }
         }
         scalar => {
-            out.push_str(&pad);
-            out.push_str(&yaml_scalar(scalar));
-            out.push('\n');
+            write_pad(indent, out)?;
+            write_yaml_scalar(&scalar, out)?;
+            out.write_all(b"\n")?;
         }
     }
+    Ok(())
 }
 
-fn write_yaml_child(item: &serde_json::Value, indent: usize, out: &mut String) {
-    use serde_json::Value as J;
-    match item {
-        J::Object(m) if !m.is_empty() => {
-            out.push('\n');
-            write_yaml(item, indent + 2, out);
+fn write_yaml_child(
+    item: &Value,
+    reveal: Reveal,
+    indent: usize,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    match printed(item, reveal) {
+        Printed::Object(m) if !m.is_empty() => {
+            out.write_all(b"\n")?;
+            write_yaml(item, reveal, indent + 2, out)
         }
-        J::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            write_yaml(item, indent + 2, out);
+        Printed::Array(a) if !a.is_empty() => {
+            out.write_all(b"\n")?;
+            write_yaml(item, reveal, indent + 2, out)
         }
         scalar => {
-            out.push(' ');
-            out.push_str(&yaml_scalar(scalar));
-            out.push('\n');
+            out.write_all(b" ")?;
+            write_yaml_scalar(&scalar, out)?;
+            out.write_all(b"\n")
         }
     }
 }
 
-fn yaml_scalar(v: &serde_json::Value) -> String {
-    use serde_json::Value as J;
+fn write_pad(indent: usize, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    const SPACES: &[u8; 64] = b"                                                                ";
+    let mut left = indent;
+    while left > 0 {
+        let n = left.min(SPACES.len());
+        out.write_all(&SPACES[..n])?;
+        left -= n;
+    }
+    Ok(())
+}
+
+fn write_json_string(s: &str, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer(out, s).map_err(std::io::Error::from)
+}
+
+fn write_yaml_scalar(v: &Printed<'_>, out: &mut impl std::io::Write) -> std::io::Result<()> {
     match v {
-        J::Object(_) => "{}".into(),
-        J::Array(_) => "[]".into(),
-        J::String(s) => serde_json::to_string(s).unwrap_or_default(),
-        other => other.to_string(),
+        Printed::Object(_) => out.write_all(b"{}"),
+        Printed::Array(_) => out.write_all(b"[]"),
+        Printed::Str(s) => write_json_string(s, out),
+        Printed::Null => out.write_all(b"null"),
+        Printed::Bool(b) => out.write_all(if *b { b"true" } else { b"false" }),
+        Printed::Number(n) => write!(out, "{n}"),
     }
 }
 
