@@ -147,10 +147,10 @@ fn write_rendered(
 /// quoting in either, so one that is not an identifier could forge a line.
 fn check_env_names(value: &Value, format: Format) -> anyhow::Result<()> {
     for (name, _) in environment_variables(value, Reveal::Redacted) {
-        if let Err(reason) = crate::escape::check_env_name(&name) {
+        if let Err(reason) = crate::escape::check_env_name(name) {
             anyhow::bail!(
                 "environmentVariables: name `{}` {reason}, so it cannot be written as a {} assignment",
-                crate::escape::text(&name),
+                crate::escape::text(name),
                 if format == Format::Dotenv { "dotenv" } else { "shell" }
             );
         }
