@@ -26,7 +26,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where a case's standard output goes.
 #[derive(Clone, Copy, Debug)]
-enum Stdout {
+pub(super) enum Stdout {
     /// A pipe that is read to the end.
     Read,
     /// A pipe whose reader is gone before the command writes (`sophia ... | head -c0`).
@@ -2228,7 +2228,7 @@ const CASES: &[Case] = &[
 ];
 
 /// A copy of the example project (stack `dev`, its environments, catalog).
-fn project_copy() -> tempfile::TempDir {
+pub(super) fn project_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = project_root();
     for file in ["Pulumi.yaml", "Pulumi.dev.yaml", "services.yaml"] {
@@ -2246,14 +2246,20 @@ fn project_copy() -> tempfile::TempDir {
     dir
 }
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(super) struct Ran {
+    pub(super) code: Option<i32>,
+    pub(super) stdout: String,
+    pub(super) stderr: String,
 }
 
 /// Runs `sophia` in `dir` with a clean environment (its audit log and home inside `dir`).
-fn run(dir: &Path, args: &[&str], extra: &[String], stdout: Stdout, env: &[(&str, &str)]) -> Ran {
+pub(super) fn run(
+    dir: &Path,
+    args: &[&str],
+    extra: &[String],
+    stdout: Stdout,
+    env: &[(&str, &str)],
+) -> Ran {
     let mut command = Command::new(bin("sophia"));
     command
         .args(args)
