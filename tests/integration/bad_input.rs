@@ -2357,8 +2357,37 @@ fn bad_input_suite_has_at_least_150_cases() {
 
 #[test]
 fn bad_input_cases() {
+    // Each case is a process waiting on its own files, so a few run at once; the cases share nothing.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut failures: Vec<(usize, String)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut found = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(case) = CASES.get(i) else {
+                            return found;
+                        };
+                        found.extend(check_case(case).into_iter().map(|f| (i, f)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    failures.sort();
+    let failures: Vec<String> = failures.into_iter().map(|(_, f)| f).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Runs one case; what is wrong with its outcome, if anything.
+fn check_case(case: &Case) -> Vec<String> {
     let mut failures = Vec::new();
-    for case in CASES {
+    {
         let project = project_copy();
         for (path, contents) in case.files {
             let path = project.path().join(path);
@@ -2382,14 +2411,14 @@ fn bad_input_cases() {
                 "{what}: exit {:?}, want {}; stderr: {}",
                 ran.code, case.code, ran.stderr
             ));
-            continue;
+            return failures;
         }
         if ran.stderr.contains("panicked") || !ran.stderr.contains(case.message) {
             failures.push(format!(
                 "{what}: stderr does not hold {:?}: {}",
                 case.message, ran.stderr
             ));
-            continue;
+            return failures;
         }
         let mut outputs = vec![
             ("stdout".to_owned(), ran.stdout.clone()),
@@ -2412,7 +2441,7 @@ fn bad_input_cases() {
             }
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    failures
 }
 
 /// `render --out` never writes through a symlink planted in the output directory, and a failed render leaves the
