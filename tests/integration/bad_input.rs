@@ -1221,12 +1221,12 @@ const CASES: &[Case] = &[
         message: "sophia/common",
         ..BASE
     },
-    // known: a `pulumiConfig` that is not an object is skipped without a word, so the stack silently loses every
-    // key its environment meant to project; it should be an error naming the file and `pulumiConfig`.
+    // A `pulumiConfig` that is not an object would otherwise cost the stack every key it was meant to supply.
     Case {
-        name: "known: pulumiConfig that is a list is ignored",
+        name: "pulumiConfig that is a list",
         args: &["config", "show", "--stack", "dev"],
-        code: 0,
+        code: 1,
+        message: "pulumiConfig: must be an object of config keys, got",
         setup: |dir| {
             std::fs::write(
                 dir.join("environments/sophia/dev.yaml"),
