@@ -5,6 +5,7 @@ mod integration {
     mod cli_exit_codes;
     mod bad_input_format;
     mod bad_input;
+    mod bad_input_grpc;
     pub mod cloud;
     mod cloud_stack;
     pub mod config_cli;

@@ -120,8 +120,18 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => {
             // `--help` and `--version` arrive here too, printed to stdout with exit 0; a usage error is the user's.
-            let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { 1 } else { 0 });
+            let printed = err.print();
+            if err.use_stderr() {
+                return ExitCode::from(1);
+            }
+            // As for every command's output: a closed pipe is a quiet exit, any other failed write an error.
+            return match printed {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("error: writing to standard output: {e}");
+                    ExitCode::from(1)
+                }
+                _ => ExitCode::from(0),
+            };
         }
     };
     let result = match cli.command {

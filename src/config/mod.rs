@@ -498,8 +498,13 @@ pub(crate) fn project_environment(
     pulumi_config: &Value,
 ) -> Result<BTreeMap<String, Value>, String> {
     let (inner, all_secret) = pulumi_config.unwrap_secret();
-    let Value::Object(map) = inner else {
-        return Ok(BTreeMap::new()); // Pulumi ignores a non-object pulumiConfig
+    let map = match inner {
+        Value::Object(map) => map,
+        // Nothing is known of it before the environment is evaluated for real (a preview): no keys yet.
+        Value::Unknown => return Ok(BTreeMap::new()),
+        // Pulumi skips such a pulumiConfig without a word, so the stack silently loses every key the environment
+        // was meant to supply; here it is an error naming it.
+        other => return Err(format!("must be an object of config keys, got {}", other.type_name())),
     };
     let mut out = BTreeMap::new();
     for (key, value) in map {

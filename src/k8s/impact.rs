@@ -89,10 +89,11 @@ impl Snapshot {
             let mut docs = Vec::new();
             let mut total = 0usize;
             for file in files {
-                let text = crate::input::read_to_string(&file).map_err(|source| ImpactError::Read {
-                    path: file.clone(),
-                    source,
-                })?;
+                let text =
+                    crate::input::read_to_string(&file).map_err(|source| ImpactError::Read {
+                        path: file.clone(),
+                        source,
+                    })?;
                 total = total.saturating_add(text.len());
                 check_size(path, total)?;
                 docs.extend(parse_yaml(&file, &text)?);
@@ -298,7 +299,19 @@ fn parse_yaml(path: &Path, text: &str) -> Result<Vec<serde_json::Value>, ImpactE
                 message: err.without_snippet().to_string(),
             },
         )?;
-    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+    let docs: Vec<serde_json::Value> = docs.into_iter().filter(|d| !d.is_null()).collect();
+    // A document that is not an object is no Kubernetes object: skipped, it would hide a Secret or a Deployment
+    // that was meant to be compared (a render broken by hand, or the wrong file) and report no roll.
+    if let Some(i) = docs.iter().position(|d| !d.is_object()) {
+        return Err(ImpactError::Parse {
+            path: path.to_owned(),
+            message: format!(
+                "YAML document {} is not a mapping (a Kubernetes object)",
+                i + 1
+            ),
+        });
+    }
+    Ok(docs)
 }
 
 /// The Deployment's fingerprint annotation: absent is `None`, anything but a string an error.

@@ -242,7 +242,10 @@ fn outputs(
     if !preview && inputs.has_unknowns() {
         return Err(Error::InvalidArgument {
             rpc,
-            reason: "inputs contain unknown values outside a preview".into(),
+            reason: format!(
+                "inputs contain unknown values outside a preview: {}",
+                inputs.unknown_paths().join(", ")
+            ),
         });
     }
     let out = match (provider.config(), old) {
@@ -376,7 +379,10 @@ impl ResourceProvider for SophiaProvider {
             if let Some(key) = news.remove("hashKey") {
                 news.insert("hashKey".into(), Value::secret(key));
             }
-            Ok::<_, Error>(pulumirpc::CheckResponse { inputs: Some(wire::encode_struct(&news)), failures })
+            // As in Check: the engine ignores inputs when there are failures, and not echoing them keeps a
+            // malformed key (which may still be most of a real one) off the wire.
+            let inputs = failures.is_empty().then(|| wire::encode_struct(&news));
+            Ok::<_, Error>(pulumirpc::CheckResponse { inputs, failures })
         })
     }
 

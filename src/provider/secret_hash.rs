@@ -215,6 +215,32 @@ impl Inputs {
                 Known::Known(map) => map.values().any(|v| *v == Known::Unknown),
             }
     }
+
+    /// The property paths whose values are unknown, for an error that names them (never their values).
+    pub fn unknown_paths(&self) -> Vec<String> {
+        let mut paths = Vec::new();
+        match &self.data {
+            Known::Unknown => paths.push("data".to_owned()),
+            Known::Known(map) => {
+                for (key, value) in map {
+                    if *value == Known::Unknown {
+                        let mut path = "data".to_owned();
+                        wire::push_key(&mut path, key);
+                        paths.push(path);
+                    }
+                }
+            }
+        }
+        if self.scope == Known::Unknown {
+            paths.push("scope".to_owned());
+        }
+        for (name, value) in &self.provenance {
+            if *value == Known::Unknown {
+                paths.push((*name).to_owned());
+            }
+        }
+        paths
+    }
 }
 
 fn did_you_mean(name: &str) -> Option<&'static str> {

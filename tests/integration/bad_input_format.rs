@@ -3,46 +3,13 @@
 //! canary secret appears in stdout, stderr or any file written (plain, base64 or hex).
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use super::util::{assert_no_canary, bin, project_root};
+use super::bad_input::{Ran, Stdout, project_copy as project, run};
+use super::util::assert_no_canary;
 
-const DEV_PASSPHRASE: &str = "sophia-dev-example-passphrase";
-
-fn sophia(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin("sophia"))
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PULUMI_CONFIG_PASSPHRASE", DEV_PASSPHRASE)
-        // Accesses are recorded; keep the record inside the test's directory.
-        .env("SOPHIA_AUDIT_LOG", dir.join("audit.jsonl"))
-        .env("HOME", dir)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The example project (stack `dev`, its ESC environments, `services.yaml`) in a temporary directory.
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = project_root();
-    for file in ["Pulumi.yaml", "Pulumi.dev.yaml", "services.yaml"] {
-        std::fs::copy(root.join(file), dir.path().join(file)).unwrap();
-    }
-    let envs = dir.path().join("environments/sophia");
-    std::fs::create_dir_all(&envs).unwrap();
-    for env in ["common", "dev", "production"] {
-        std::fs::copy(
-            root.join(format!("environments/sophia/{env}.yaml")),
-            envs.join(format!("{env}.yaml")),
-        )
-        .unwrap();
-    }
-    dir
+/// `sophia args` in `dir`, through the suite's one harness (clean environment, audit log inside `dir`, hang timeout).
+fn sophia(dir: &Path, args: &[&str]) -> Ran {
+    run(dir, args, &[], Stdout::Read, &[])
 }
 
 /// Replaces `from` with `to` in the project's `environments/sophia/dev.yaml`.
@@ -73,10 +40,10 @@ fn files_under(dir: &Path) -> String {
 
 /// One case: the exit code, the words the message must hold, and the canary that must appear nowhere.
 #[track_caller]
-fn assert_case(name: &str, dir: &Path, out: &Output, code: i32, needles: &[&str], canary: &str) {
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+fn assert_case(name: &str, dir: &Path, out: &Ran, code: i32, needles: &[&str], canary: &str) {
+    let (stdout, stderr) = (&out.stdout, &out.stderr);
     assert_eq!(
-        out.status.code(),
+        out.code,
         Some(code),
         "{name}: exit code\nstdout: {stdout}\nstderr: {stderr}"
     );
@@ -86,8 +53,8 @@ fn assert_case(name: &str, dir: &Path, out: &Output, code: i32, needles: &[&str]
             "{name}: message lacks `{needle}`\nstdout: {stdout}\nstderr: {stderr}"
         );
     }
-    assert_no_canary(&format!("{name}: stdout"), &stdout, canary);
-    assert_no_canary(&format!("{name}: stderr"), &stderr, canary);
+    assert_no_canary(&format!("{name}: stdout"), stdout, canary);
+    assert_no_canary(&format!("{name}: stderr"), stderr, canary);
     assert_no_canary(&format!("{name}: files"), &files_under(dir), canary);
 }
 
@@ -186,8 +153,8 @@ fn esc_open_yaml_quotes_keys_yaml_1_1_reads_as_booleans() {
     )
     .unwrap();
     let out = sophia(dir.path(), &["esc", "open", "x/e", "--format", "yaml"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "\"off\": 2\nplain: 3\n\"y\": 1\n");
+    assert!((out.code == Some(0)), "{}", out.stderr.clone());
+    assert_eq!(out.stdout.clone(), "\"off\": 2\nplain: 3\n\"y\": 1\n");
 }
 
 /// A state export whose one SecretHash has `scope` and `keyHashes` as given.
@@ -215,13 +182,13 @@ fn impact_names_from_a_state_export_cannot_forge_rows_or_lines() {
     );
     let (old, new) = (empty.to_str().unwrap(), state.to_str().unwrap());
     let md = sophia(dir.path(), &["impact", old, new, "--format", "markdown"]);
-    assert!(md.status.success(), "{}", text(&md.stderr));
-    let md = text(&md.stdout);
+    assert!((md.code == Some(0)), "{}", md.stderr.clone());
+    let md = md.stdout.clone();
     let rows: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
     assert_eq!(rows.len(), 3, "header, rule and one service:\n{md}");
     assert_eq!(rows[2].replace("\\|", "").matches('|').count(), 7, "{md}");
     let plain = sophia(dir.path(), &["impact", old, new]);
-    let plain = text(&plain.stdout);
+    let plain = plain.stdout.clone();
     assert_eq!(
         plain.lines().count(),
         2,
@@ -258,8 +225,8 @@ fn impact_parse_errors_do_not_quote_a_render_with_secrets() {
     .unwrap();
     let path = render.to_str().unwrap();
     let out = sophia(dir.path(), &["impact", path, path]);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (stdout, stderr) = (out.stdout.clone(), out.stderr.clone());
+    assert_eq!(out.code, Some(1), "{stderr}");
     assert!(stderr.contains("v1-secret-ns-api-env.yaml"), "{stderr}");
     assert_no_canary("stdout", &stdout, canary);
     assert_no_canary("stderr", &stderr, canary);
@@ -276,13 +243,13 @@ fn impact_reads_a_render_of_600_services() {
     }
     std::fs::write(dir.path().join("services.yaml"), catalog).unwrap();
     let render = sophia(dir.path(), &["render", "--stack", "dev"]);
-    assert!(render.status.success(), "{}", text(&render.stderr));
+    assert!((render.code == Some(0)), "{}", render.stderr.clone());
     let stream = dir.path().join("all.yaml");
     std::fs::write(&stream, &render.stdout).unwrap();
     let stream = stream.to_str().unwrap();
     let out = sophia(dir.path(), &["impact", stream, stream]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "0 affected, 600 unchanged\n");
+    assert!((out.code == Some(0)), "{}", out.stderr.clone());
+    assert_eq!(out.stdout.clone(), "0 affected, 600 unchanged\n");
 }
 
 #[test]
@@ -299,8 +266,8 @@ fn thousands_of_unresolved_references_are_reported_in_linear_time() {
     let started = std::time::Instant::now();
     let out = sophia(dir.path(), &["esc", "open", "p/e"]);
     let took = started.elapsed();
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
+    let stderr = out.stderr.clone();
+    assert_eq!(out.code, Some(1));
     assert_eq!(
         stderr.matches("unknown property").count(),
         5000,
