@@ -7,6 +7,10 @@
 #                                     is Ready and the controllers work, then print the `env` lines
 #   scripts/local-cluster.sh stop     stop every process it started and delete its data directory
 #   scripts/local-cluster.sh status   one line per component; exit 0 when all run and the API server is ready
+#   scripts/local-cluster.sh restart-apiserver
+#                                     stop the API server (TERM, as a node's restart would) and start it again with the
+#                                     same flags, certificates and port; wait until it is ready. Its log so far is kept
+#                                     as logs/kube-apiserver.<n>.log (the end-to-end leak scan reads every log)
 #   scripts/local-cluster.sh env      `export KUBECONFIG=...` and `export PATH=...` (kubectl of the same version), for
 #                                     `eval "$(scripts/local-cluster.sh env)"`
 #
@@ -90,8 +94,9 @@ stop_group() {
   done
   for c in "${pids[@]}"; do
     pid="${c#*:}"
-    # Graceful first (etcd and the API server flush); a process that hangs is killed after 15 s.
-    for ((n = 0; n < 150; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    # Graceful first (etcd and the API server flush); a process that hangs is killed after 15 s (stop_grace, in
+    # tenths of a second).
+    for ((n = 0; n < ${stop_grace:-150}; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$pid" 2>/dev/null; then
       log "${c%%:*} (pid $pid) ignored TERM; killing it"
       kill -KILL "$pid" 2>/dev/null || true
@@ -160,6 +165,8 @@ launch() { # component binary args...
   local c="$1" bin="$2"
   shift 2
   basename "$bin" >"$state/run/$c.bin"
+  # The command line, NUL-separated, so restart-apiserver starts the same process again.
+  printf '%s\0' "$bin" "$@" >"$state/run/$c.args"
   launched+=("$c")
   setsid "$bin" "$@" >"$state/logs/$c.log" 2>&1 </dev/null &
   echo $! >"$state/run/$c.pid"
@@ -280,11 +287,28 @@ EOF
   print_env
 }
 
+restart_apiserver() {
+  local c=kube-apiserver n=1 args
+  [ -f "$state/run/$c.args" ] || die "not started (no $state/run/$c.args); run: scripts/local-cluster.sh start"
+  alive "$c" || die "$c is not running"
+  local t0=$SECONDS
+  # The API server stops serving within a second of TERM, but its shutdown then hangs (after the quota evaluator)
+  # until it is killed: waiting 15 s for it would only slow the restart down.
+  stop_grace=30 stop_group "$c"
+  while [ -e "$state/logs/$c.$n.log" ]; do n=$((n + 1)); done
+  mv "$state/logs/$c.log" "$state/logs/$c.$n.log"
+  mapfile -d '' args <"$state/run/$c.args"
+  launch "$c" "${args[@]}"
+  wait_until "kube-apiserver /readyz after the restart" 120 kubectl_ get --raw /readyz
+  log "restarted $c in $((SECONDS - t0)) s"
+}
+
 case "${1:-}" in
   start) start ;;
+  restart-apiserver) restart_apiserver ;;
   stop) stop ;;
   status) status ;;
   env) print_env ;;
   -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' ;;
-  *) die "usage: scripts/local-cluster.sh start|stop|status|env" ;;
+  *) die "usage: scripts/local-cluster.sh start|stop|status|restart-apiserver|env" ;;
 esac

@@ -34,6 +34,18 @@ with its own file backend and a fresh stack whose config holds the cluster's kub
      Deployment and its old pods, changes nothing and logs the refusal; `--force` rotates and says so; once the
      rollouts complete a plain rotation passes the gate and leaves a `SecretRotated` Event on each consuming
      Deployment (environment, path and config key named, never a value)
+  7. faults (run before the scan of step 6, which covers them), each from a converged stack, rotating `openai-key`:
+     the Pulumi CLI SIGKILLed once the new Secret is in the cluster, and (apart) our provider SIGKILLed as soon as
+     the engine launched it (that `pulumi up` must fail); either way any plugin left running is killed, a stack lock
+     left behind is deleted with `pulumi cancel` (the file backend locks stacks during updates), pending
+     operations the checkpoint holds are cleared as Pulumi documents it, by `pulumi refresh` (with
+     `--clear-pending-creates` for a pending create, of which there are none here), and the next `pulumi up` converges
+     (`pulumi preview --expect-no-changes`, no pending operation left) with exactly the key's users rolled once (one
+     new ReplicaSet, revision +1) and no other Deployment rolled. Then kube-apiserver restarted
+     (`scripts/local-cluster.sh restart-apiserver`) while a held `pulumi up` waits for its rollout: the up survives,
+     `sophia status` exit 1 names exactly the users' old pods, and released the rollout completes once, status exit
+     0, and a further `pulumi up --expect-no-changes` makes no ReplicaSet. SOPHIA_E2E_FAULTS=1 runs every fault phase,
+     also one left out of the default run (DEFAULT_FAULTS)
   6. no secret value (stack config, generated database passwords, the managing password, the ESC passphrase), plain,
      base64 or hex, in any pulumi, sophia or psql output, the state files and exports, the project's files, the
      audit log, any control-plane log, or PostgreSQL's statement log
@@ -55,6 +67,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -565,6 +578,10 @@ def scenario(run: Run) -> None:
     # 3c (after 3b, which checks the access log holds only its own entries). The rollout gate of `sophia esc rotate`.
     gate_phase(run, declared, known)
 
+    # 7 (before the leak scan, which covers its outputs). Faults: the Pulumi CLI and our provider killed mid-update,
+    # the API server restarted mid-rollout.
+    fault_phases(run, declared, users, known)
+
     # 6. No secret value in any output of this run or in the control plane's logs.
     haystacks = {f"output {i}": out for i, out in enumerate(run.outputs)}
     for p in sorted((run.cluster_dir / "logs").glob("*.log")):
@@ -835,6 +852,197 @@ def gate_phase(run: Run, declared: list[str], known: set[str]) -> None:
             raise Failure("a SecretRotated Event message holds a secret value")
     run.outputs.append(json.dumps(events))
     log(f"gate: after the rollout a plain rotation passed; SecretRotated Events on {on}")
+
+
+# --- faults: a killed Pulumi CLI, a killed provider, a restarted API server ------------------------------------------
+
+# The fault phases in the default run (each passed repeatedly); SOPHIA_E2E_FAULTS=1 runs every one.
+DEFAULT_FAULTS = ("killed-cli", "killed-provider", "apiserver-restart")
+PROVIDER = "pulumi-resource-sophia"
+
+
+def session_processes(sid: int) -> dict[int, str]:
+    """pid -> executable name of every live process in session `sid` (a `pulumi up` started in a session of its own
+    and the plugins it launched)."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            # Fields after the parenthesised command: state ppid pgrp session ...
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[3]) != sid or fields[0] == "Z":
+                continue
+            out[int(entry.name)] = Path(os.readlink(entry / "exe")).name
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
+
+
+def revisions(run: Run) -> dict[str, int]:
+    """Deployment name -> its rollout revision (the controller's `deployment.kubernetes.io/revision`)."""
+    return {d["metadata"]["name"]: int(d["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", 0))
+            for d in run.get("deployments")}
+
+
+def pending_operations(run: Run, label: str) -> list[str]:
+    """The checkpoint's pending operations (type and resource type), as a killed update leaves them."""
+    state = json.loads(run.pulumi("stack", "export", label=f"stack export ({label})"))
+    return [f"{op['type']} {op['resource']['type']}" for op in state["deployment"].get("pending_operations") or []]
+
+
+def assert_rolled_once(run: Run, declared: list[str], users: list[str], rs0: dict, rev0: dict, what: str) -> None:
+    """After `what`: each of `users` has exactly one ReplicaSet more and its revision one higher, all its pods on the
+    new one; every other Deployment has the same ReplicaSets and revision."""
+    rs1, rev1, pods1 = replica_sets(run), revisions(run), pods(run)
+    for d in declared:
+        added = rs1.get(d, set()) - rs0.get(d, set())
+        step = rev1.get(d, 0) - rev0.get(d, 0)
+        want = 1 if d in users else 0
+        if len(added) != want or not rs0.get(d, set()) <= rs1.get(d, set()) or step != want:
+            raise Failure(f"{what}: {d} should roll {want} time(s); ReplicaSets {sorted(rs0.get(d, ()))} -> "
+                          f"{sorted(rs1.get(d, ()))}, revision {rev0.get(d)} -> {rev1.get(d)}")
+        if d in users:
+            new_hash = run.get("replicaset", added.pop())["metadata"]["labels"]["pod-template-hash"]
+            hashes = {p["metadata"]["labels"].get("pod-template-hash") for p in pods1.get(d, {}).values()}
+            if hashes != {new_hash}:
+                raise Failure(f"{what}: pods of {d} carry pod-template-hash {sorted(map(str, hashes))}, not {new_hash}")
+
+
+def converged(run: Run, declared: list[str], what: str) -> None:
+    """The stack and the cluster agree: every Deployment available, `pulumi preview --expect-no-changes` passes."""
+    wait_available(run, declared)
+    settle(run)
+    run.pulumi("preview", "--expect-no-changes", label=f"preview --expect-no-changes ({what})")
+
+
+def killed_up_phase(run: Run, declared: list[str], users: list[str], known: set[str], victim: str) -> None:
+    """Rotate ROTATED_KEY, start `pulumi up`, SIGKILL `victim` mid-update ("cli": the Pulumi CLI once the new Secret
+    is in the cluster; "provider": our provider as soon as the engine has launched it), then `pulumi up` again: it
+    converges and exactly the key's users roll, once."""
+    what = f"killed {'Pulumi CLI' if victim == 'cli' else 'provider'}"
+    rs0, rev0 = replica_sets(run), revisions(run)
+    (secret,) = set().union(*(pod_env_secret_names(p) for p in pods(run)[users[0]].values()))
+    new = f"e2e-fault-{secrets.token_hex(16)}"
+    known.add(new)
+    run.pulumi("config", "set", "--secret", ROTATED_KEY, new, label="config set --secret (fault)")
+    out_file = run.tmp / f"up-{victim}-killed.log"
+    start = time.monotonic()
+    with out_file.open("w") as out:
+        # A session of its own: the plugins the CLI launches are found (and, orphaned, cleaned up) by it.
+        up = subprocess.Popen(["pulumi", "up", "--yes", "--skip-preview", "--non-interactive", "--color", "never"],
+                              cwd=run.project, env=run.env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)
+    try:
+        if victim == "cli":
+            h.wait_until(f"the new {ROTATED_KEY} in Secret {secret}", lambda: (new in secret_data(run, secret).values(), None),
+                         ROLLOUT_TIMEOUT, interval=0.2, gave_up=lambda: exited(up))
+            up.kill()
+            up.wait(timeout=30)
+        else:
+            def provider() -> tuple[bool, dict[int, str]]:
+                procs = session_processes(up.pid)
+                return PROVIDER in procs.values(), procs
+
+            procs = h.wait_until(f"{PROVIDER} to be launched", provider, ROLLOUT_TIMEOUT, interval=0.05,
+                                 gave_up=lambda: exited(up))
+            for pid, name in procs.items():
+                if name == PROVIDER:
+                    os.kill(pid, signal.SIGKILL)
+            up.wait(timeout=ROLLOUT_TIMEOUT + 60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait(timeout=30)
+        # Plugins a killed CLI orphaned may still run; none may act during the next up.
+        lingering = session_processes(up.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(up.pid, signal.SIGKILL)
+        run.timings.append((f"pulumi up ({what})", time.monotonic() - start))
+        run.outputs.append(out_file.read_text(errors="replace"))
+    if victim == "provider" and up.returncode == 0:
+        raise Failure(f"`pulumi up` succeeded although {PROVIDER} was killed mid-update:\n{run.outputs[-1][-3000:]}")
+    # The file backend locks a stack during an update; a killed CLI leaves its lock behind, and every later command
+    # on the stack refuses until `pulumi cancel` deletes it (as the refusal itself says).
+    locks = sorted((run.tmp / "state" / ".pulumi" / "locks").rglob("*.json"))
+    if locks:
+        run.pulumi("cancel", "--yes", label=f"cancel (after a {what})")
+        if any(p.exists() for p in locks):
+            raise Failure(f"`pulumi cancel` after a {what} left the stack's lock file")
+    pending = pending_operations(run, what)
+    log(f"{what}: `pulumi up` exited {up.returncode}, leaving {len(locks)} lock(s); {len(lingering)} plugin "
+        f"process(es) lingered ({sorted(set(lingering.values()))}); pending operations in the checkpoint: {pending}")
+    if pending:
+        # Pulumi's documented recovery from an interrupted update: `pulumi refresh` reads the resources back from
+        # their providers and clears the pending operations (a pending create only with --clear-pending-creates,
+        # non-interactively; nothing is created here).
+        creates = ["--clear-pending-creates"] if any(op.startswith("creating") for op in pending) else []
+        run.pulumi("refresh", "--yes", "--skip-preview", *creates, label=f"refresh (after a {what})")
+        if pending_operations(run, f"{what}, refreshed"):
+            raise Failure(f"`pulumi refresh` after a {what} left pending operations in the checkpoint")
+    run.pulumi("up", "--yes", "--skip-preview", label=f"up (after a {what})")
+    converged(run, declared, what)
+    if pending_operations(run, f"{what}, converged"):
+        raise Failure(f"after a {what} and a completed `pulumi up` the checkpoint still has pending operations")
+    if new not in secret_data(run, secret).values():
+        raise Failure(f"after a {what} and a completed `pulumi up` Secret {secret} lacks the new {ROTATED_KEY}")
+    assert_rolled_once(run, declared, users, rs0, rev0, what)
+    log(f"{what}: the next `pulumi up` converged (preview --expect-no-changes); exactly {users} rolled, once")
+
+
+def apiserver_restart_phase(run: Run, declared: list[str], users: list[str], known: set[str]) -> None:
+    """Rotate ROTATED_KEY with the rollout held (nodes cordoned, as in 3b), restart kube-apiserver while `pulumi up`
+    waits for the rollout: `sophia status` then names exactly the users' old pods; released, the up completes, the
+    rollout completes, status is clean and a further `pulumi up` changes nothing."""
+    rs0, rev0 = replica_sets(run), revisions(run)
+    held = pods(run)
+    new = f"e2e-fault-{secrets.token_hex(16)}"
+    known.add(new)
+    run.pulumi("config", "set", "--secret", ROTATED_KEY, new, label="config set --secret (fault)")
+    with held_up(run) as up:
+        def applied() -> tuple[bool, dict]:
+            status = json.loads(run.sophia("status", "--stack", STACK, "--json", label="status (restart, held)", expect=1))
+            return not any(d["drifted"] for d in status["deployments"]), status
+
+        h.wait_until("the held rotation to be applied (no drift)", applied, ROLLOUT_TIMEOUT, gave_up=lambda: exited(up))
+        run.cluster("restart-apiserver")
+        if up.poll() is not None:
+            raise Failure(f"`pulumi up` exited {up.returncode} when the API server restarted")
+        status = json.loads(run.sophia("status", "--stack", STACK, "--json", label="status (after the restart)", expect=1))
+        stale = sorted((d["name"], p["name"]) for d in status["deployments"] for p in d["pods"] if not p["current"])
+        expected = sorted((d, p) for d in users for p in held.get(d, {}))
+        if stale != expected or any(d["drifted"] for d in status["deployments"]):
+            raise Failure(f"after the API server restarted `sophia status` names stale pods {stale}, expected {expected}")
+        log(f"API server restarted mid-rollout: `pulumi up` still waiting; `sophia status` exit 1 naming exactly the "
+            f"{len(expected)} old pod(s) of {users}")
+    converged(run, declared, "API server restarted")
+    status = json.loads(run.sophia("status", "--stack", STACK, "--json", label="status (restart, rolled out)"))
+    if any(d["drifted"] or any(not p["current"] for p in d["pods"]) for d in status["deployments"]):
+        raise Failure(f"after the rollout `sophia status` still reports stale or drifted: {status}")
+    assert_rolled_once(run, declared, users, rs0, rev0, "API server restarted")
+    rs1 = replica_sets(run)
+    run.pulumi("up", "--yes", "--expect-no-changes", label="up (no-op after the restart)")
+    settle(run, 2)
+    if replica_sets(run) != rs1:
+        raise Failure("a no-op `pulumi up` after the API server restart made a ReplicaSet")
+    log(f"API server restart: the rollout completed, `sophia status` exit 0, exactly {users} rolled once; no-op up")
+
+
+def fault_phases(run: Run, declared: list[str], users: list[str], known: set[str]) -> None:
+    """From a converged stack (the gate phase leaves a rotation undeployed), each fault phase in turn."""
+    phases = {
+        "killed-cli": lambda: killed_up_phase(run, declared, users, known, "cli"),
+        "killed-provider": lambda: killed_up_phase(run, declared, users, known, "provider"),
+        "apiserver-restart": lambda: apiserver_restart_phase(run, declared, users, known),
+    }
+    chosen = list(phases) if os.environ.get("SOPHIA_E2E_FAULTS") == "1" else DEFAULT_FAULTS
+    run.pulumi("up", "--yes", "--skip-preview", label="up (before the faults)")
+    converged(run, declared, "before the faults")
+    for name in chosen:
+        start = time.monotonic()
+        phases[name]()
+        run.timings.append((f"fault phase {name}", time.monotonic() - start))
 
 
 def main() -> int:
