@@ -44,8 +44,7 @@ with its own file backend and a fresh stack whose config holds the cluster's kub
      new ReplicaSet, revision +1) and no other Deployment rolled. Then kube-apiserver restarted
      (`scripts/local-cluster.sh restart-apiserver`) while a held `pulumi up` waits for its rollout: the up survives,
      `sophia status` exit 1 names exactly the users' old pods, and released the rollout completes once, status exit
-     0, and a further `pulumi up --expect-no-changes` makes no ReplicaSet. SOPHIA_E2E_FAULTS=1 runs every fault phase,
-     also one left out of the default run (DEFAULT_FAULTS)
+     0, and a further `pulumi up --expect-no-changes` makes no ReplicaSet.
   6. no secret value (stack config, generated database passwords, the managing password, the ESC passphrase), plain,
      base64 or hex, in any pulumi, sophia or psql output, the state files and exports, the project's files, the
      audit log, any control-plane log, or PostgreSQL's statement log
@@ -856,8 +855,6 @@ def gate_phase(run: Run, declared: list[str], known: set[str]) -> None:
 
 # --- faults: a killed Pulumi CLI, a killed provider, a restarted API server ------------------------------------------
 
-# The fault phases in the default run (each passed repeatedly); SOPHIA_E2E_FAULTS=1 runs every one.
-DEFAULT_FAULTS = ("killed-cli", "killed-provider", "apiserver-restart")
 PROVIDER = "pulumi-resource-sophia"
 
 
@@ -1036,12 +1033,11 @@ def fault_phases(run: Run, declared: list[str], users: list[str], known: set[str
         "killed-provider": lambda: killed_up_phase(run, declared, users, known, "provider"),
         "apiserver-restart": lambda: apiserver_restart_phase(run, declared, users, known),
     }
-    chosen = list(phases) if os.environ.get("SOPHIA_E2E_FAULTS") == "1" else DEFAULT_FAULTS
     run.pulumi("up", "--yes", "--skip-preview", label="up (before the faults)")
     converged(run, declared, "before the faults")
-    for name in chosen:
+    for name, phase in phases.items():
         start = time.monotonic()
-        phases[name]()
+        phase()
         run.timings.append((f"fault phase {name}", time.monotonic() - start))
 
 
