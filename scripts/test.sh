@@ -45,6 +45,15 @@ phase "cargo test"
 # Lints are part of the build: any clippy warning in any target fails the run.
 cargo clippy --locked --workspace --all-targets -- -D warnings
 phase "clippy"
+# The fuzz targets (fuzz/, outside the workspace, nightly only) must keep building against the code they drive; the
+# campaigns themselves run by hand (fuzz/README.md). cargo-fuzz's instrumented build when it is installed, else a plain
+# nightly build, which checks the same thing.
+if command -v cargo-fuzz >/dev/null; then
+  (cd fuzz && cargo +nightly fuzz build)
+else
+  cargo +nightly build --locked --manifest-path fuzz/Cargo.toml --bins
+fi
+phase "fuzz targets build"
 
 # The Python tests launch target/debug/pulumi-resource-sophia the way Pulumi's engine does.
 if compgen -G "tests/python/test_*.py" > /dev/null; then

@@ -104,10 +104,16 @@ impl Snapshot {
             });
         }
         let text = crate::input::read_to_string(path).map_err(read_err)?;
+        Snapshot::from_text(path, &text)
+    }
+
+    /// The snapshot of one file's text read from `path` (named in errors): a state export when it is a JSON object,
+    /// else a YAML stream of manifests.
+    pub(crate) fn from_text(path: &Path, text: &str) -> Result<Snapshot, ImpactError> {
         check_size(path, text.len())?;
         if text.trim_start().starts_with('{') {
             let json: serde_json::Value =
-                serde_json::from_str(&text).map_err(|err| ImpactError::Parse {
+                serde_json::from_str(text).map_err(|err| ImpactError::Parse {
                     path: path.to_owned(),
                     message: format!("not a state export: {err}"),
                 })?;
@@ -116,7 +122,7 @@ impl Snapshot {
                 message,
             });
         }
-        Snapshot::from_manifests(&parse_yaml(path, &text)?).map_err(|message| ImpactError::Parse {
+        Snapshot::from_manifests(&parse_yaml(path, text)?).map_err(|message| ImpactError::Parse {
             path: path.to_owned(),
             message,
         })
