@@ -2,10 +2,10 @@
 
 mod integration {
     pub mod audit_cli;
-    mod cli_exit_codes;
-    mod bad_input_format;
     mod bad_input;
+    mod bad_input_format;
     mod bad_input_grpc;
+    mod cli_exit_codes;
     pub mod cloud;
     mod cloud_stack;
     pub mod config_cli;

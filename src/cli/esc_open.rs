@@ -151,7 +151,11 @@ fn check_env_names(value: &Value, format: Format) -> anyhow::Result<()> {
             anyhow::bail!(
                 "environmentVariables: name `{}` {reason}, so it cannot be written as a {} assignment",
                 crate::escape::text(name),
-                if format == Format::Dotenv { "dotenv" } else { "shell" }
+                if format == Format::Dotenv {
+                    "dotenv"
+                } else {
+                    "shell"
+                }
             );
         }
     }

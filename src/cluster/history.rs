@@ -70,7 +70,10 @@ fn annotation(meta: Option<&ObjectMeta>, name: &str) -> Option<String> {
 
 /// The rollouts of `service` among `replica_sets`, oldest first; an error naming the ReplicaSet and annotation when
 /// its revision or key versions are malformed.
-pub(crate) fn rollouts(replica_sets: &[ReplicaSet], service: &str) -> Result<Vec<Rollout>, ClusterError> {
+pub(crate) fn rollouts(
+    replica_sets: &[ReplicaSet],
+    service: &str,
+) -> Result<Vec<Rollout>, ClusterError> {
     let mine: Vec<&ReplicaSet> = replica_sets
         .iter()
         .filter(|rs| {

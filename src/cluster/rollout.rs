@@ -203,7 +203,8 @@ pub(crate) fn holdups(
 }
 
 /// Loads a stack's config and the objects it declares (the CLI passes the loader `sophia status` uses).
-pub(crate) type StackLoader<'a> = Box<dyn Fn(&str) -> Result<(StackConfig, StackObjects), String> + 'a>;
+pub(crate) type StackLoader<'a> =
+    Box<dyn Fn(&str) -> Result<(StackConfig, StackObjects), String> + 'a>;
 
 /// What the gate saw of one stack, kept for the Events after the rotation.
 struct Checked {

@@ -164,7 +164,10 @@ fn service_of(meta: &ObjectMeta) -> Option<&str> {
 }
 
 /// Compares what `live` runs with what `objects` declares; an error when a sophia annotation it reads is malformed.
-pub(crate) fn compare(objects: &StackObjects, live: &LiveStack) -> Result<StackStatus, ClusterError> {
+pub(crate) fn compare(
+    objects: &StackObjects,
+    live: &LiveStack,
+) -> Result<StackStatus, ClusterError> {
     let deployments: BTreeMap<&str, &Deployment> = live
         .deployments
         .iter()

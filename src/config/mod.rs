@@ -504,7 +504,12 @@ pub(crate) fn project_environment(
         Value::Unknown => return Ok(BTreeMap::new()),
         // Pulumi skips such a pulumiConfig without a word, so the stack silently loses every key the environment
         // was meant to supply; here it is an error naming it.
-        other => return Err(format!("must be an object of config keys, got {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "must be an object of config keys, got {}",
+                other.type_name()
+            ));
+        }
     };
     let mut out = BTreeMap::new();
     for (key, value) in map {

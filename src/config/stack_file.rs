@@ -318,7 +318,10 @@ impl StackFile {
     }
 
     /// The decrypted configuration. `crypter` must be given when [`StackFile::has_secrets`].
-    pub(crate) fn decrypt(&self, crypter: Option<&Crypter>) -> Result<BTreeMap<String, Value>, Error> {
+    pub(crate) fn decrypt(
+        &self,
+        crypter: Option<&Crypter>,
+    ) -> Result<BTreeMap<String, Value>, Error> {
         let mut out = BTreeMap::new();
         for (key, raw) in &self.config {
             out.insert(

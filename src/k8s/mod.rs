@@ -18,7 +18,9 @@ pub mod render;
 pub use catalog::{Catalog, CatalogError};
 pub use names::NameError;
 pub(crate) use objects::namespace;
-pub use objects::{ObjectsError, Provenance, ServiceObjects, StackObjects, desired_objects, hash_key};
+pub use objects::{
+    ObjectsError, Provenance, ServiceObjects, StackObjects, desired_objects, hash_key,
+};
 
 #[cfg(test)]
 mod tests;

@@ -628,7 +628,11 @@ impl ServiceObjects {
 
     /// The Deployment as Pulumi resource inputs, its pod template stamped with `hash` and `change` (the provider's
     /// outputs).
-    pub(crate) fn deployment_inputs(&self, hash: &str, change: &Provenance) -> BTreeMap<String, Value> {
+    pub(crate) fn deployment_inputs(
+        &self,
+        hash: &str,
+        change: &Provenance,
+    ) -> BTreeMap<String, Value> {
         deployment_inputs(&self.deployment, hash, change)
     }
 }

@@ -15,7 +15,12 @@ use crate::esc::syntax::{Node, NodeKind, must_escape_key};
 
 /// Sets the value at `path` (segments from the document root, e.g. `values`, `db`, `password`) to the YAML text
 /// `text`, creating missing mapping keys. Errors name the path.
-pub(crate) fn set_value(src: &str, name: &str, path: &[Segment], text: &str) -> Result<String, String> {
+pub(crate) fn set_value(
+    src: &str,
+    name: &str,
+    path: &[Segment],
+    text: &str,
+) -> Result<String, String> {
     let (root, diags) = crate::esc::syntax::parse_yaml(name, src);
     if let Some(d) = diags
         .iter()

@@ -254,7 +254,11 @@ pub(crate) fn projected_keys(env_src: &str, path: &str) -> Vec<String> {
 }
 
 /// Services of `services.yaml` whose env takes one of `keys` (bare, or qualified with `project:`), sorted.
-pub(crate) fn consuming_services(services_src: &str, project: &str, keys: &[String]) -> Vec<String> {
+pub(crate) fn consuming_services(
+    services_src: &str,
+    project: &str,
+    keys: &[String],
+) -> Vec<String> {
     let Some(root) = parse_yaml("services.yaml", services_src).0 else {
         return Vec::new();
     };
