@@ -7,7 +7,7 @@
 use prost_types::value::Kind;
 use prost_types::{ListValue, Struct, Value};
 use sophia::proto::pulumirpc::{self, resource_provider_client::ResourceProviderClient};
-use sophia::provider::{MAX_MESSAGE_BYTES, SophiaProvider, spawn_local, wire};
+use sophia::provider::wire;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -590,15 +590,7 @@ async fn configured() -> (
     ResourceProviderClient<Channel>,
     tokio::sync::oneshot::Sender<()>,
 ) {
-    let (addr, stop) = spawn_local(SophiaProvider::new(0)).await.unwrap();
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut c = ResourceProviderClient::new(channel)
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let (mut c, stop) = super::provider::client().await;
     configure(&mut c).await;
     (c, stop)
 }

@@ -49,7 +49,8 @@ fn str_field(st: &prost_types::Struct, name: &str) -> String {
     }
 }
 
-async fn client() -> (
+/// A provider on loopback (unconfigured), with the message limits Pulumi's engine uses.
+pub(super) async fn client() -> (
     ResourceProviderClient<Channel>,
     tokio::sync::oneshot::Sender<()>,
 ) {
