@@ -311,7 +311,8 @@ values:
     app-db-password: ${{{DB_PATH}.current.password}}
 """
     )
-    run.sophia("esc", "set", DB_ENV, "manager.password", pg.manager_password, "--secret", label="esc set --secret")
+    # `--` ends the options: a generated password may begin with `-`.
+    run.sophia("esc", "set", "--secret", "--", DB_ENV, "manager.password", pg.manager_password, label="esc set --secret")
     with (run.project / "services.yaml").open("a") as f:
         f.write(f"\n  {DB_SERVICE}:\n    image: ghcr.io/ai-cherry/{DB_SERVICE}:1.0.0\n    port: 8080\n    env:\n"
                 "      DB_USER: app-db-user\n      DB_PASSWORD: app-db-password\n")
